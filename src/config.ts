@@ -1,0 +1,66 @@
+import { DEFAULT_LIFETIMES, type Lifetimes } from './core/context.js'
+import { UsageError } from './core/errors.js'
+
+/** Every setting of a cinepass process, validated once. */
+export interface Config {
+  /** A SQLite file path, or a `postgres://` URL. */
+  database: string
+  host: string
+  port: number
+  /** Where users reach this server, without a trailing slash. */
+  publicUrl: string
+  lifetimes: Lifetimes
+  sqliteSync: 'normal' | 'full'
+  /** Create and print a demo application and user on a brand-new database. */
+  demo: boolean
+  logLevel: string
+}
+
+/** Flags given on the command line; they win over the environment. */
+export interface ConfigFlags {
+  database?: string | undefined
+  host?: string | undefined
+  port?: string | undefined
+  publicUrl?: string | undefined
+  demo?: boolean | undefined
+}
+
+export const DEFAULT_DATABASE = 'data/cinepass.db'
+
+export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Config {
+  const host = flags.host ?? env.CINEPASS_HOST ?? '127.0.0.1'
+  const port = integer('CINEPASS_PORT / --port', flags.port ?? env.CINEPASS_PORT ?? '8080', 0, 65535)
+  const publicUrlSetting = flags.publicUrl ?? env.CINEPASS_PUBLIC_URL
+  const publicUrl = (publicUrlSetting ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '')
+  if (!/^https?:\/\/[^/]+/.test(publicUrl)) throw new UsageError('CINEPASS_PUBLIC_URL / --public-url must be an http(s) URL')
+  const sessionTtl = env.CINEPASS_SESSION_TTL
+  const sqliteSync = (env.CINEPASS_SQLITE_SYNC ?? 'normal').toLowerCase()
+  if (sqliteSync !== 'normal' && sqliteSync !== 'full') throw new UsageError('CINEPASS_SQLITE_SYNC must be "normal" or "full"')
+  return {
+    database: flags.database ?? env.CINEPASS_DATABASE ?? DEFAULT_DATABASE,
+    host,
+    port,
+    publicUrl,
+    lifetimes: {
+      requestTokenTtlMs: seconds('CINEPASS_REQUEST_TOKEN_TTL', env.CINEPASS_REQUEST_TOKEN_TTL, DEFAULT_LIFETIMES.requestTokenTtlMs),
+      guestSessionTtlMs: seconds('CINEPASS_GUEST_SESSION_TTL', env.CINEPASS_GUEST_SESSION_TTL, DEFAULT_LIFETIMES.guestSessionTtlMs),
+      sessionTtlMs: sessionTtl === undefined || sessionTtl === '' ? null : seconds('CINEPASS_SESSION_TTL', sessionTtl, 0),
+      v4RequestTokenTtlMs: DEFAULT_LIFETIMES.v4RequestTokenTtlMs,
+    },
+    sqliteSync,
+    demo: flags.demo ?? env.NODE_ENV !== 'production',
+    logLevel: env.CINEPASS_LOG_LEVEL ?? 'info',
+  }
+}
+
+function integer(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`${name} must be a whole number, not "${value}"`)
+  const parsed = Number(value)
+  if (parsed < min || parsed > max) throw new UsageError(`${name} must be between ${min} and ${max}`)
+  return parsed
+}
+
+function seconds(name: string, value: string | undefined, fallbackMs: number): number {
+  if (value === undefined || value === '') return fallbackMs
+  return integer(`${name} (seconds)`, value, 1, 10 * 365 * 24 * 3600) * 1000
+}

@@ -1,0 +1,210 @@
+import { AuthError } from './errors.js'
+import type { ClientContext, CoreDeps } from './context.js'
+import { TtlCache } from './refreshing.js'
+import { HEX_32, HEX_40, hashSecret, randomHex } from './secrets.js'
+import { isJwtShaped } from './signing-keys.js'
+import type { AccountRecord, ApplicationRecord } from './store.js'
+
+// Admin changes made by the CLI in another process reach this one within a second.
+const APPLICATION_CACHE_TTL_MS = 1000
+
+export interface Credentials {
+  /** `api_key` from the query string or the JSON body. */
+  apiKey?: string | undefined
+  /** The token of an `Authorization: Bearer` header. */
+  bearer?: string | undefined
+}
+
+/** TMDB's v3 authentication rules: request tokens, login, sessions, guest sessions, the account. */
+export class AuthService {
+  readonly #applications: TtlCache<string, ApplicationRecord | null>
+
+  constructor(private readonly deps: CoreDeps) {
+    this.#applications = new TtlCache(deps.clock, APPLICATION_CACHE_TTL_MS)
+  }
+
+  /**
+   * Which application (and, for a user's v4 access token, which user) a request speaks for.
+   * Every credential presented must be valid: 401/7 otherwise, 401/10 for a suspended application.
+   */
+  async authenticateClient(credentials: Credentials): Promise<ClientContext> {
+    const { apiKey, bearer } = credentials
+    if (bearer === undefined && apiKey === undefined) throw new AuthError('INVALID_API_KEY')
+    let context: ClientContext | undefined
+    if (bearer !== undefined) context = await this.#fromBearer(bearer)
+    if (apiKey !== undefined) {
+      const keyed = await this.#fromApiKey(apiKey)
+      context ??= keyed
+    }
+    if (!context) throw new AuthError('INVALID_API_KEY')
+    if (context.app.suspended) throw new AuthError('SUSPENDED_API_KEY')
+    return context
+  }
+
+  async #application(apiKey: string): Promise<ApplicationRecord | null> {
+    if (!HEX_32.test(apiKey)) return null
+    const keyHash = hashSecret(apiKey)
+    return this.#applications.get(keyHash, () => this.deps.store.findApplicationByKeyHash(keyHash))
+  }
+
+  async #fromApiKey(apiKey: string): Promise<ClientContext> {
+    const app = await this.#application(apiKey)
+    if (!app) throw new AuthError('INVALID_API_KEY')
+    return { app, apiKey, user: null }
+  }
+
+  async #fromBearer(bearer: string): Promise<ClientContext> {
+    if (!isJwtShaped(bearer)) throw new AuthError('INVALID_API_KEY')
+    const payload = await this.deps.keys.verify(bearer)
+    const apiKey = payload?.aud
+    if (!payload || typeof apiKey !== 'string') throw new AuthError('INVALID_API_KEY')
+    const app = await this.#application(apiKey)
+    if (!app) throw new AuthError('INVALID_API_KEY')
+    const scopes = Array.isArray(payload.scopes) ? payload.scopes : []
+    if (payload.version === 1 && payload.sub === app.id && scopes.includes('api_read')) return { app, apiKey, user: null }
+    if (payload.version === 2 && scopes.includes('api_write') && typeof payload.jti === 'string') {
+      const tokenIdHash = hashSecret(payload.jti)
+      const row = await this.deps.store.findAccessToken(tokenIdHash)
+      if (row && row.revokedAt === null && row.appId === app.id) return { app, apiKey, user: { accountId: row.accountId, tokenIdHash } }
+    }
+    throw new AuthError('INVALID_API_KEY')
+  }
+
+  /** A new pending request token of the client's application, valid for the request-token lifetime. */
+  async createRequestToken(client: ClientContext): Promise<{ requestToken: string; expiresAt: number }> {
+    const { store, clock, random, lifetimes } = this.deps
+    const requestToken = randomHex(random, 20)
+    const now = clock.now()
+    const expiresAt = now + lifetimes.requestTokenTtlMs
+    await store.insertRequestToken({
+      tokenHash: hashSecret(requestToken),
+      appId: client.app.id,
+      createdAt: now,
+      expiresAt,
+      status: 'pending',
+      accountId: null,
+      consumedAt: null,
+    })
+    return { requestToken, expiresAt }
+  }
+
+  /**
+   * Checks a username and password. Unknown user and wrong password fail alike (401/30) and take
+   * about the same time; a disabled account is only revealed (401/31) to the right password.
+   */
+  async verifyLogin(username: string, password: string): Promise<AccountRecord> {
+    const { store, hasher } = this.deps
+    const account = await store.findAccountByUsername(username)
+    if (!account) {
+      await hasher.verifyDummy(password)
+      throw new AuthError('INVALID_LOGIN')
+    }
+    if (!(await hasher.verify(account.passwordHash, password))) throw new AuthError('INVALID_LOGIN')
+    if (account.disabled) throw new AuthError('ACCOUNT_DISABLED')
+    return account
+  }
+
+  /** `validate_with_login`: the user's password approves the request token for them. */
+  async validateWithLogin(
+    client: ClientContext,
+    input: { username: string | undefined; password: string | undefined; requestToken: string | undefined },
+  ): Promise<{ requestToken: string; expiresAt: number }> {
+    const { username, password, requestToken } = input
+    if (!username || !password) throw new AuthError('CREDENTIALS_REQUIRED')
+    if (requestToken === undefined) throw new AuthError('INVALID_PARAMETERS')
+    const account = await this.verifyLogin(username, password)
+    if (!HEX_40.test(requestToken)) throw new AuthError('INVALID_REQUEST_TOKEN')
+    const approved = await this.deps.store.approveRequestToken({
+      tokenHash: hashSecret(requestToken),
+      accountId: account.id,
+      now: this.deps.clock.now(),
+      appId: client.app.id,
+    })
+    if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return { requestToken, expiresAt: approved.expiresAt }
+  }
+
+  /** `session/new`: consumes an approved request token, once, into a new session. */
+  async createSession(client: ClientContext, requestToken: string | undefined): Promise<{ sessionId: string }> {
+    if (requestToken === undefined) throw new AuthError('INVALID_PARAMETERS')
+    if (!HEX_40.test(requestToken)) throw new AuthError('INVALID_REQUEST_TOKEN')
+    const { store, clock, random, lifetimes } = this.deps
+    const now = clock.now()
+    const sessionId = randomHex(random, 20)
+    const result = await store.createSessionFromRequestToken(hashSecret(requestToken), client.app.id, now, {
+      sessionHash: hashSecret(sessionId),
+      appId: client.app.id,
+      createdAt: now,
+      expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
+    })
+    if (result.ok) return { sessionId }
+    throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'SESSION_DENIED')
+  }
+
+  /** A new session for an account, outside the request-token flow (`convert/4`). */
+  async issueSession(client: ClientContext, accountId: number): Promise<{ sessionId: string }> {
+    const { store, clock, random, lifetimes } = this.deps
+    const now = clock.now()
+    const sessionId = randomHex(random, 20)
+    await store.insertSession({
+      sessionHash: hashSecret(sessionId),
+      appId: client.app.id,
+      accountId,
+      createdAt: now,
+      expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
+    })
+    return { sessionId }
+  }
+
+  /** A guest session: no user, 24 hours. */
+  async createGuestSession(client: ClientContext): Promise<{ guestSessionId: string; expiresAt: number }> {
+    const { store, clock, random, lifetimes } = this.deps
+    const guestSessionId = randomHex(random, 16)
+    const now = clock.now()
+    const expiresAt = now + lifetimes.guestSessionTtlMs
+    await store.insertGuestSession({ sessionHash: hashSecret(guestSessionId), appId: client.app.id, createdAt: now, expiresAt })
+    return { guestSessionId, expiresAt }
+  }
+
+  /** True when `guestSessionId` is a live guest session of the client's application. */
+  async isLiveGuestSession(client: ClientContext, guestSessionId: string): Promise<boolean> {
+    if (!HEX_32.test(guestSessionId)) return false
+    const row = await this.deps.store.findGuestSession(hashSecret(guestSessionId))
+    return row !== null && row.appId === client.app.id && this.deps.clock.now() < row.expiresAt
+  }
+
+  /** Logs a session out at once. 404/37 when it is unknown, already gone, or another application's. */
+  async deleteSession(client: ClientContext, sessionId: string | undefined): Promise<void> {
+    if (sessionId === undefined) throw new AuthError('INVALID_PARAMETERS')
+    if (!HEX_40.test(sessionId) || !(await this.deps.store.deleteSession(hashSecret(sessionId), client.app.id))) {
+      throw new AuthError('SESSION_NOT_FOUND')
+    }
+  }
+
+  /**
+   * The account a request acts as: the user of its v4 access token, else the owner of `sessionId`
+   * (a live session of the same application). 401/3 when there is none.
+   */
+  async accountFor(client: ClientContext, sessionId: string | undefined): Promise<AccountRecord> {
+    const { store, clock } = this.deps
+    let accountId: number | undefined
+    if (sessionId !== undefined) {
+      if (!HEX_40.test(sessionId)) throw new AuthError('AUTHENTICATION_FAILED')
+      const session = await store.findSession(hashSecret(sessionId))
+      const live = session && session.appId === client.app.id && (session.expiresAt === null || clock.now() < session.expiresAt)
+      if (!live) throw new AuthError('AUTHENTICATION_FAILED')
+      accountId = session.accountId
+    } else if (client.user) {
+      accountId = client.user.accountId
+    }
+    if (accountId === undefined) throw new AuthError('AUTHENTICATION_FAILED')
+    const account = await store.findAccountById(accountId)
+    if (!account || account.disabled) throw new AuthError('AUTHENTICATION_FAILED')
+    return account
+  }
+
+  /** Forgets cached applications (after an admin change in this process). */
+  forgetApplications(): void {
+    this.#applications.clear()
+  }
+}

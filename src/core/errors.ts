@@ -1,0 +1,38 @@
+import type { TmdbStatusName } from '../wire/status.js'
+
+/**
+ * The one error type of cinepass: a rule was broken, and `code` names the TMDB status that says
+ * which. Only the HTTP layer turns it into a response; the message never carries caller input.
+ */
+export class AuthError extends Error {
+  readonly code: TmdbStatusName
+  /** Seconds the caller should wait before retrying (rate limits, overload). */
+  readonly retryAfterSeconds: number | undefined
+  /** Overrides the table's message where TMDB fills in figures (rate limits). */
+  readonly statusMessage: string | undefined
+
+  constructor(code: TmdbStatusName, options: { retryAfterSeconds?: number; statusMessage?: string } = {}) {
+    super(code)
+    this.name = 'AuthError'
+    this.code = code
+    this.retryAfterSeconds = options.retryAfterSeconds
+    this.statusMessage = options.statusMessage
+  }
+}
+
+/** Thrown by a store when its database cannot be reached; answered as TMDB's "service offline". */
+export class StoreUnavailableError extends AuthError {
+  constructor(cause?: unknown) {
+    super('SERVICE_OFFLINE', { retryAfterSeconds: 1 })
+    this.name = 'StoreUnavailableError'
+    this.cause = cause
+  }
+}
+
+/** A CLI or configuration mistake: one line for a human, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}

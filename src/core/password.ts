@@ -1,0 +1,116 @@
+import { hash, verify, type Algorithm } from '@node-rs/argon2'
+import { randomBytes } from 'node:crypto'
+import { AuthError } from './errors.js'
+
+/** Hashes and checks passwords. Implementations never block the event loop. */
+export interface PasswordHasher {
+  /** A PHC string (`$argon2id$v=19$m=…`) for `password`, salted freshly. */
+  hash(password: string): Promise<string>
+  /** True when `password` matches `phc`; false for a mismatch or a hash it refuses to verify. */
+  verify(phc: string, password: string): Promise<boolean>
+  /**
+   * Spends the time of one `verify` against a hash nobody owns, so that an unknown username takes
+   * as long to refuse as a wrong password.
+   */
+  verifyDummy(password: string): Promise<void>
+}
+
+export interface Argon2Options {
+  memoryCost?: number
+  timeCost?: number
+  parallelism?: number
+  /** Hashes allowed to run at once; further calls queue. Default: 2 (this service's cores). */
+  maxConcurrent?: number
+  /** Calls allowed to wait for a slot; past it a call fails fast with 503 / code 9. */
+  maxQueued?: number
+}
+
+// @node-rs/argon2's Algorithm.Argon2id; its enum is ambient, so the value is spelled out.
+const ARGON2ID = 2 as Algorithm
+// OWASP's argon2id minimum (m=19 MiB, t=2, p=1): about 10 ms on one core here.
+const DEFAULTS = { memoryCost: 19456, timeCost: 2, parallelism: 1 }
+// A stored hash asking for more than this is refused unverified: a corrupt or hostile row must not
+// make each login allocate gigabytes.
+const CEILING = { memoryCost: 131072, timeCost: 10, parallelism: 4 }
+
+/** argon2id through @node-rs/argon2, on the libuv threadpool, with a bounded number running at once. */
+export class Argon2Hasher implements PasswordHasher {
+  readonly #options: { memoryCost: number; timeCost: number; parallelism: number }
+  readonly #gate: Gate
+  #dummy: Promise<string> | undefined
+
+  constructor(options: Argon2Options = {}) {
+    this.#options = {
+      memoryCost: options.memoryCost ?? DEFAULTS.memoryCost,
+      timeCost: options.timeCost ?? DEFAULTS.timeCost,
+      parallelism: options.parallelism ?? DEFAULTS.parallelism,
+    }
+    this.#gate = new Gate(options.maxConcurrent ?? 2, options.maxQueued ?? 64)
+  }
+
+  /** How many hashes wait for a slot now (for metrics). */
+  get queued(): number {
+    return this.#gate.queued
+  }
+
+  hash(password: string): Promise<string> {
+    return this.#gate.run(() => hash(password, { algorithm: ARGON2ID, ...this.#options }))
+  }
+
+  async verify(phc: string, password: string): Promise<boolean> {
+    if (!withinCeiling(phc)) return false
+    return this.#gate.run(async () => {
+      try {
+        return await verify(phc, password)
+      } catch {
+        return false
+      }
+    })
+  }
+
+  async verifyDummy(password: string): Promise<void> {
+    this.#dummy ??= hash(randomBytes(16).toString('hex'), { algorithm: ARGON2ID, ...this.#options })
+    await this.verify(await this.#dummy, password)
+  }
+}
+
+function withinCeiling(phc: string): boolean {
+  const match = /^\$argon2(?:id|i|d)\$v=\d+\$([^$]+)\$/.exec(phc)
+  if (!match?.[1]) return false
+  const params = new Map(match[1].split(',').map((pair) => pair.split('=') as [string, string]))
+  const m = Number(params.get('m'))
+  const t = Number(params.get('t'))
+  const p = Number(params.get('p'))
+  return m > 0 && t > 0 && p > 0 && m <= CEILING.memoryCost && t <= CEILING.timeCost && p <= CEILING.parallelism
+}
+
+/** A counting semaphore with a bounded queue: past the queue, callers are refused at once. */
+class Gate {
+  #running = 0
+  readonly #waiting: (() => void)[] = []
+  constructor(
+    readonly maxRunning: number,
+    readonly maxQueued: number,
+  ) {}
+
+  get queued(): number {
+    return this.#waiting.length
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.maxRunning) {
+      if (this.#waiting.length >= this.maxQueued) throw new AuthError('SERVICE_OFFLINE', { retryAfterSeconds: 1 })
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    } else {
+      this.#running++
+    }
+    try {
+      return await work()
+    } finally {
+      const next = this.#waiting.shift()
+      // The slot passes straight to the next waiter, so the running count stays the same.
+      if (next) next()
+      else this.#running--
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+
+/** Where core gets random bytes from. Always a CSPRNG outside tests. */
+export interface RandomSource {
+  bytes(count: number): Buffer
+}
+
+export const cryptoRandom: RandomSource = { bytes: (count) => randomBytes(count) }
+
+/** `count` random bytes as lowercase hex: 20 bytes give TMDB's 40-hex request tokens and sessions. */
+export function randomHex(random: RandomSource, count: number): string {
+  return random.bytes(count).toString('hex')
+}
+
+/**
+ * The form in which a bearer secret is stored and looked up: hex SHA-256. A plain fast hash is
+ * enough because every secret we issue carries at least 128 random bits.
+ */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex')
+}
+
+/** Compares two strings in time that depends only on their digests, never on where they differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const digestA = createHash('sha256').update(a).digest()
+  const digestB = createHash('sha256').update(b).digest()
+  return timingSafeEqual(digestA, digestB)
+}
+
+export const HEX_40 = /^[0-9a-f]{40}$/
+export const HEX_32 = /^[0-9a-f]{32}$/
+export const HEX_24 = /^[0-9a-f]{24}$/

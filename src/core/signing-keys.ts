@@ -1,0 +1,122 @@
+import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
+import type { Clock } from './clock.js'
+import { TtlCache } from './refreshing.js'
+import { randomHex, type RandomSource } from './secrets.js'
+import type { SigningKeyRecord, Store } from './store.js'
+
+// Every instance re-reads the key list at least this often, so a rotation or retirement made by the
+// CLI reaches all of them within a second.
+const KEY_LIST_TTL_MS = 1000
+
+/**
+ * The HS256 keys that sign read access tokens and v4 tokens. They live in the database so every
+ * instance shares them; a token names its key with `kid`; a retired key verifies nothing.
+ */
+export class SigningKeys {
+  readonly #cache: TtlCache<'keys', SigningKeyRecord[]>
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+  ) {
+    this.#cache = new TtlCache(clock, KEY_LIST_TTL_MS)
+  }
+
+  async #keys(): Promise<SigningKeyRecord[]> {
+    return this.#cache.get('keys', () => this.store.listSigningKeys())
+  }
+
+  /** Makes sure a live key exists (the first start of a new database creates one). */
+  async ensureKey(): Promise<void> {
+    const keys = await this.store.listSigningKeys()
+    if (!keys.some((key) => key.retiredAt === null)) await this.rotate()
+  }
+
+  /** Adds a new signing key; new tokens use it, older ones keep verifying with theirs. Returns its kid. */
+  async rotate(): Promise<string> {
+    const key: SigningKeyRecord = {
+      kid: randomHex(this.random, 8),
+      secret: this.random.bytes(32).toString('base64url'),
+      createdAt: this.clock.now(),
+      retiredAt: null,
+    }
+    await this.store.insertSigningKey(key)
+    this.#cache.clear()
+    return key.kid
+  }
+
+  /** Retires a key: every token it signed stops verifying. False for an unknown or already retired key. */
+  async retire(kid: string): Promise<boolean> {
+    const keys = await this.store.listSigningKeys()
+    if (keys.filter((key) => key.retiredAt === null).length <= 1 && keys.some((key) => key.kid === kid && key.retiredAt === null)) {
+      // Keep one live key, so the service can go on signing: rotate first.
+      await this.rotate()
+    }
+    const retired = await this.store.retireSigningKey(kid, this.clock.now())
+    this.#cache.clear()
+    return retired
+  }
+
+  /** Signs `payload` with the newest live key. */
+  async sign(payload: JWTPayload): Promise<string> {
+    let keys = await this.#keys()
+    let key = newestLive(keys)
+    if (!key) {
+      await this.ensureKey()
+      keys = await this.store.listSigningKeys()
+      key = newestLive(keys)
+    }
+    if (!key) throw new Error('no live signing key')
+    return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid }).sign(secretOf(key))
+  }
+
+  /**
+   * The verified payload of `token`, or null when it is not a JWT of ours: only HS256, a known live
+   * key, a valid signature, and `nbf`/`exp` (when present) honoured against the injected clock.
+   */
+  async verify(token: string): Promise<JWTPayload | null> {
+    let kid: string | undefined
+    try {
+      const header = decodeProtectedHeader(token)
+      if (header.alg !== 'HS256' || typeof header.kid !== 'string') return null
+      kid = header.kid
+    } catch {
+      return null
+    }
+    let key = (await this.#keys()).find((candidate) => candidate.kid === kid)
+    if (!key) {
+      // Another instance may have rotated a moment ago.
+      this.#cache.clear()
+      key = (await this.#keys()).find((candidate) => candidate.kid === kid)
+    }
+    if (!key || key.retiredAt !== null) return null
+    try {
+      const { payload } = await jwtVerify(token, secretOf(key), {
+        algorithms: ['HS256'],
+        currentDate: new Date(this.clock.now()),
+      })
+      return payload
+    } catch {
+      return null
+    }
+  }
+
+  /** Every key, for the CLI. */
+  list(): Promise<SigningKeyRecord[]> {
+    return this.store.listSigningKeys()
+  }
+}
+
+function newestLive(keys: SigningKeyRecord[]): SigningKeyRecord | undefined {
+  return keys.filter((key) => key.retiredAt === null).at(-1)
+}
+
+function secretOf(key: SigningKeyRecord): Uint8Array {
+  return new Uint8Array(Buffer.from(key.secret, 'base64url'))
+}
+
+/** Looks like a JWT: three base64url parts. Clients decide between Bearer and api_key the same way. */
+export function isJwtShaped(value: string): boolean {
+  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value)
+}

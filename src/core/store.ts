@@ -1,0 +1,242 @@
+/**
+ * The storage port. Core owns it; each backend under `store/` implements it and runs the one
+ * contract suite (`store/store-contract.ts`).
+ *
+ * Conventions every implementation keeps:
+ * - times are integer milliseconds since the epoch, always passed in by core (`now`), never read
+ *   from the database's own clock, so one injected clock decides every expiry;
+ * - secrets arrive already hashed (`*Hash` fields, hex SHA-256); a store never sees a plaintext
+ *   token, API key or password;
+ * - expected misses return `null` / `false`; a database that cannot be reached throws
+ *   `StoreUnavailableError`; anything else thrown is a bug;
+ * - every method is one transaction: it commits fully before its promise resolves, or not at all.
+ */
+export interface Store {
+  /** `sqlite` or `postgres`: for logs and health output only. */
+  readonly kind: string
+
+  /** Resolves when the database answers a trivial query; throws `StoreUnavailableError` otherwise. */
+  ping(): Promise<void>
+
+  /** Finishes pending writes and releases the database. Further calls fail. */
+  close(): Promise<void>
+
+  /** Reads a value of the small key/value table used for one-time markers (the demo banner). */
+  getMeta(key: string): Promise<string | null>
+
+  /** Sets `key` only if it has no value yet; true when this call set it (exactly one racing caller wins). */
+  setMetaIfAbsent(key: string, value: string): Promise<boolean>
+
+  insertApplication(app: ApplicationRecord): Promise<void>
+  findApplicationById(id: string): Promise<ApplicationRecord | null>
+  findApplicationByKeyHash(apiKeyHash: string): Promise<ApplicationRecord | null>
+  listApplications(): Promise<ApplicationRecord[]>
+  /** False when no such application exists. */
+  setApplicationSuspended(id: string, suspended: boolean): Promise<boolean>
+
+  /** Creates an account with the next integer id; null when the username is taken (case-insensitively). */
+  insertAccount(account: NewAccount): Promise<AccountRecord | null>
+  /** Case-insensitive on the username. */
+  findAccountByUsername(username: string): Promise<AccountRecord | null>
+  findAccountById(id: number): Promise<AccountRecord | null>
+  findAccountByObjectId(objectId: string): Promise<AccountRecord | null>
+  listAccounts(): Promise<AccountRecord[]>
+  /**
+   * Disables or enables an account. Disabling also ends, in the same transaction, every session,
+   * website session and v4 access token of the account. False when no such account exists.
+   */
+  setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean>
+  /**
+   * Replaces the password hash. With `endSessions`, every session, website session and v4 access token of
+   * the account ends in the same transaction. False when no such account exists.
+   */
+  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number): Promise<boolean>
+
+  insertRequestToken(token: RequestTokenRecord): Promise<void>
+  findRequestToken(tokenHash: string): Promise<RequestTokenRecord | null>
+  /**
+   * Approves a live (unexpired, unconsumed) request token for `accountId`, in one guarded statement:
+   * it succeeds when the token is pending, or already approved for the same account; when `appId` is
+   * given the token must belong to that application. Returns the updated token, or null when the
+   * guard failed. Of two accounts racing for one pending token exactly one wins.
+   */
+  approveRequestToken(input: ApproveInput): Promise<RequestTokenRecord | null>
+  /** Marks a live pending token denied; null when it was not live and pending. */
+  denyRequestToken(tokenHash: string, now: number): Promise<RequestTokenRecord | null>
+  /**
+   * Consumes an approved, live, unconsumed request token of `appId` and stores `session` for the
+   * account that approved it, in one transaction. Of any number of racing callers exactly one gets
+   * `ok: true`. On failure, `reason` tells a token that still waits for the user (`pending`),
+   * one the user refused (`denied`), and anything else (`invalid`: unknown, expired, consumed, or
+   * another application's).
+   */
+  createSessionFromRequestToken(
+    tokenHash: string,
+    appId: string,
+    now: number,
+    session: Omit<SessionRecord, 'accountId'>,
+  ): Promise<ConsumeResult>
+
+  insertSession(session: SessionRecord): Promise<void>
+  /** The session, whether or not it has expired (core decides); null when unknown or deleted. */
+  findSession(sessionHash: string): Promise<SessionRecord | null>
+  /** Deletes a session of `appId`; false when there was none. */
+  deleteSession(sessionHash: string, appId: string): Promise<boolean>
+
+  insertGuestSession(session: GuestSessionRecord): Promise<void>
+  findGuestSession(sessionHash: string): Promise<GuestSessionRecord | null>
+
+  insertV4RequestToken(token: V4RequestTokenRecord): Promise<void>
+  findV4RequestToken(idHash: string): Promise<V4RequestTokenRecord | null>
+  /** As `approveRequestToken`, for a v4 request token (no application check: a user approves on the website). */
+  approveV4RequestToken(idHash: string, accountId: number, now: number): Promise<V4RequestTokenRecord | null>
+  denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null>
+  /**
+   * Consumes an approved, live v4 request token of `appId` and stores `accessToken` for the account
+   * that approved it, in one transaction; exactly one of racing callers gets `ok: true`.
+   */
+  createAccessTokenFromRequestToken(
+    idHash: string,
+    appId: string,
+    now: number,
+    accessToken: Omit<AccessTokenRecord, 'accountId'>,
+  ): Promise<ConsumeResult>
+  /** The access token row, revoked or not; null when unknown. */
+  findAccessToken(idHash: string): Promise<AccessTokenRecord | null>
+  /** Revokes a live access token of `appId`; false when there was none. */
+  revokeAccessToken(idHash: string, appId: string, now: number): Promise<boolean>
+
+  /** Every signing key, oldest first, retired ones included. */
+  listSigningKeys(): Promise<SigningKeyRecord[]>
+  insertSigningKey(key: SigningKeyRecord): Promise<void>
+  /** False when no such live key exists. */
+  retireSigningKey(kid: string, now: number): Promise<boolean>
+
+  insertWebSession(session: WebSessionRecord): Promise<void>
+  findWebSession(sessionHash: string): Promise<WebSessionRecord | null>
+  deleteWebSession(sessionHash: string): Promise<void>
+
+  /**
+   * Deletes up to `limit` rows that can never be used again: request tokens (v3 and v4) past their
+   * expiry, guest sessions, website sessions and sessions past theirs. Returns how many it deleted;
+   * callers loop while it returns `limit`, so no single call holds the database for long.
+   */
+  purgeExpired(now: number, limit: number): Promise<number>
+}
+
+export interface ApplicationRecord {
+  /** 24 lowercase hex: the `sub` of the application's read access token. */
+  id: string
+  name: string
+  apiKeyHash: string
+  suspended: boolean
+  createdAt: number
+  /** Origins `redirect_to` may point at; empty means any allowed URL. */
+  redirectOrigins: string[]
+}
+
+export interface NewAccount {
+  /** 24 lowercase hex: the v4 `account_id`. */
+  objectId: string
+  username: string
+  name: string
+  email: string | null
+  language: string
+  country: string
+  includeAdult: boolean
+  passwordHash: string
+  createdAt: number
+}
+
+export interface AccountRecord extends NewAccount {
+  /** TMDB's integer v3 account id. */
+  id: number
+  disabled: boolean
+}
+
+export type RequestTokenStatus = 'pending' | 'approved' | 'denied'
+
+export interface RequestTokenRecord {
+  tokenHash: string
+  appId: string
+  createdAt: number
+  expiresAt: number
+  status: RequestTokenStatus
+  accountId: number | null
+  consumedAt: number | null
+}
+
+export interface ApproveInput {
+  tokenHash: string
+  accountId: number
+  now: number
+  /** When given, the token must belong to this application. */
+  appId?: string
+}
+
+export type ConsumeResult =
+  | { ok: true; accountId: number }
+  | { ok: false; reason: 'pending' | 'denied' | 'invalid' }
+
+export interface SessionRecord {
+  sessionHash: string
+  appId: string
+  accountId: number
+  createdAt: number
+  /** Null: the session never expires (TMDB's behaviour). */
+  expiresAt: number | null
+}
+
+export interface GuestSessionRecord {
+  sessionHash: string
+  appId: string
+  createdAt: number
+  expiresAt: number
+}
+
+export interface V4RequestTokenRecord {
+  /** Hash of the token's `jti`. */
+  idHash: string
+  appId: string
+  createdAt: number
+  expiresAt: number
+  redirectTo: string | null
+  status: RequestTokenStatus
+  accountId: number | null
+  consumedAt: number | null
+}
+
+export interface AccessTokenRecord {
+  /** Hash of the token's `jti`. */
+  idHash: string
+  appId: string
+  accountId: number
+  createdAt: number
+  revokedAt: number | null
+}
+
+export interface SigningKeyRecord {
+  kid: string
+  /** The HS256 secret, base64url. It must be shared by every instance, so it lives in the database. */
+  secret: string
+  createdAt: number
+  retiredAt: number | null
+}
+
+export interface WebSessionRecord {
+  sessionHash: string
+  accountId: number
+  createdAt: number
+  expiresAt: number
+}
+
+/** Why a token could not be consumed: the status tells "wait for the user" from "this token is dead". */
+export function whyNotConsumable(
+  token: { appId: string; status: RequestTokenStatus; consumedAt: number | null; expiresAt: number } | null,
+  appId: string,
+  now: number,
+): 'pending' | 'denied' | 'invalid' {
+  if (!token || token.appId !== appId || token.consumedAt !== null || token.expiresAt <= now) return 'invalid'
+  return token.status === 'approved' ? 'invalid' : token.status
+}
+

@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify'
+import type { Logger } from 'pino'
+import type { AuthService } from '../core/auth-service.js'
+import type { ClientContext } from '../core/context.js'
+import { AuthError } from '../core/errors.js'
+import type { Store } from '../core/store.js'
+import { bearerToken, parseForm, readParameter } from './params.js'
+import { redactUrl } from './redact.js'
+import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
+import { registerV3Routes } from './v3-routes.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The application (and user) the request's credentials name; set for every `/3` and `/4` request. */
+    client: ClientContext | null
+  }
+}
+
+export interface AppOptions {
+  auth: AuthService
+  store: Store
+  /** The URL users reach this server at, without a trailing slash (for `Authentication-Callback`). */
+  publicUrl: string
+  /** Structured logger; omit for none. */
+  logger?: Logger
+  /** Further route groups (the website, v4) registered after the v3 API. */
+  plugins?: ((app: FastifyInstance) => void | Promise<void>)[]
+}
+
+// Body limit of the contract: anything larger is hostile or broken.
+const BODY_LIMIT = 16 * 1024
+const HTTP_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
+/** The API lives under /3 and /4; every other path is the website. */
+export function isApiPath(url: string): boolean {
+  return /^\/[34](?:[/?#]|$)/.test(url)
+}
+
+/** Builds the HTTP application: TMDB's wire format in front of core's rules. */
+export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger | undefined,
+    // Our own onResponse line replaces Fastify's request logs, which would print unredacted URLs.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 2048 },
+    clientErrorHandler: (error, socket) => {
+      // The HTTP parser refused the request (headers too large, broken syntax): answer in TMDB's
+      // format rather than with a bare status line, then close.
+      if (socket.writable && (error as NodeJS.ErrnoException).code !== 'ECONNRESET') {
+        socket.end(rawStatusResponse('INVALID_INPUT'))
+      } else {
+        socket.destroy()
+      }
+    },
+  })
+
+  app.decorateRequest('client', null)
+
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string
+    // An empty body is no body, whatever its Content-Type: several clients send that on every GET.
+    if (text.trim() === '') return done(null, undefined)
+    try {
+      const parsed: unknown = JSON.parse(text)
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return done(new AuthError('INVALID_INPUT'))
+      done(null, parsed)
+    } catch {
+      done(new AuthError('INVALID_INPUT'))
+    }
+  })
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, parseForm(body as string))
+  })
+  // Bodies of any other type carry no parameters of ours; they are read (within the limit) and ignored.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined))
+
+  app.addHook('preHandler', async (request) => {
+    if (!isApiPath(request.url)) return
+    // Credentials are checked before routing: an unknown path without them is 401, not 404.
+    request.client = await options.auth.authenticateClient({
+      apiKey: readParameter(request, 'api_key'),
+      bearer: bearerToken(request),
+    })
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: redactUrl(request.url),
+        route: request.routeOptions.url ?? null,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      },
+      'request',
+    )
+  })
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof AuthError) {
+      if (error.code === 'SERVICE_OFFLINE') request.log.warn({ err: describe(error.cause) }, 'service unavailable')
+      return sendAuthError(reply, error)
+    }
+    const statusCode = (error as { statusCode?: number }).statusCode
+    if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+      // Fastify's own refusals (body too large, unsupported media type, bad URL): TMDB's "input is not valid".
+      return sendAuthError(reply, new AuthError('INVALID_INPUT'))
+    }
+    request.log.error({ err: describe(error) }, 'unexpected error')
+    return sendAuthError(reply, new AuthError('INTERNAL_ERROR'))
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    if (isApiPath(request.url)) return sendAuthError(reply, new AuthError('NOT_FOUND'))
+    return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage())
+  })
+
+  app.get('/healthz', async (_request, reply) => sendJson(reply, 200, { status: 'ok' }))
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await options.store.ping()
+      return sendJson(reply, 200, { status: 'ok' })
+    } catch {
+      return sendJson(reply, 503, { status: 'unavailable' })
+    }
+  })
+
+  registerV3Routes(app, options)
+  for (const plugin of options.plugins ?? []) await plugin(app)
+  return app
+}
+
+/**
+ * Registers an API route and, for the methods it does not serve, a 405/42 answer (after the
+ * credential check, like every API request).
+ */
+export function apiRoute(
+  app: FastifyInstance,
+  url: string,
+  methods: HTTPMethods[],
+  handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+): void {
+  app.route({ method: methods, url, handler })
+  const others = HTTP_METHODS.filter((method) => !methods.includes(method))
+  if (others.length > 0) {
+    app.route({
+      method: others,
+      url,
+      exposeHeadRoute: false,
+      handler: async (_request, reply) => sendAuthError(reply, new AuthError('METHOD_NOT_SUPPORTED')),
+    })
+  }
+}
+
+/** The client context set by the credential hook; every API handler runs after it. */
+export function clientOf(request: FastifyRequest): ClientContext {
+  if (!request.client) throw new AuthError('INVALID_API_KEY')
+  return request.client
+}
+
+function describe(error: unknown): { name?: string; code?: unknown; message?: string } | undefined {
+  if (!(error instanceof Error)) return undefined
+  // Names and codes only: driver messages can quote SQL parameters, which may be secrets' hashes.
+  return { name: error.name, code: (error as { code?: unknown }).code }
+}
+
+function notFoundPage(): string {
+  return '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found</title></head><body><h1>Not found</h1><p>There is no page at this address.</p></body></html>'
+}
+

@@ -1,0 +1,54 @@
+import type { FastifyRequest } from 'fastify'
+import { AuthError } from '../core/errors.js'
+
+// Longer than any token, password or username a client sends; longer values are hostile.
+export const MAX_PARAMETER_LENGTH = 2048
+
+/**
+ * Reads one string parameter the way TMDB clients send them: the JSON body first, then a
+ * form-encoded body, then the query string. A value that is not a string, is too long, or is given
+ * twice with different values is refused with 400/47; an absent one is `undefined`.
+ */
+export function readParameter(request: FastifyRequest, name: string): string | undefined {
+  const fromBody = ownValue(request.body, name)
+  if (fromBody !== undefined) return checked(fromBody)
+  return checked(ownValue(request.query, name))
+}
+
+function ownValue(source: unknown, name: string): unknown {
+  // Only own properties: `constructor` or `__proto__` must never resolve to Object.prototype's.
+  if (source === null || typeof source !== 'object' || !Object.hasOwn(source, name)) return undefined
+  return (source as Record<string, unknown>)[name]
+}
+
+function checked(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (Array.isArray(value)) {
+    // A repeated query parameter is tolerated when every copy agrees.
+    if (value.length === 0 || !value.every((item) => item === value[0])) throw new AuthError('INVALID_INPUT')
+    return checked(value[0])
+  }
+  if (typeof value !== 'string' || value.length > MAX_PARAMETER_LENGTH || value.includes('\0')) {
+    throw new AuthError('INVALID_INPUT')
+  }
+  return value
+}
+
+/** A form-encoded body as an object without a prototype; repeated keys become arrays. */
+export function parseForm(body: string): Record<string, string | string[]> {
+  const result: Record<string, string | string[]> = Object.create(null)
+  for (const [key, value] of new URLSearchParams(body)) {
+    const previous = result[key]
+    result[key] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value]
+  }
+  return result
+}
+
+/** The token of an `Authorization: Bearer …` header, if there is one. */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (typeof header !== 'string') return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  // Other schemes (Basic) and an empty Bearer are not credentials of ours; api_key may still be.
+  return match?.[1]
+}

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import type { AccountRecord } from '../core/store.js'
+import { AuthError } from '../core/errors.js'
+import { TMDB_STATUS } from '../wire/status.js'
+import {
+  formatTmdbTime,
+  type AccountDetails,
+  type GuestSessionResponse,
+  type SessionResponse,
+  type StatusResponse,
+  type SuccessResponse,
+  type TokenResponseWithExpiration,
+} from '../wire/types.js'
+import type { AppOptions } from './app.js'
+import { apiRoute, clientOf } from './app.js'
+import { readParameter } from './params.js'
+import { sendJson } from './responses.js'
+
+/** TMDB's v3 authentication endpoints and the account lookup clients make right after login. */
+export function registerV3Routes(app: FastifyInstance, options: AppOptions): void {
+  const { auth } = options
+
+  apiRoute(app, '/3/authentication', ['GET'], async (_request, reply) => {
+    const body: StatusResponse = { success: true, status_code: 1, status_message: TMDB_STATUS.SUCCESS.message }
+    return sendJson(reply, 200, body)
+  })
+
+  apiRoute(app, '/3/authentication/token/new', ['GET'], async (request, reply) => {
+    const { requestToken, expiresAt } = await auth.createRequestToken(clientOf(request))
+    reply.header('authentication-callback', `${options.publicUrl}/authenticate/${requestToken}`)
+    const body: TokenResponseWithExpiration = { success: true, expires_at: formatTmdbTime(expiresAt), request_token: requestToken }
+    return sendJson(reply, 200, body)
+  })
+
+  apiRoute(app, '/3/authentication/token/validate_with_login', ['GET', 'POST'], async (request, reply) => {
+    const { requestToken, expiresAt } = await auth.validateWithLogin(clientOf(request), {
+      username: readParameter(request, 'username'),
+      password: readParameter(request, 'password'),
+      requestToken: readParameter(request, 'request_token'),
+    })
+    const body: TokenResponseWithExpiration = { success: true, expires_at: formatTmdbTime(expiresAt), request_token: requestToken }
+    return sendJson(reply, 200, body)
+  })
+
+  apiRoute(app, '/3/authentication/session/new', ['GET', 'POST'], async (request, reply) => {
+    const { sessionId } = await auth.createSession(clientOf(request), readParameter(request, 'request_token'))
+    const body: SessionResponse = { success: true, session_id: sessionId }
+    return sendJson(reply, 200, body)
+  })
+
+  apiRoute(app, '/3/authentication/guest_session/new', ['GET'], async (request, reply) => {
+    const { guestSessionId, expiresAt } = await auth.createGuestSession(clientOf(request))
+    const body: GuestSessionResponse = { success: true, guest_session_id: guestSessionId, expires_at: formatTmdbTime(expiresAt) }
+    return sendJson(reply, 200, body)
+  })
+
+  apiRoute(app, '/3/authentication/session', ['DELETE'], async (request, reply) => {
+    await auth.deleteSession(clientOf(request), readParameter(request, 'session_id'))
+    const body: SuccessResponse = { success: true }
+    return sendJson(reply, 200, body)
+  })
+
+  const account = async (sessionId: string | undefined, request: Parameters<typeof clientOf>[0]): Promise<AccountRecord> =>
+    auth.accountFor(clientOf(request), sessionId)
+
+  apiRoute(app, '/3/account', ['GET'], async (request, reply) => {
+    return sendJson(reply, 200, toAccountDetails(await account(readParameter(request, 'session_id'), request)))
+  })
+
+  apiRoute(app, '/3/account/:account_id', ['GET'], async (request, reply) => {
+    const found = await account(readParameter(request, 'session_id'), request)
+    const { account_id: accountId } = request.params as { account_id: string }
+    // Clients put the integer v3 id here; v4 clients may use the 24-hex object id.
+    if (accountId !== String(found.id) && accountId !== found.objectId) throw new AuthError('NOT_FOUND')
+    return sendJson(reply, 200, toAccountDetails(found))
+  })
+}
+
+/** The account as TMDB's `GET /3/account` returns it. */
+export function toAccountDetails(account: AccountRecord): AccountDetails {
+  const gravatar = createHash('md5')
+    .update((account.email ?? '').trim().toLowerCase())
+    .digest('hex')
+  return {
+    avatar: { gravatar: { hash: gravatar }, tmdb: { avatar_path: null } },
+    id: account.id,
+    iso_639_1: account.language,
+    iso_3166_1: account.country,
+    name: account.name,
+    include_adult: account.includeAdult,
+    username: account.username,
+  }
+}

@@ -1,0 +1,615 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { StoreUnavailableError } from '../../core/errors.js'
+import type {
+  AccessTokenRecord,
+  AccountRecord,
+  ApplicationRecord,
+  ApproveInput,
+  ConsumeResult,
+  GuestSessionRecord,
+  NewAccount,
+  RequestTokenRecord,
+  RequestTokenStatus,
+  SessionRecord,
+  SigningKeyRecord,
+  Store,
+  V4RequestTokenRecord,
+  WebSessionRecord,
+} from '../../core/store.js'
+import { whyNotConsumable } from '../../core/store.js'
+import { SQLITE_MIGRATIONS } from './migrations.js'
+
+export interface SqliteStoreOptions {
+  /**
+   * `normal` (default): a commit survives a crash of cinepass, and may be lost by a power loss or OS crash.
+   * `full`: every commit is on disk before it is acknowledged.
+   */
+  synchronous?: 'normal' | 'full'
+}
+
+type Row = Record<string, unknown>
+
+// SQLite error codes meaning the database cannot take the operation now (disk full, I/O, locked too
+// long): the request fails closed with 503 rather than as a bug.
+const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|CANTOPEN|READONLY|NOMEM|PROTOCOL)/
+
+/** The embedded backend: one SQLite file in WAL mode, through better-sqlite3's synchronous API. */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite'
+  readonly path: string
+  readonly #db: Database.Database
+  readonly #statements = new Map<string, Database.Statement>()
+
+  private constructor(path: string, db: Database.Database) {
+    this.path = path
+    this.#db = db
+  }
+
+  /** Opens (creating if needed) the database file and applies pending migrations. */
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+    let db: Database.Database
+    try {
+      db = new Database(path)
+    } catch (error) {
+      throw new StoreUnavailableError(error)
+    }
+    db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    db.pragma('busy_timeout = 5000')
+    db.pragma('foreign_keys = ON')
+    const store = new SqliteStore(path, db)
+    store.migrate()
+    return store
+  }
+
+  /** Applies every migration not yet recorded; several processes may race here safely. */
+  migrate(): number {
+    const db = this.#db
+    db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
+    const apply = db.transaction(() => {
+      const done = new Set(
+        (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+      )
+      let applied = 0
+      for (const migration of SQLITE_MIGRATIONS) {
+        if (done.has(migration.version)) continue
+        db.exec(migration.sql)
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+          migration.version,
+          migration.name,
+          Date.now(),
+        )
+        applied++
+      }
+      return applied
+    })
+    return apply.immediate()
+  }
+
+  /** The highest applied migration version. */
+  schemaVersion(): number {
+    const row = this.#db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }
+    return row.v ?? 0
+  }
+
+  /** Copies the database to `target` while it stays in use (SQLite's online backup). */
+  async backup(target: string): Promise<void> {
+    await this.#run(() => this.#db.backup(target))
+  }
+
+  #statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql)
+    if (!statement) {
+      statement = this.#db.prepare(sql)
+      this.#statements.set(sql, statement)
+    }
+    return statement
+  }
+
+  #get(sql: string, ...params: unknown[]): Row | undefined {
+    return this.#statement(sql).get(...params) as Row | undefined
+  }
+
+  #all(sql: string, ...params: unknown[]): Row[] {
+    return this.#statement(sql).all(...params) as Row[]
+  }
+
+  #exec(sql: string, ...params: unknown[]): number {
+    return this.#statement(sql).run(...params).changes
+  }
+
+  // Every public method runs through here, so driver errors that mean "the database is unusable now"
+  // become StoreUnavailableError, and the result is a promise like every other backend's.
+  async #run<T>(work: () => T): Promise<T> {
+    try {
+      return work()
+    } catch (error) {
+      if (isUnavailable(error)) throw new StoreUnavailableError(error)
+      throw error
+    }
+  }
+
+  #transaction<T>(work: () => T): Promise<T> {
+    return this.#run(() => this.#db.transaction(work).immediate())
+  }
+
+  ping(): Promise<void> {
+    return this.#run(() => {
+      this.#get('SELECT 1')
+    })
+  }
+
+  async close(): Promise<void> {
+    if (!this.#db.open) return
+    try {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)')
+    } catch {
+      // A checkpoint is an optimisation; the WAL is replayed on the next open anyway.
+    }
+    this.#db.close()
+  }
+
+  getMeta(key: string): Promise<string | null> {
+    return this.#run(() => (this.#get('SELECT value FROM meta WHERE key = ?', key)?.value as string) ?? null)
+  }
+
+  setMetaIfAbsent(key: string, value: string): Promise<boolean> {
+    return this.#run(() => this.#exec('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', key, value) === 1)
+  }
+
+  insertApplication(app: ApplicationRecord): Promise<void> {
+    return this.#run(() => {
+      this.#exec(
+        'INSERT INTO applications (id, name, api_key_hash, suspended, created_at, redirect_origins) VALUES (?, ?, ?, ?, ?, ?)',
+        app.id,
+        app.name,
+        app.apiKeyHash,
+        app.suspended ? 1 : 0,
+        app.createdAt,
+        JSON.stringify(app.redirectOrigins),
+      )
+    })
+  }
+
+  findApplicationById(id: string): Promise<ApplicationRecord | null> {
+    return this.#run(() => toApplication(this.#get('SELECT * FROM applications WHERE id = ?', id)))
+  }
+
+  findApplicationByKeyHash(apiKeyHash: string): Promise<ApplicationRecord | null> {
+    return this.#run(() => toApplication(this.#get('SELECT * FROM applications WHERE api_key_hash = ?', apiKeyHash)))
+  }
+
+  listApplications(): Promise<ApplicationRecord[]> {
+    return this.#run(() => this.#all('SELECT * FROM applications ORDER BY created_at, id').map((r) => toApplication(r)!))
+  }
+
+  setApplicationSuspended(id: string, suspended: boolean): Promise<boolean> {
+    return this.#run(() => this.#exec('UPDATE applications SET suspended = ? WHERE id = ?', suspended ? 1 : 0, id) === 1)
+  }
+
+  insertAccount(account: NewAccount): Promise<AccountRecord | null> {
+    return this.#transaction(() => {
+      const inserted = this.#get(
+        `INSERT INTO accounts (object_id, username, username_key, name, email, language, country, include_adult, password_hash, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (username_key) DO NOTHING RETURNING *`,
+        account.objectId,
+        account.username,
+        account.username.toLowerCase(),
+        account.name,
+        account.email,
+        account.language,
+        account.country,
+        account.includeAdult ? 1 : 0,
+        account.passwordHash,
+        account.createdAt,
+      )
+      return toAccount(inserted)
+    })
+  }
+
+  findAccountByUsername(username: string): Promise<AccountRecord | null> {
+    return this.#run(() => toAccount(this.#get('SELECT * FROM accounts WHERE username_key = ?', username.toLowerCase())))
+  }
+
+  findAccountById(id: number): Promise<AccountRecord | null> {
+    return this.#run(() => toAccount(this.#get('SELECT * FROM accounts WHERE id = ?', id)))
+  }
+
+  findAccountByObjectId(objectId: string): Promise<AccountRecord | null> {
+    return this.#run(() => toAccount(this.#get('SELECT * FROM accounts WHERE object_id = ?', objectId)))
+  }
+
+  listAccounts(): Promise<AccountRecord[]> {
+    return this.#run(() => this.#all('SELECT * FROM accounts ORDER BY id').map((r) => toAccount(r)!))
+  }
+
+  #endAccountCredentials(accountId: number, now: number): void {
+    this.#exec('DELETE FROM sessions WHERE account_id = ?', accountId)
+    this.#exec('DELETE FROM web_sessions WHERE account_id = ?', accountId)
+    this.#exec('UPDATE access_tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL', now, accountId)
+  }
+
+  setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean> {
+    return this.#transaction(() => {
+      const changed = this.#exec('UPDATE accounts SET disabled = ? WHERE id = ?', disabled ? 1 : 0, id) === 1
+      if (changed && disabled) this.#endAccountCredentials(id, now)
+      return changed
+    })
+  }
+
+  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number): Promise<boolean> {
+    return this.#transaction(() => {
+      const changed = this.#exec('UPDATE accounts SET password_hash = ? WHERE id = ?', passwordHash, id) === 1
+      if (changed && endSessions) this.#endAccountCredentials(id, now)
+      return changed
+    })
+  }
+
+  insertRequestToken(token: RequestTokenRecord): Promise<void> {
+    return this.#run(() => {
+      this.#exec(
+        'INSERT INTO request_tokens (token_hash, app_id, created_at, expires_at, status, account_id, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        token.tokenHash,
+        token.appId,
+        token.createdAt,
+        token.expiresAt,
+        token.status,
+        token.accountId,
+        token.consumedAt,
+      )
+    })
+  }
+
+  findRequestToken(tokenHash: string): Promise<RequestTokenRecord | null> {
+    return this.#run(() => toRequestToken(this.#get('SELECT * FROM request_tokens WHERE token_hash = ?', tokenHash)))
+  }
+
+  approveRequestToken(input: ApproveInput): Promise<RequestTokenRecord | null> {
+    return this.#run(() =>
+      toRequestToken(
+        this.#get(
+          `UPDATE request_tokens SET status = 'approved', account_id = ?
+           WHERE token_hash = ? AND consumed_at IS NULL AND expires_at > ? AND (? IS NULL OR app_id = ?)
+             AND (status = 'pending' OR (status = 'approved' AND account_id = ?))
+           RETURNING *`,
+          input.accountId,
+          input.tokenHash,
+          input.now,
+          input.appId ?? null,
+          input.appId ?? null,
+          input.accountId,
+        ),
+      ),
+    )
+  }
+
+  denyRequestToken(tokenHash: string, now: number): Promise<RequestTokenRecord | null> {
+    return this.#run(() =>
+      toRequestToken(
+        this.#get(
+          `UPDATE request_tokens SET status = 'denied'
+           WHERE token_hash = ? AND consumed_at IS NULL AND expires_at > ? AND status = 'pending' RETURNING *`,
+          tokenHash,
+          now,
+        ),
+      ),
+    )
+  }
+
+  createSessionFromRequestToken(
+    tokenHash: string,
+    appId: string,
+    now: number,
+    session: Omit<SessionRecord, 'accountId'>,
+  ): Promise<ConsumeResult> {
+    return this.#transaction((): ConsumeResult => {
+      const consumed = this.#get(
+        `UPDATE request_tokens SET consumed_at = ?
+         WHERE token_hash = ? AND app_id = ? AND status = 'approved' AND consumed_at IS NULL AND expires_at > ?
+         RETURNING account_id`,
+        now,
+        tokenHash,
+        appId,
+        now,
+      )
+      if (!consumed) return { ok: false, reason: whyNotConsumable(toRequestToken(this.#get('SELECT * FROM request_tokens WHERE token_hash = ?', tokenHash)), appId, now) }
+      const accountId = consumed.account_id as number
+      this.#insertSession({ ...session, accountId })
+      return { ok: true, accountId }
+    })
+  }
+
+  #insertSession(session: SessionRecord): void {
+    this.#exec(
+      'INSERT INTO sessions (session_hash, app_id, account_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      session.sessionHash,
+      session.appId,
+      session.accountId,
+      session.createdAt,
+      session.expiresAt,
+    )
+  }
+
+  insertSession(session: SessionRecord): Promise<void> {
+    return this.#run(() => this.#insertSession(session))
+  }
+
+  findSession(sessionHash: string): Promise<SessionRecord | null> {
+    return this.#run(() => toSession(this.#get('SELECT * FROM sessions WHERE session_hash = ?', sessionHash)))
+  }
+
+  deleteSession(sessionHash: string, appId: string): Promise<boolean> {
+    return this.#run(() => this.#exec('DELETE FROM sessions WHERE session_hash = ? AND app_id = ?', sessionHash, appId) === 1)
+  }
+
+  insertGuestSession(session: GuestSessionRecord): Promise<void> {
+    return this.#run(() => {
+      this.#exec(
+        'INSERT INTO guest_sessions (session_hash, app_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
+        session.sessionHash,
+        session.appId,
+        session.createdAt,
+        session.expiresAt,
+      )
+    })
+  }
+
+  findGuestSession(sessionHash: string): Promise<GuestSessionRecord | null> {
+    return this.#run(() => {
+      const row = this.#get('SELECT * FROM guest_sessions WHERE session_hash = ?', sessionHash)
+      return row
+        ? { sessionHash: row.session_hash as string, appId: row.app_id as string, createdAt: row.created_at as number, expiresAt: row.expires_at as number }
+        : null
+    })
+  }
+
+  insertV4RequestToken(token: V4RequestTokenRecord): Promise<void> {
+    return this.#run(() => {
+      this.#exec(
+        'INSERT INTO v4_request_tokens (id_hash, app_id, created_at, expires_at, redirect_to, status, account_id, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        token.idHash,
+        token.appId,
+        token.createdAt,
+        token.expiresAt,
+        token.redirectTo,
+        token.status,
+        token.accountId,
+        token.consumedAt,
+      )
+    })
+  }
+
+  findV4RequestToken(idHash: string): Promise<V4RequestTokenRecord | null> {
+    return this.#run(() => toV4RequestToken(this.#get('SELECT * FROM v4_request_tokens WHERE id_hash = ?', idHash)))
+  }
+
+  approveV4RequestToken(idHash: string, accountId: number, now: number): Promise<V4RequestTokenRecord | null> {
+    return this.#run(() =>
+      toV4RequestToken(
+        this.#get(
+          `UPDATE v4_request_tokens SET status = 'approved', account_id = ?
+           WHERE id_hash = ? AND consumed_at IS NULL AND expires_at > ?
+             AND (status = 'pending' OR (status = 'approved' AND account_id = ?))
+           RETURNING *`,
+          accountId,
+          idHash,
+          now,
+          accountId,
+        ),
+      ),
+    )
+  }
+
+  denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null> {
+    return this.#run(() =>
+      toV4RequestToken(
+        this.#get(
+          `UPDATE v4_request_tokens SET status = 'denied'
+           WHERE id_hash = ? AND consumed_at IS NULL AND expires_at > ? AND status = 'pending' RETURNING *`,
+          idHash,
+          now,
+        ),
+      ),
+    )
+  }
+
+  createAccessTokenFromRequestToken(
+    idHash: string,
+    appId: string,
+    now: number,
+    accessToken: Omit<AccessTokenRecord, 'accountId'>,
+  ): Promise<ConsumeResult> {
+    return this.#transaction((): ConsumeResult => {
+      const consumed = this.#get(
+        `UPDATE v4_request_tokens SET consumed_at = ?
+         WHERE id_hash = ? AND app_id = ? AND status = 'approved' AND consumed_at IS NULL AND expires_at > ?
+         RETURNING account_id`,
+        now,
+        idHash,
+        appId,
+        now,
+      )
+      if (!consumed) return { ok: false, reason: whyNotConsumable(toV4RequestToken(this.#get('SELECT * FROM v4_request_tokens WHERE id_hash = ?', idHash)), appId, now) }
+      const accountId = consumed.account_id as number
+      this.#exec(
+        'INSERT INTO access_tokens (id_hash, app_id, account_id, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)',
+        accessToken.idHash,
+        accessToken.appId,
+        accountId,
+        accessToken.createdAt,
+        accessToken.revokedAt,
+      )
+      return { ok: true, accountId }
+    })
+  }
+
+  findAccessToken(idHash: string): Promise<AccessTokenRecord | null> {
+    return this.#run(() => {
+      const row = this.#get('SELECT * FROM access_tokens WHERE id_hash = ?', idHash)
+      return row
+        ? {
+            idHash: row.id_hash as string,
+            appId: row.app_id as string,
+            accountId: row.account_id as number,
+            createdAt: row.created_at as number,
+            revokedAt: (row.revoked_at as number | null) ?? null,
+          }
+        : null
+    })
+  }
+
+  revokeAccessToken(idHash: string, appId: string, now: number): Promise<boolean> {
+    return this.#run(
+      () => this.#exec('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND app_id = ? AND revoked_at IS NULL', now, idHash, appId) === 1,
+    )
+  }
+
+  listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return this.#run(() =>
+      this.#all('SELECT * FROM signing_keys ORDER BY created_at, kid').map((row) => ({
+        kid: row.kid as string,
+        secret: row.secret as string,
+        createdAt: row.created_at as number,
+        retiredAt: (row.retired_at as number | null) ?? null,
+      })),
+    )
+  }
+
+  insertSigningKey(key: SigningKeyRecord): Promise<void> {
+    return this.#run(() => {
+      this.#exec('INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?)', key.kid, key.secret, key.createdAt, key.retiredAt)
+    })
+  }
+
+  retireSigningKey(kid: string, now: number): Promise<boolean> {
+    return this.#run(() => this.#exec('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL', now, kid) === 1)
+  }
+
+  insertWebSession(session: WebSessionRecord): Promise<void> {
+    return this.#run(() => {
+      this.#exec(
+        'INSERT INTO web_sessions (session_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
+        session.sessionHash,
+        session.accountId,
+        session.createdAt,
+        session.expiresAt,
+      )
+    })
+  }
+
+  findWebSession(sessionHash: string): Promise<WebSessionRecord | null> {
+    return this.#run(() => {
+      const row = this.#get('SELECT * FROM web_sessions WHERE session_hash = ?', sessionHash)
+      return row
+        ? { sessionHash: row.session_hash as string, accountId: row.account_id as number, createdAt: row.created_at as number, expiresAt: row.expires_at as number }
+        : null
+    })
+  }
+
+  deleteWebSession(sessionHash: string): Promise<void> {
+    return this.#run(() => {
+      this.#exec('DELETE FROM web_sessions WHERE session_hash = ?', sessionHash)
+    })
+  }
+
+  purgeExpired(now: number, limit: number): Promise<number> {
+    return this.#transaction(() => {
+      let remaining = limit
+      for (const [table, key, extra] of PURGEABLE) {
+        if (remaining <= 0) break
+        remaining -= this.#exec(
+          `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE expires_at <= ?${extra} LIMIT ?)`,
+          now,
+          remaining,
+        )
+      }
+      return limit - remaining
+    })
+  }
+}
+
+// Tables whose rows die at `expires_at`; sessions only when a lifetime was configured.
+const PURGEABLE: readonly [table: string, key: string, extra: string][] = [
+  ['request_tokens', 'token_hash', ''],
+  ['v4_request_tokens', 'id_hash', ''],
+  ['guest_sessions', 'session_hash', ''],
+  ['web_sessions', 'session_hash', ''],
+  ['sessions', 'session_hash', ' AND expires_at IS NOT NULL'],
+]
+
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) return true
+  return error instanceof TypeError && /database connection is not open/.test(error.message)
+}
+
+function toApplication(row: Row | undefined): ApplicationRecord | null {
+  if (!row) return null
+  return {
+    id: row.id as string,
+    name: row.name as string,
+    apiKeyHash: row.api_key_hash as string,
+    suspended: row.suspended === 1,
+    createdAt: row.created_at as number,
+    redirectOrigins: JSON.parse(row.redirect_origins as string) as string[],
+  }
+}
+
+function toAccount(row: Row | undefined): AccountRecord | null {
+  if (!row) return null
+  return {
+    id: row.id as number,
+    objectId: row.object_id as string,
+    username: row.username as string,
+    name: row.name as string,
+    email: (row.email as string | null) ?? null,
+    language: row.language as string,
+    country: row.country as string,
+    includeAdult: row.include_adult === 1,
+    passwordHash: row.password_hash as string,
+    disabled: row.disabled === 1,
+    createdAt: row.created_at as number,
+  }
+}
+
+function toRequestToken(row: Row | undefined): RequestTokenRecord | null {
+  if (!row) return null
+  return {
+    tokenHash: row.token_hash as string,
+    appId: row.app_id as string,
+    createdAt: row.created_at as number,
+    expiresAt: row.expires_at as number,
+    status: row.status as RequestTokenStatus,
+    accountId: (row.account_id as number | null) ?? null,
+    consumedAt: (row.consumed_at as number | null) ?? null,
+  }
+}
+
+function toV4RequestToken(row: Row | undefined): V4RequestTokenRecord | null {
+  if (!row) return null
+  return {
+    idHash: row.id_hash as string,
+    appId: row.app_id as string,
+    createdAt: row.created_at as number,
+    expiresAt: row.expires_at as number,
+    redirectTo: (row.redirect_to as string | null) ?? null,
+    status: row.status as RequestTokenStatus,
+    accountId: (row.account_id as number | null) ?? null,
+    consumedAt: (row.consumed_at as number | null) ?? null,
+  }
+}
+
+function toSession(row: Row | undefined): SessionRecord | null {
+  if (!row) return null
+  return {
+    sessionHash: row.session_hash as string,
+    appId: row.app_id as string,
+    accountId: row.account_id as number,
+    createdAt: row.created_at as number,
+    expiresAt: (row.expires_at as number | null) ?? null,
+  }
+}
