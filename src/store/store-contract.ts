@@ -1,0 +1,307 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AccountRecord, ApplicationRecord, Store } from '../core/store.js'
+
+/**
+ * The one contract every `Store` backend passes. A backend's test file only calls this with a
+ * factory for a fresh, empty, migrated store (and its teardown).
+ */
+export function runStoreContract(name: string, factory: () => Promise<{ store: Store; teardown: () => Promise<void> }>): void {
+  describe(`${name} store contract`, () => {
+    let store: Store
+    let teardown: () => Promise<void>
+    let app: ApplicationRecord
+    let otherApp: ApplicationRecord
+    let alice: AccountRecord
+    let bob: AccountRecord
+    const now = Date.UTC(2026, 0, 1, 12)
+
+    const hex = (bytes: number): string => randomBytes(bytes).toString('hex')
+    const newApp = (): ApplicationRecord => ({
+      id: hex(12),
+      name: `app ${hex(2)}`,
+      apiKeyHash: hex(32),
+      suspended: false,
+      createdAt: now,
+      redirectOrigins: ['https://example.com'],
+    })
+    const newAccount = (username: string) => ({
+      objectId: hex(12),
+      username,
+      name: username,
+      email: `${username}@example.com`,
+      language: 'en',
+      country: 'US',
+      includeAdult: false,
+      passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+      createdAt: now,
+    })
+    const pendingToken = (appId = app.id, expiresAt = now + 3_600_000) => ({
+      tokenHash: hex(32),
+      appId,
+      createdAt: now,
+      expiresAt,
+      status: 'pending' as const,
+      accountId: null,
+      consumedAt: null,
+    })
+    const newSession = () => ({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: null })
+
+    beforeAll(async () => {
+      ;({ store, teardown } = await factory())
+      app = newApp()
+      otherApp = newApp()
+      await store.insertApplication(app)
+      await store.insertApplication(otherApp)
+      alice = (await store.insertAccount(newAccount(`alice_${hex(3)}`)))!
+      bob = (await store.insertAccount(newAccount(`bob_${hex(3)}`)))!
+    })
+
+    afterAll(async () => {
+      await teardown?.()
+    })
+
+    it('ping() resolves on a working database', async () => {
+      await expect(store.ping()).resolves.toBeUndefined()
+    })
+
+    it('setMetaIfAbsent() lets exactly one of racing callers set a key', async () => {
+      const key = `k_${hex(4)}`
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.setMetaIfAbsent(key, String(i))))
+      expect(results.filter(Boolean)).toHaveLength(1)
+      expect(await store.getMeta(key)).toBe(String(results.indexOf(true)))
+      expect(await store.getMeta(`missing_${hex(4)}`)).toBeNull()
+    })
+
+    it('findApplicationByKeyHash() and findApplicationById() return the stored application', async () => {
+      expect(await store.findApplicationByKeyHash(app.apiKeyHash)).toEqual(app)
+      expect(await store.findApplicationById(app.id)).toEqual(app)
+      expect(await store.findApplicationByKeyHash(hex(32))).toBeNull()
+      expect((await store.listApplications()).map((a) => a.id)).toEqual(expect.arrayContaining([app.id, otherApp.id]))
+    })
+
+    it('setApplicationSuspended() flips the flag and reports unknown ids', async () => {
+      const extra = newApp()
+      await store.insertApplication(extra)
+      expect(await store.setApplicationSuspended(extra.id, true)).toBe(true)
+      expect((await store.findApplicationById(extra.id))?.suspended).toBe(true)
+      expect(await store.setApplicationSuspended(extra.id, false)).toBe(true)
+      expect((await store.findApplicationById(extra.id))?.suspended).toBe(false)
+      expect(await store.setApplicationSuspended(hex(12), true)).toBe(false)
+    })
+
+    it('insertAccount() assigns increasing integer ids and refuses a taken username case-insensitively', async () => {
+      const carol = await store.insertAccount(newAccount(`Carol_${hex(3)}`))
+      expect(carol).not.toBeNull()
+      expect(Number.isInteger(carol!.id)).toBe(true)
+      expect(carol!.id).toBeGreaterThan(bob.id)
+      expect(carol!.disabled).toBe(false)
+      expect(await store.insertAccount(newAccount(carol!.username.toUpperCase()))).toBeNull()
+      expect(await store.findAccountByUsername(carol!.username.toLowerCase())).toEqual(carol)
+      expect(await store.findAccountById(carol!.id)).toEqual(carol)
+      expect(await store.findAccountByObjectId(carol!.objectId)).toEqual(carol)
+      expect(await store.findAccountById(999_999_999)).toBeNull()
+    })
+
+    it('approveRequestToken() binds a pending token to one account, again for the same one, never another', async () => {
+      const token = pendingToken()
+      await store.insertRequestToken(token)
+      const approved = await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now, appId: app.id })
+      expect(approved).toMatchObject({ status: 'approved', accountId: alice.id, expiresAt: token.expiresAt })
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now, appId: app.id })).not.toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: bob.id, now, appId: app.id })).toBeNull()
+    })
+
+    it('approveRequestToken() refuses an expired token, another application\'s and an unknown one', async () => {
+      const token = pendingToken()
+      await store.insertRequestToken(token)
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now: token.expiresAt, appId: app.id })).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now, appId: otherApp.id })).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: hex(32), accountId: alice.id, now })).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now: token.expiresAt - 1 })).not.toBeNull()
+    })
+
+    it('approveRequestToken() lets exactly one of two racing accounts win', async () => {
+      for (let round = 0; round < 20; round++) {
+        const token = pendingToken()
+        await store.insertRequestToken(token)
+        const [a, b] = await Promise.all([
+          store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now }),
+          store.approveRequestToken({ tokenHash: token.tokenHash, accountId: bob.id, now }),
+        ])
+        expect([a, b].filter((r) => r !== null)).toHaveLength(1)
+        expect((await store.findRequestToken(token.tokenHash))?.accountId).toBe((a ?? b)!.accountId)
+      }
+    })
+
+    it('denyRequestToken() denies a pending token only', async () => {
+      const token = pendingToken()
+      await store.insertRequestToken(token)
+      expect(await store.denyRequestToken(token.tokenHash, now)).toMatchObject({ status: 'denied' })
+      expect(await store.denyRequestToken(token.tokenHash, now)).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })).toBeNull()
+    })
+
+    it('createSessionFromRequestToken() consumes an approved token once and stores the session', async () => {
+      const token = pendingToken()
+      await store.insertRequestToken(token)
+      await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })
+      const session = newSession()
+      expect(await store.createSessionFromRequestToken(token.tokenHash, app.id, now, session)).toEqual({ ok: true, accountId: alice.id })
+      expect(await store.findSession(session.sessionHash)).toEqual({ ...session, accountId: alice.id })
+      expect((await store.findRequestToken(token.tokenHash))?.consumedAt).toBe(now)
+      expect(await store.createSessionFromRequestToken(token.tokenHash, app.id, now, newSession())).toEqual({ ok: false, reason: 'invalid' })
+    })
+
+    it('createSessionFromRequestToken() tells pending and denied tokens from dead ones', async () => {
+      const pending = pendingToken()
+      await store.insertRequestToken(pending)
+      expect(await store.createSessionFromRequestToken(pending.tokenHash, app.id, now, newSession())).toEqual({ ok: false, reason: 'pending' })
+      expect(await store.createSessionFromRequestToken(pending.tokenHash, otherApp.id, now, newSession())).toEqual({ ok: false, reason: 'invalid' })
+      expect(await store.createSessionFromRequestToken(pending.tokenHash, app.id, pending.expiresAt, newSession())).toEqual({ ok: false, reason: 'invalid' })
+      const denied = pendingToken()
+      await store.insertRequestToken(denied)
+      await store.denyRequestToken(denied.tokenHash, now)
+      expect(await store.createSessionFromRequestToken(denied.tokenHash, app.id, now, newSession())).toEqual({ ok: false, reason: 'denied' })
+      expect(await store.createSessionFromRequestToken(hex(32), app.id, now, newSession())).toEqual({ ok: false, reason: 'invalid' })
+    })
+
+    it('createSessionFromRequestToken() refuses an approved token at its expiry and accepts it 1 ms before', async () => {
+      const token = pendingToken()
+      await store.insertRequestToken(token)
+      await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })
+      expect((await store.createSessionFromRequestToken(token.tokenHash, app.id, token.expiresAt, newSession())).ok).toBe(false)
+      expect((await store.createSessionFromRequestToken(token.tokenHash, app.id, token.expiresAt - 1, newSession())).ok).toBe(true)
+    })
+
+    it('createSessionFromRequestToken() gives exactly one session to 50 racing callers', async () => {
+      const token = pendingToken()
+      await store.insertRequestToken(token)
+      await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })
+      const sessions = Array.from({ length: 50 }, newSession)
+      const results = await Promise.all(sessions.map((s) => store.createSessionFromRequestToken(token.tokenHash, app.id, now, s)))
+      expect(results.filter((r) => r.ok)).toHaveLength(1)
+      const stored = await Promise.all(sessions.map((s) => store.findSession(s.sessionHash)))
+      expect(stored.filter((s) => s !== null)).toHaveLength(1)
+    })
+
+    it('deleteSession() deletes only the application\'s own session, once', async () => {
+      const session = { ...newSession(), accountId: alice.id }
+      await store.insertSession(session)
+      expect(await store.deleteSession(session.sessionHash, otherApp.id)).toBe(false)
+      expect(await store.deleteSession(session.sessionHash, app.id)).toBe(true)
+      expect(await store.deleteSession(session.sessionHash, app.id)).toBe(false)
+      expect(await store.findSession(session.sessionHash)).toBeNull()
+    })
+
+    it('guest sessions are stored and found by hash', async () => {
+      const guest = { sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 86_400_000 }
+      await store.insertGuestSession(guest)
+      expect(await store.findGuestSession(guest.sessionHash)).toEqual(guest)
+      expect(await store.findGuestSession(hex(32))).toBeNull()
+    })
+
+    it('setAccountDisabled() ends every session, website session and access token of the account', async () => {
+      const dave = (await store.insertAccount(newAccount(`dave_${hex(3)}`)))!
+      const session = { ...newSession(), accountId: dave.id }
+      await store.insertSession(session)
+      const web = { sessionHash: hex(32), accountId: dave.id, createdAt: now, expiresAt: now + 1000 }
+      await store.insertWebSession(web)
+      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+      await store.insertV4RequestToken(v4)
+      await store.approveV4RequestToken(v4.idHash, dave.id, now)
+      const access = { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null }
+      expect(await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, access)).toEqual({ ok: true, accountId: dave.id })
+      expect(await store.setAccountDisabled(dave.id, true, now + 5)).toBe(true)
+      expect((await store.findAccountById(dave.id))?.disabled).toBe(true)
+      expect(await store.findSession(session.sessionHash)).toBeNull()
+      expect(await store.findWebSession(web.sessionHash)).toBeNull()
+      expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 5)
+      expect(await store.setAccountDisabled(dave.id, false, now)).toBe(true)
+      expect(await store.setAccountDisabled(999_999_999, true, now)).toBe(false)
+    })
+
+    it('setAccountPassword() replaces the hash and, when asked, ends the sessions', async () => {
+      const erin = (await store.insertAccount(newAccount(`erin_${hex(3)}`)))!
+      const kept = { ...newSession(), accountId: erin.id }
+      await store.insertSession(kept)
+      expect(await store.setAccountPassword(erin.id, 'hash-2', false, now)).toBe(true)
+      expect(await store.findSession(kept.sessionHash)).not.toBeNull()
+      expect(await store.setAccountPassword(erin.id, 'hash-3', true, now)).toBe(true)
+      expect(await store.findSession(kept.sessionHash)).toBeNull()
+      expect((await store.findAccountById(erin.id))?.passwordHash).toBe('hash-3')
+    })
+
+    it('createAccessTokenFromRequestToken() consumes an approved v4 token exactly once under a race', async () => {
+      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: 'https://example.com/cb', status: 'pending' as const, accountId: null, consumedAt: null }
+      await store.insertV4RequestToken(v4)
+      expect(await store.findV4RequestToken(v4.idHash)).toEqual(v4)
+      expect(await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })).toEqual({
+        ok: false,
+        reason: 'pending',
+      })
+      expect(await store.approveV4RequestToken(v4.idHash, bob.id, now)).toMatchObject({ status: 'approved', accountId: bob.id })
+      const accessTokens = Array.from({ length: 30 }, () => ({ idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null }))
+      const results = await Promise.all(accessTokens.map((a) => store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, a)))
+      expect(results.filter((r) => r.ok)).toHaveLength(1)
+      const winner = accessTokens[results.findIndex((r) => r.ok)]!
+      expect(await store.findAccessToken(winner.idHash)).toEqual({ ...winner, accountId: bob.id })
+      expect(await store.revokeAccessToken(winner.idHash, otherApp.id, now)).toBe(false)
+      expect(await store.revokeAccessToken(winner.idHash, app.id, now)).toBe(true)
+      expect(await store.revokeAccessToken(winner.idHash, app.id, now)).toBe(false)
+    })
+
+    it('denyV4RequestToken() makes a pending v4 token refuse consumption as denied', async () => {
+      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+      await store.insertV4RequestToken(v4)
+      expect(await store.denyV4RequestToken(v4.idHash, now)).toMatchObject({ status: 'denied' })
+      expect(await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })).toEqual({
+        ok: false,
+        reason: 'denied',
+      })
+    })
+
+    it('signing keys are listed oldest first and retire once', async () => {
+      const first = { kid: hex(8), secret: hex(32), createdAt: now, retiredAt: null }
+      const second = { kid: hex(8), secret: hex(32), createdAt: now + 1, retiredAt: null }
+      await store.insertSigningKey(first)
+      await store.insertSigningKey(second)
+      const kids = (await store.listSigningKeys()).map((k) => k.kid)
+      expect(kids.indexOf(first.kid)).toBeLessThan(kids.indexOf(second.kid))
+      expect(await store.retireSigningKey(first.kid, now + 2)).toBe(true)
+      expect(await store.retireSigningKey(first.kid, now + 3)).toBe(false)
+      expect((await store.listSigningKeys()).find((k) => k.kid === first.kid)?.retiredAt).toBe(now + 2)
+    })
+
+    it('website sessions are stored, found and deleted', async () => {
+      const web = { sessionHash: hex(32), accountId: alice.id, createdAt: now, expiresAt: now + 1000 }
+      await store.insertWebSession(web)
+      expect(await store.findWebSession(web.sessionHash)).toEqual(web)
+      await store.deleteWebSession(web.sessionHash)
+      expect(await store.findWebSession(web.sessionHash)).toBeNull()
+    })
+
+    it('purgeExpired() deletes only dead rows, in batches no larger than asked', async () => {
+      const later = now + 10_000_000
+      const dead = Array.from({ length: 5 }, () => pendingToken(app.id, now + 1))
+      const live = pendingToken(app.id, later + 1)
+      for (const token of dead) await store.insertRequestToken(token)
+      await store.insertRequestToken(live)
+      const deadGuest = { sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 1 }
+      await store.insertGuestSession(deadGuest)
+      const forever = { ...newSession(), accountId: alice.id }
+      await store.insertSession(forever)
+      expect(await store.purgeExpired(later, 2)).toBe(2)
+      let total = 2
+      for (let batch = await store.purgeExpired(later, 2); batch > 0; batch = await store.purgeExpired(later, 2)) {
+        expect(batch).toBeLessThanOrEqual(2)
+        total += batch
+      }
+      expect(total).toBeGreaterThanOrEqual(6)
+      for (const token of dead) expect(await store.findRequestToken(token.tokenHash)).toBeNull()
+      expect(await store.findGuestSession(deadGuest.sessionHash)).toBeNull()
+      expect(await store.findRequestToken(live.tokenHash)).not.toBeNull()
+      expect(await store.findSession(forever.sessionHash)).not.toBeNull()
+    })
+  })
+}

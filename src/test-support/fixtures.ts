@@ -1,0 +1,134 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig, type Config } from '../config.js'
+import { ManualClock } from '../core/clock.js'
+import type { Store } from '../core/store.js'
+import { buildCore, startServer, type Core, type CoreOverrides, type RunningServer } from '../server.js'
+import { SqliteStore } from '../store/sqlite/sqlite-store.js'
+
+/** A fresh temporary folder, removed by the returned cleanup. */
+export function temporaryDirectory(prefix = 'cinepass-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** A real SQLite file in a temporary folder. */
+export function temporarySqliteStore(): { store: SqliteStore; path: string; remove: () => Promise<void> } {
+  const dir = temporaryDirectory()
+  const path = join(dir.path, 'cinepass.db')
+  const store = SqliteStore.open(path)
+  return {
+    store,
+    path,
+    remove: async () => {
+      await store.close()
+      dir.remove()
+    },
+  }
+}
+
+export interface TestApplication {
+  id: string
+  apiKey: string
+  readAccessToken: string
+}
+
+export interface TestUser {
+  id: number
+  username: string
+  password: string
+}
+
+/** Registers an application through the admin service, as `cinepass apps create` does. */
+export async function createTestApplication(core: Core, name = 'Test app'): Promise<TestApplication> {
+  const created = await core.admin.createApplication({ name })
+  return { id: created.id, apiKey: created.api_key, readAccessToken: created.read_access_token }
+}
+
+let userCounter = 0
+
+/** Creates a user with a known password, as `cinepass users create` does. */
+export async function createTestUser(core: Core, overrides: { username?: string; password?: string; email?: string } = {}): Promise<TestUser> {
+  userCounter += 1
+  const username = overrides.username ?? `user${userCounter}_${process.pid}`
+  const password = overrides.password ?? `pw-${userCounter}-correct horse`
+  const account = await core.admin.createUser({ username, password, name: `User ${userCounter}`, email: overrides.email ?? `${username}@example.com` })
+  return { id: account.id, username: account.username, password }
+}
+
+/** A core over a given store with a manual clock: for rule tests. */
+export function testCore(store: Store, overrides: CoreOverrides & { config?: Partial<Config> } = {}): Core & { clock: ManualClock } {
+  const clock = overrides.clock instanceof ManualClock ? overrides.clock : new ManualClock(Date.UTC(2026, 0, 1, 12))
+  const config = { ...loadConfig({}), ...overrides.config }
+  return { ...buildCore(store, config, { ...overrides, clock }), clock }
+}
+
+export interface TestServer extends RunningServer {
+  /** `http://127.0.0.1:PORT` */
+  base: string
+  application: TestApplication
+  user: TestUser
+  dbPath: string
+  /** Closes the server and removes its database. */
+  stop(): Promise<void>
+}
+
+/**
+ * A real cinepass HTTP server on 127.0.0.1 with a fresh SQLite file, one application and one user.
+ * `env` is read as the process environment would be (CINEPASS_* settings).
+ */
+export async function startTestServer(options: { env?: NodeJS.ProcessEnv; overrides?: CoreOverrides; store?: Store } = {}): Promise<TestServer> {
+  const dir = temporaryDirectory()
+  const dbPath = join(dir.path, 'cinepass.db')
+  const config = loadConfig({ CINEPASS_DATABASE: dbPath, CINEPASS_PORT: '0', NODE_ENV: 'production', ...options.env })
+  const server = await startServer(config, { ...(options.store ? { store: options.store } : {}), ...(options.overrides ? { overrides: options.overrides } : {}) })
+  const application = await createTestApplication(server.core)
+  const user = await createTestUser(server.core)
+  return {
+    ...server,
+    base: server.url,
+    application,
+    user,
+    dbPath,
+    stop: async () => {
+      await server.close()
+      dir.remove()
+    },
+  }
+}
+
+/** fetch() that returns status, headers and the parsed JSON body. */
+export async function call(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+  const response = await fetch(url, init)
+  const text = await response.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = undefined
+  }
+  return { status: response.status, headers: response.headers, body, text }
+}
+
+/** Runs the whole v3 login flow over HTTP and returns the session id. */
+export async function loginOverHttp(server: TestServer, user: TestUser = server.user): Promise<string> {
+  const key = server.application.apiKey
+  const token = (await call(`${server.base}/3/authentication/token/new?api_key=${key}`)).body.request_token as string
+  const validated = await call(`${server.base}/3/authentication/token/validate_with_login?api_key=${key}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: user.username, password: user.password, request_token: token }),
+  })
+  if (validated.status !== 200) throw new Error(`validate_with_login failed: ${validated.text}`)
+  const session = await call(`${server.base}/3/authentication/session/new?api_key=${key}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ request_token: token }),
+  })
+  if (session.status !== 200) throw new Error(`session/new failed: ${session.text}`)
+  return session.body.session_id as string
+}
