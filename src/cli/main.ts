@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { loadConfig, type ConfigFlags } from '../config.js'
 import { UsageError } from '../core/errors.js'
 import { registerAdminCommands } from './admin-commands.js'
+import { registerBackupCommand } from './backup-command.js'
 import { serve } from './serve.js'
 import { migrate } from './store-commands.js'
 
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     })
 
   registerAdminCommands(program)
+  registerBackupCommand(program)
   return program
 }
 

@@ -1,0 +1,131 @@
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import Database from 'better-sqlite3'
+import { loadConfig } from '../../src/config.js'
+import { buildCore, openStore } from '../../src/server.js'
+import { temporaryDirectory } from '../../src/test-support/fixtures.js'
+
+const run = promisify(execFile)
+
+export type BackendKind = 'sqlite' | 'postgres'
+
+const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres'
+
+/** A fresh, empty database of one backend, and plain SQL access to it from outside cinepass. */
+export interface TestBackend {
+  kind: BackendKind
+  /** What `--database` takes: a SQLite file path or a postgres:// URL. */
+  database: string
+  /** Rows of a read query, as objects. */
+  query(sql: string): Promise<Record<string, unknown>[]>
+  /** Problems the backend's own checker finds; empty when the database is consistent. */
+  integrityProblems(): Promise<string[]>
+  remove(): Promise<void>
+}
+
+/**
+ * The backends the durability tests run on: SQLite always; PostgreSQL once this build has the
+ * PostgreSQL store (otherwise the reason is printed and the PostgreSQL variants are skipped).
+ */
+export async function availableBackends(): Promise<BackendKind[]> {
+  const kinds: BackendKind[] = ['sqlite']
+  const probe = await createBackend('postgres').catch((error: unknown) => error as Error)
+  if (probe instanceof Error) {
+    console.warn(`durability tests: PostgreSQL variants skipped: ${probe.message}`)
+    return kinds
+  }
+  try {
+    const store = await openStore(loadConfig({ CINEPASS_DATABASE: probe.database }))
+    await store.close()
+    kinds.push('postgres')
+  } catch (error) {
+    console.warn(`durability tests: PostgreSQL variants skipped: ${(error as Error).message}`)
+  } finally {
+    await probe.remove()
+  }
+  return kinds
+}
+
+export async function createBackend(kind: BackendKind, options: { dir?: string } = {}): Promise<TestBackend> {
+  return kind === 'sqlite' ? sqliteBackend(options.dir) : postgresBackend()
+}
+
+function sqliteBackend(dir?: string): TestBackend {
+  const temporary = dir === undefined ? temporaryDirectory('cinepass-durability-') : undefined
+  const path = join(dir ?? temporary!.path, 'cinepass.db')
+  const withDb = <T>(work: (db: Database.Database) => T): T => {
+    const db = new Database(path)
+    try {
+      db.pragma('busy_timeout = 5000')
+      return work(db)
+    } finally {
+      db.close()
+    }
+  }
+  return {
+    kind: 'sqlite',
+    database: path,
+    query: async (sql) => withDb((db) => db.prepare(sql).all() as Record<string, unknown>[]),
+    integrityProblems: async () =>
+      withDb((db) => {
+        const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check)
+        const foreignKeys = (db.pragma('foreign_key_check') as unknown[]).map((row) => `foreign key: ${JSON.stringify(row)}`)
+        return [...integrity.filter((line) => line !== 'ok'), ...foreignKeys]
+      }),
+    remove: async () => temporary?.remove(),
+  }
+}
+
+async function psql(url: string, sql: string): Promise<string> {
+  const { stdout } = await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', '-d', url, '-c', sql])
+  return stdout
+}
+
+async function postgresBackend(): Promise<TestBackend> {
+  const name = `cinepass_durability_${randomBytes(6).toString('hex')}`
+  await psql(PG_ADMIN, `CREATE DATABASE ${name}`)
+  const url = `postgres://postgres@127.0.0.1:5432/${name}`
+  return {
+    kind: 'postgres',
+    database: url,
+    query: async (sql) => {
+      const out = await psql(url, `SELECT coalesce(json_agg(q), '[]') FROM (${sql}) q`)
+      return JSON.parse(out) as Record<string, unknown>[]
+    },
+    // PostgreSQL enforces its constraints on every commit; there is no file to check. The
+    // consistency queries of each test do the rest.
+    integrityProblems: async () => [],
+    remove: async () => {
+      await psql(PG_ADMIN, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    },
+  }
+}
+
+export interface Seeded {
+  apiKey: string
+  appId: string
+  users: { id: number; username: string; password: string }[]
+}
+
+/** Creates one application and `userCount` users, as the admin CLI would, and closes the store. */
+export async function seed(database: string, userCount = 2): Promise<Seeded> {
+  const config = loadConfig({ CINEPASS_DATABASE: database })
+  const store = await openStore(config)
+  try {
+    const core = buildCore(store, config)
+    await core.keys.ensureKey()
+    const app = await core.admin.createApplication({ name: 'Durability app' })
+    const users: Seeded['users'] = []
+    for (let i = 0; i < userCount; i++) {
+      const username = `durable${i}`
+      const password = `pw-${i}-${randomBytes(6).toString('hex')}`
+      const account = await core.admin.createUser({ username, password, name: `Durable ${i}` })
+      users.push({ id: account.id, username, password })
+    }
+    return { apiKey: app.api_key, appId: app.id, users }
+  } finally {
+    await store.close()
+  }
+}
