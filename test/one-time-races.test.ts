@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { availableBackends, createBackend, seed, type Seeded, type TestBackend } from './support/backends.js'
+import { V3 } from './support/flow.js'
+import { spawnServer, type ServerProcess } from './support/processes.js'
+
+const LONG = process.env.CINEPASS_LONG_TESTS === '1'
+const ROUNDS = 200
+const RACERS = 50
+const kinds = await availableBackends()
+
+describe.each(kinds)('one-time use under races on %s', (kind) => {
+  let backend: TestBackend
+  let seeded: Seeded
+  // Two instances on one database: racers alternate between them, as behind a load balancer.
+  let servers: ServerProcess[]
+  let instances: V3[]
+
+  beforeAll(async () => {
+    backend = await createBackend(kind)
+    seeded = await seed(backend.database, 2)
+    servers = [await spawnServer(backend.database), await spawnServer(backend.database)]
+    instances = servers.map((server) => new V3(server.url, seeded.apiKey))
+  }, 60_000)
+
+  afterAll(async () => {
+    for (const server of servers ?? []) expect(await server.stop()).toEqual({ code: 0, signal: null })
+    await backend?.remove()
+  }, 60_000)
+
+  it(
+    `session/new: ${RACERS} concurrent calls on one approved token succeed exactly once, ${ROUNDS} rounds`,
+    async () => {
+      const [before] = await backend.query('SELECT count(*) AS n FROM sessions')
+      const failures = new Map<string, number>()
+      for (let round = 0; round < ROUNDS; round++) {
+        const token = await instances[round % 2]!.approvedToken(seeded.users[0]!)
+        const answers = await Promise.all(Array.from({ length: RACERS }, (_, i) => instances[i % 2]!.sessionNew(token)))
+        const winners = answers.filter((answer) => answer.status === 200)
+        expect(winners, `round ${round}`).toHaveLength(1)
+        expect(winners[0]!.body.session_id).toMatch(/^[0-9a-f]{40}$/)
+        for (const answer of answers.filter((a) => a.status !== 200)) {
+          // The losers are told the token is no longer valid (401/33), never a server error.
+          expect(answer).toMatchObject({ status: 401, body: { success: false, status_code: 33 } })
+          const key = `${answer.status}/${answer.body.status_code}`
+          failures.set(key, (failures.get(key) ?? 0) + 1)
+        }
+        const account = await instances[(round + 1) % 2]!.account(winners[0]!.body.session_id)
+        expect(account).toMatchObject({ status: 200, body: { id: seeded.users[0]!.id } })
+      }
+      const [after] = await backend.query('SELECT count(*) AS n FROM sessions')
+      expect(Number(after!.n) - Number(before!.n)).toBe(ROUNDS)
+      console.info(`session/new race (${kind}): ${ROUNDS} rounds × ${RACERS}: ${ROUNDS} winners, losers ${JSON.stringify(Object.fromEntries(failures))}`)
+    },
+    (LONG ? 600 : 180) * 1000,
+  )
+
+  it(
+    `validate_with_login: of two users racing on one token exactly one wins and owns the session, ${ROUNDS} rounds`,
+    async () => {
+      const [alice, bob] = seeded.users as [Seeded['users'][0], Seeded['users'][0]]
+      const wins = { [alice.id]: 0, [bob.id]: 0 }
+      for (let round = 0; round < ROUNDS; round++) {
+        const token = (await instances[0]!.tokenNew()).body.request_token as string
+        const [a, b] = await Promise.all([
+          instances[round % 2]!.validate(token, alice.username, alice.password),
+          instances[(round + 1) % 2]!.validate(token, bob.username, bob.password),
+        ])
+        const outcomes = [a, b].map((answer) => answer.status)
+        expect(outcomes.sort(), `round ${round}`).toEqual([200, 401])
+        const loser = a.status === 200 ? b : a
+        expect(loser.body).toMatchObject({ success: false, status_code: 33 })
+        const winner = a.status === 200 ? alice : bob
+        wins[winner.id]!++
+        const session = await instances[round % 2]!.sessionNew(token)
+        expect(session.status).toBe(200)
+        const account = await instances[(round + 1) % 2]!.account(session.body.session_id)
+        expect(account).toMatchObject({ status: 200, body: { id: winner.id, username: winner.username } })
+      }
+      console.info(`validate_with_login race (${kind}): ${ROUNDS} rounds, wins ${JSON.stringify(wins)}`)
+    },
+    (LONG ? 600 : 180) * 1000,
+  )
+})
