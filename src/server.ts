@@ -75,12 +75,18 @@ export interface RunningServer {
 /** Opens the store, builds the services and listens. */
 export async function startServer(
   config: Config,
-  options: { logger?: Logger; store?: Store; overrides?: CoreOverrides } = {},
+  options: { logger?: Logger; store?: Store; overrides?: CoreOverrides; closeGraceMs?: number } = {},
 ): Promise<RunningServer> {
   const store = options.store ?? (await openStore(config))
   const core = buildCore(store, config, options.overrides)
   await core.keys.ensureKey()
-  const appOptions = { auth: core.auth, store, publicUrl: config.publicUrl, ...(options.logger ? { logger: options.logger } : {}) }
+  const appOptions = {
+    auth: core.auth,
+    store,
+    publicUrl: config.publicUrl,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.closeGraceMs ? { closeGraceMs: options.closeGraceMs } : {}),
+  }
   const app = await createApp(appOptions)
   await app.listen({ host: config.host, port: config.port })
   const address = app.server.address()

@@ -2,11 +2,14 @@ import type { Config } from '../config.js'
 import { createLogger, startServer, type RunningServer } from '../server.js'
 
 const DRAIN_TIMEOUT_MS = 10_000
+// After SIGTERM, requests arriving on open keep-alive connections are still answered this long, so one a
+// client sent just before the signal is not cut off with its idle connection.
+const CLOSE_GRACE_MS = 500
 
 /** `cinepass serve`: listens until SIGTERM or SIGINT, then drains and exits 0. */
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel)
-  const server = await startServer(config, { logger })
+  const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS })
   logger.info({ url: server.url, database: server.store.kind, publicUrl: config.publicUrl }, 'cinepass listening')
   if (config.demo) await printDemoOnce(server, config)
 

@@ -24,6 +24,12 @@ export interface AppOptions {
   publicUrl: string
   /** Structured logger; omit for none. */
   logger?: Logger
+  /**
+   * On close, how long to keep serving requests that arrive on already open connections (each answered
+   * with `Connection: close`) before idle connections are cut: a request a client sent just before
+   * the stop is then answered, not reset. Default 0.
+   */
+  closeGraceMs?: number
   /** Further route groups (the website, v4) registered after the v3 API. */
   plugins?: ((app: FastifyInstance) => void | Promise<void>)[]
 }
@@ -45,7 +51,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     genReqId: () => randomUUID(),
-    return503OnClosing: true,
+    // While draining (see the preClose hook), a request already on an open connection is served,
+    // not refused: its client sent it before the server began to stop.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 2048 },
     clientErrorHandler: (error, socket) => {
       // The HTTP parser refused the request (headers too large, broken syntax): answer in TMDB's
@@ -86,6 +94,18 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       apiKey: readParameter(request, 'api_key'),
       bearer: bearerToken(request),
     })
+  })
+
+  // Graceful shutdown: once close() begins, every response asks its client to close the connection,
+  // so keep-alive connections end after their request in flight instead of holding the drain open.
+  let draining = false
+  app.addHook('preClose', async () => {
+    draining = true
+    if (options.closeGraceMs) await new Promise((resolve) => setTimeout(resolve, options.closeGraceMs))
+  })
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (draining) reply.header('connection', 'close')
+    return payload
   })
 
   app.addHook('onResponse', async (request, reply) => {

@@ -1,0 +1,87 @@
+import { performance } from 'node:perf_hooks'
+import { afterAll, describe, expect, it } from 'vitest'
+import { availableBackends, createBackend, seed, type TestBackend } from './support/backends.js'
+import { V3, type Answer } from './support/flow.js'
+import { spawnServer } from './support/processes.js'
+
+const LONG = process.env.CINEPASS_LONG_TESTS === '1'
+const ROUNDS = LONG ? 20 : 5
+const WORKERS = 16
+const kinds = await availableBackends()
+
+const backends: TestBackend[] = []
+afterAll(async () => {
+  for (const backend of backends) await backend.remove()
+})
+
+interface Sent {
+  what: string
+  sentAt: number
+  answer: Answer
+}
+
+describe.each(kinds)('graceful restart on %s', (kind) => {
+  it(
+    `SIGTERM under load: every request sent before the signal succeeds, and the process exits 0 (${ROUNDS} rounds)`,
+    async () => {
+      const backend = await createBackend(kind)
+      backends.push(backend)
+      const seeded = await seed(backend.database, 4)
+      const figures: string[] = []
+      for (let round = 0; round < ROUNDS; round++) {
+        const server = await spawnServer(backend.database)
+        const v3 = new V3(server.url, seeded.apiKey)
+        const sessionIds = [await v3.sessionNew(await v3.approvedToken(seeded.users[0]!))].map((a) => a.body.session_id as string)
+        const log: Sent[] = []
+        let signalAt = Infinity
+        const send = async (what: string, call: () => Promise<Answer>): Promise<Answer> => {
+          const sentAt = performance.now()
+          const answer = await call()
+          log.push({ what, sentAt, answer })
+          return answer
+        }
+        // Keep-alive clients hammering cheap and slow (password-hashing) endpoints, until the server is gone.
+        const worker = async (index: number): Promise<void> => {
+          for (let i = 0; ; i++) {
+            const user = seeded.users[(index + i) % seeded.users.length]!
+            const kindOf = (index + i) % 4
+            const answer =
+              kindOf === 0
+                ? await send('token/new', () => v3.tokenNew())
+                : kindOf === 1
+                  ? await send('account', () => v3.account(sessionIds[0]!))
+                  : kindOf === 2
+                    ? await send('guest_session/new', () => v3.guestSession())
+                    : await (async () => {
+                        // Two logged requests: each counts from the moment it was sent.
+                        const token = await send('token/new', () => v3.tokenNew())
+                        if (token.status !== 200) return token
+                        return send('validate', () => v3.validate(token.body.request_token, user.username, user.password))
+                      })()
+            if (answer.status !== 200 && performance.now() > signalAt) return
+            if (performance.now() > signalAt + 5000) return
+          }
+        }
+        const workers = Promise.all(Array.from({ length: WORKERS }, (_, index) => worker(index)))
+        await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 600))
+        signalAt = performance.now()
+        server.child.kill('SIGTERM')
+        const exit = await server.exited
+        const exitedAfterMs = performance.now() - signalAt
+        await workers
+        expect(exit).toEqual({ code: 0, signal: null })
+        const before = log.filter((entry) => entry.sentAt < signalAt)
+        const failedBefore = before.filter((entry) => entry.answer.status !== 200)
+        expect(failedBefore.map((e) => `${e.what}: ${e.answer.status} ${e.answer.error ?? JSON.stringify(e.answer.body)}`)).toEqual([])
+        const after = log.filter((entry) => entry.sentAt >= signalAt)
+        // After the signal a request is refused (connection refused or closed, or a TMDB 503/9), never a hang or a 500.
+        for (const entry of after.filter((e) => e.answer.status !== 200 && e.answer.status !== 0)) {
+          expect(entry.answer).toMatchObject({ status: 503, body: { success: false, status_code: 9 } })
+        }
+        figures.push(`${before.length} before (all 200), ${after.length} after, exit in ${Math.round(exitedAfterMs)} ms`)
+      }
+      console.info(`graceful restart (${kind}): ${figures.join('; ')}`)
+    },
+    (LONG ? 600 : 120) * 1000,
+  )
+})
