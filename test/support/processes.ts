@@ -9,7 +9,7 @@ export interface ServerProcess {
   /** `http://127.0.0.1:PORT` */
   url: string
   child: ChildProcess
-  /** Every stdout and stderr line so far. */
+  /** The last stdout and stderr lines (at most 500). */
   output: string[]
   /** Resolves when the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
@@ -23,17 +23,22 @@ export interface ServerProcess {
  */
 export async function spawnServer(database: string, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--no-demo', '--database', database], {
-    env: { ...process.env, NODE_ENV: 'production', CINEPASS_LOG_LEVEL: 'info', ...env },
+    // The 'cinepass listening' line is logged at info: the level stays there.
+    env: { ...process.env, NODE_ENV: 'production', ...env, CINEPASS_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const output: string[] = []
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   )
-  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line))
+  const keep = (line: string): void => {
+    output.push(line)
+    if (output.length > 500) output.shift()
+  }
+  createInterface({ input: child.stderr! }).on('line', keep)
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      output.push(line)
+      keep(line)
       if (!line.includes('cinepass listening')) return
       try {
         resolve((JSON.parse(line) as { url: string }).url)
