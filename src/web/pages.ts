@@ -114,7 +114,7 @@ ${signedInFooter(form.username, form.csrf, form.here)}`,
 
 /** "Signed in as X · Log out", with a CSRF-protected logout form. */
 export function signedInFooter(username: string, csrf: string, next: string): SafeHtml {
-  return html`<div class="footer">Signed in as <strong>${username}</strong>.
+  return html`<div class="footer"><span>Signed in as <strong>${username}</strong>.</span>
 <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="next" value="${next}"><button class="link-button" type="submit">Not you? Log out</button></form></div>`
 }
 

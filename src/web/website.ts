@@ -126,7 +126,7 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
         return sendPage(reply, 200, loginPage({ csrf: csrfToken, next: request.url, intro, signupOpen }))
       }
       reply.header('content-security-policy', contentSecurityPolicy(approval.redirect))
-      const returnsTo = approval.redirect ? (approval.redirect.host || approval.redirect.protocol) : null
+      const returnsTo = approval.redirect ? (approval.redirect.hostname || approval.redirect.protocol) : null
       return sendPage(reply, 200, approvePage({ csrf: csrfToken, appName: approval.app.name, username: account.username, returnsTo, here: request.url, ...forms }))
     }
 
