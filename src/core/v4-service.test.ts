@@ -99,6 +99,14 @@ describe('V4Service', () => {
     expect(await codeOf(core.v4.createAccessToken(client, undefined))).toBe(5)
   })
 
+  it('createAccessToken() gives exactly one access token when callers race for one approved request token', async () => {
+    const requestToken = await core.v4.createRequestToken(client, undefined)
+    await core.website.approveV4(requestToken, await account())
+    const results = await Promise.all(Array.from({ length: 8 }, () => codeOf(core.v4.createAccessToken(client, requestToken))))
+    expect(results.filter((result) => result === 'resolved')).toHaveLength(1)
+    expect(results.filter((result) => result === 33)).toHaveLength(7)
+  })
+
   it('convertToSession() gives a session for a live user token, and the token works as a Bearer', async () => {
     const token = await accessToken()
     const { sessionId } = await core.v4.convertToSession(client, token)

@@ -30,7 +30,9 @@ export class V4Service {
   /** `POST /4/auth/request_token`: a pending request token of the client's application. */
   async createRequestToken(client: ClientContext, redirectTo: string | undefined): Promise<string> {
     const { store, clock, random, keys, lifetimes } = this.deps
-    const redirect = redirectTo === undefined || redirectTo === '' ? null : (checkRedirect(redirectTo, client.app), redirectTo)
+    const redirect = redirectTo === undefined || redirectTo === '' ? null : redirectTo
+    // Refused here already, so an app learns of a bad redirect_to before a user sees an error page.
+    if (redirect !== null) checkRedirect(redirect, client.app)
     const jti = randomHex(random, 20)
     const now = clock.now()
     const nbf = Math.floor(now / 1000)

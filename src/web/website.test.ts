@@ -257,6 +257,29 @@ describe('the approval website over HTTP', () => {
     expect(taken.text).toContain('is taken')
   })
 
+  it('answers hostile input with an HTML error page, never a 5xx or a JSON body', async () => {
+    const web = new WebClient(server.base)
+    const csrf = csrfOf((await web.get('/login')).text)
+    const token = await newRequestToken(server)
+    const huge = await fetch(`${server.base}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: [...web.cookies].map(([n, v]) => `${n}=${v}`).join('; ') },
+      body: `_csrf=${encodeURIComponent(csrf)}&username=${'a'.repeat(20_000)}`,
+    })
+    expect(huge.status).toBe(400)
+    expect(huge.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    const repeated = await web.get(`/authenticate/${token}?redirect_to=https://a.example&redirect_to=https://b.example`)
+    expect(repeated.status).toBe(400)
+    const twice = await web.post('/login', { _csrf: csrf, username: server.user.username, password: server.user.password })
+    expect(twice.status).toBe(303)
+    const json = await fetch(`${server.base}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":' })
+    expect(json.status).toBe(400)
+    expect(json.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    const proto = await web.post('/login', { _csrf: csrf, __proto__: 'x', constructor: 'y', username: server.user.username } as Record<string, string>)
+    expect(proto.status).toBe(400)
+    expect(({} as Record<string, unknown>).username).toBeUndefined()
+  })
+
   it('escapes what it shows: an application name with markup renders as text', async () => {
     const hostile = await server.core.admin.createApplication({ name: '<script>alert("x")</script> & "Co"' })
     const token = await newRequestToken(server, hostile.api_key)
