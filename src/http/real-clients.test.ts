@@ -63,7 +63,7 @@ describe('moviedb-promise against cinepass', () => {
     const moviedb = new MovieDb(server.application.apiKey, `${server.base}/3/`)
     const token = await moviedb.requestToken()
     // It caches the token until expires_at, so the timestamp must parse as a date in the future.
-    expect(new Date(token.expires_at).getTime()).toBeGreaterThan(Date.now())
+    expect(new Date(token.expires_at!).getTime()).toBeGreaterThan(Date.now())
     expect((await moviedb.requestToken()).request_token).toBe(token.request_token)
     const approved = await call(
       `${server.base}/3/authentication/token/validate_with_login?api_key=${server.application.apiKey}&username=${server.user.username}&password=${encodeURIComponent(server.user.password)}&request_token=${token.request_token}`,
