@@ -252,9 +252,13 @@ describe('the approval website over HTTP', () => {
     expect(web.cookies.has(SESSION_COOKIE)).toBe(true)
     const again = new WebClient(server.base)
     const form2 = await again.get('/signup')
-    const taken = await again.post('/signup', { _csrf: csrfOf(form2.text), username: 'newcomer', password: 'x', next: '/' })
+    const taken = await again.post('/signup', { _csrf: csrfOf(form2.text), username: 'newcomer', password: 'another long one', next: '/' })
     expect(taken.status).toBe(400)
     expect(taken.text).toContain('is taken')
+    const short = await again.post('/signup', { _csrf: csrfOf(form2.text), username: 'shorty', password: 'seven77', next: '/' })
+    expect(short.status).toBe(400)
+    expect(short.text).toContain('at least 8 characters')
+    expect(again.cookies.has(SESSION_COOKIE)).toBe(false)
   })
 
   it('answers hostile input with an HTML error page, never a 5xx or a JSON body', async () => {

@@ -267,7 +267,7 @@ function tokenParam(request: FastifyRequest): string {
 
 /** A local path to continue to after signing in; anything else (other sites, `//host`, `/\host`) becomes `/`. */
 export function safeNext(value: string | undefined): string {
-  return value !== undefined && value.length <= 4096 && /^\/(?![/\\])[^\s\\]*$/.test(value) ? value : '/'
+  return value !== undefined && value.length <= 8192 && /^\/(?![/\\])[^\s\\]*$/.test(value) ? value : '/'
 }
 
 function capitalize(text: string): string {
