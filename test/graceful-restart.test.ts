@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { afterAll, describe, expect, it } from 'vitest'
 import { availableBackends, createBackend, seed, type TestBackend } from './support/backends.js'
@@ -70,6 +71,8 @@ describe.each(kinds)('graceful restart on %s', (kind) => {
         const exitedAfterMs = performance.now() - signalAt
         await workers
         expect(exit).toEqual({ code: 0, signal: null })
+        // The store closed cleanly: SQLite checkpointed its WAL into the database file.
+        if (kind === 'sqlite') expect(statSync(`${backend.database}-wal`, { throwIfNoEntry: false })?.size ?? 0).toBe(0)
         const before = log.filter((entry) => entry.sentAt < signalAt)
         const failedBefore = before.filter((entry) => entry.answer.status !== 200)
         expect(failedBefore.map((e) => `${e.what}: ${e.answer.status} ${e.answer.error ?? JSON.stringify(e.answer.body)}`)).toEqual([])

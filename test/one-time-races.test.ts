@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { availableBackends, createBackend, seed, type Seeded, type TestBackend } from './support/backends.js'
-import { V3 } from './support/flow.js'
+import { V3, request } from './support/flow.js'
+import { WebClient, csrfOf } from '../src/test-support/web-client.js'
 import { spawnServer, type ServerProcess } from './support/processes.js'
 
 const LONG = process.env.CINEPASS_LONG_TESTS === '1'
@@ -77,6 +78,40 @@ describe.each(kinds)('one-time use under races on %s', (kind) => {
         expect(account).toMatchObject({ status: 200, body: { id: winner.id, username: winner.username } })
       }
       console.info(`validate_with_login race (${kind}): ${ROUNDS} rounds, wins ${JSON.stringify(wins)}`)
+    },
+    (LONG ? 600 : 180) * 1000,
+  )
+
+  it(
+    `access_token: ${RACERS} concurrent calls on one approved v4 request token succeed exactly once, ${ROUNDS} rounds`,
+    async () => {
+      const user = seeded.users[0]!
+      const bearer = (token: string): RequestInit['headers'] => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' })
+      const post = (base: string, body: object): Promise<import('./support/flow.js').Answer> =>
+        request(`${base}/4/auth/access_token`, { method: 'POST', headers: bearer(seeded.readAccessToken), body: JSON.stringify(body) })
+      // The user approves on the website, signed in once, as a browser would.
+      const web = new WebClient(servers[0]!.url)
+      expect((await web.signIn(user)).status).toBe(303)
+      const [before] = await backend.query('SELECT count(*) AS n FROM access_tokens')
+      for (let round = 0; round < ROUNDS; round++) {
+        const created = await request(`${servers[round % 2]!.url}/4/auth/request_token`, { method: 'POST', headers: bearer(seeded.readAccessToken), body: '{}' })
+        expect(created.status).toBe(200)
+        const requestToken = created.body.request_token as string
+        const page = await web.get(`/auth/access?request_token=${encodeURIComponent(requestToken)}`)
+        const decided = await web.post('/auth/access/approve', { _csrf: csrfOf(page.text), request_token: requestToken })
+        expect(decided.status, `round ${round}`).toBeLessThan(400)
+        const answers = await Promise.all(Array.from({ length: RACERS }, (_, i) => post(servers[i % 2]!.url, { request_token: requestToken })))
+        const winners = answers.filter((answer) => answer.status === 200)
+        expect(winners, `round ${round}`).toHaveLength(1)
+        for (const answer of answers.filter((a) => a.status !== 200)) {
+          expect(answer).toMatchObject({ status: 401, body: { success: false, status_code: 33 } })
+        }
+        const account = await request(`${servers[(round + 1) % 2]!.url}/3/account`, { headers: bearer(winners[0]!.body.access_token) })
+        expect(account).toMatchObject({ status: 200, body: { id: user.id } })
+      }
+      const [after] = await backend.query('SELECT count(*) AS n FROM access_tokens')
+      expect(Number(after!.n) - Number(before!.n)).toBe(ROUNDS)
+      console.info(`access_token race (${kind}): ${ROUNDS} rounds × ${RACERS}: exactly one access token each`)
     },
     (LONG ? 600 : 180) * 1000,
   )

@@ -105,6 +105,7 @@ async function postgresBackend(): Promise<TestBackend> {
 
 export interface Seeded {
   apiKey: string
+  readAccessToken: string
   appId: string
   users: { id: number; username: string; password: string }[]
 }
@@ -124,7 +125,7 @@ export async function seed(database: string, userCount = 2): Promise<Seeded> {
       const account = await core.admin.createUser({ username, password, name: `Durable ${i}` })
       users.push({ id: account.id, username, password })
     }
-    return { apiKey: app.api_key, appId: app.id, users }
+    return { apiKey: app.api_key, readAccessToken: app.read_access_token, appId: app.id, users }
   } finally {
     await store.close()
   }
