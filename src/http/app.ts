@@ -25,9 +25,9 @@ export interface AppOptions {
   /** Structured logger; omit for none. */
   logger?: Logger
   /**
-   * On close, how long to keep serving requests that arrive on already open connections (each answered
-   * with `Connection: close`) before idle connections are cut: a request a client sent just before
-   * the stop is then answered, not reset. Default 0.
+   * On close, how long to keep answering requests (each with `Connection: close`) before the listener
+   * stops and idle keep-alive connections are cut: a request a client sent just before the stop is
+   * then answered, not reset. Default 0.
    */
   closeGraceMs?: number
   /** Further route groups (the website, v4) registered after the v3 API. */
@@ -104,9 +104,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     draining = true
     if (options.closeGraceMs) await new Promise((resolve) => setTimeout(resolve, options.closeGraceMs))
   })
-  app.addHook('onSend', async (_request, reply, payload) => {
+  // A callback hook, not an async one: it runs on every response and should cost next to nothing.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (draining) reply.header('connection', 'close')
-    return payload
+    done(null, payload)
   })
 
   app.addHook('onResponse', async (request, reply) => {

@@ -1,3 +1,5 @@
+import { call } from '../../src/test-support/fixtures.js'
+
 /** One HTTP answer: status and parsed JSON body, or the network error that replaced it. */
 export interface Answer {
   status: number
@@ -8,15 +10,8 @@ export interface Answer {
 /** A request that never throws: a refused or reset connection comes back as `status: 0`. */
 export async function request(url: string, init: RequestInit = {}): Promise<Answer> {
   try {
-    const response = await fetch(url, init)
-    const text = await response.text()
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch {
-      body = text
-    }
-    return { status: response.status, body }
+    const { status, body, text } = await call(url, init)
+    return { status, body: body ?? text }
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause
     return { status: 0, body: undefined, error: cause?.code ?? cause?.message ?? (error as Error).message }
