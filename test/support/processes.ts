@@ -5,6 +5,12 @@ import { fileURLToPath } from 'node:url'
 /** The built CLI every test process runs (`npm run build` first; `npm test` does). */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 
+// Every server this test process started: a test that fails or times out must not leave one running.
+const started = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of started) child.kill('SIGKILL')
+})
+
 export interface ServerProcess {
   /** `http://127.0.0.1:PORT` */
   url: string
@@ -27,6 +33,8 @@ export async function spawnServer(database: string, env: NodeJS.ProcessEnv = {})
     env: { ...process.env, NODE_ENV: 'production', ...env, CINEPASS_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  started.add(child)
+  child.once('exit', () => started.delete(child))
   const output: string[] = []
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
