@@ -14,12 +14,17 @@ const schema = (name: string): Json => ({ $ref: `#/components/schemas/${name}` }
 
 const CODE_NAMES = Object.fromEntries(Object.entries(TMDB_STATUS).map(([name, status]) => [status.status_code, name as TmdbStatusName]))
 
+/** TMDB's error body restricted to `codes`. */
+function errorSchema(codes: number[]): Json {
+  return { type: 'object', allOf: [schema('ErrorResponse')], properties: { status_code: { enum: codes } } }
+}
+
 /** An error answer: TMDB's error body restricted to `codes`, listed with TMDB's messages. */
 function errorResponse(codes: number[], extra: Json = {}): Json {
   const lines = codes.map((code) => `- ${code}: ${TMDB_STATUS[CODE_NAMES[code] as TmdbStatusName].message}`)
   return {
     description: `TMDB error body. status_code:\n${lines.join('\n')}`,
-    content: { [JSON_TYPE]: { schema: { allOf: [schema('ErrorResponse')], properties: { status_code: { enum: codes } } } } },
+    content: { [JSON_TYPE]: { schema: errorSchema(codes) } },
     ...extra,
   }
 }
@@ -177,7 +182,7 @@ function v3Operations(): Json {
     ...commonErrors(),
     '401': {
       description: 'Credentials (7, 10), an unknown/expired/used token (33), or a token not approved yet (17, with `failure: true`).',
-      content: { [JSON_TYPE]: { schema: { allOf: [schema('ErrorResponse')], properties: { status_code: { enum: [7, 10, 17, 33] } } } } },
+      content: { [JSON_TYPE]: { schema: errorSchema([7, 10, 17, 33]) } },
     },
     '422': errorResponse([5]),
   }
