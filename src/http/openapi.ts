@@ -265,7 +265,7 @@ function v3Operations(): Json {
     '/3/authentication/session/convert/4': {
       post: {
         operationId: 'convert4',
-        tags: ['v3', 'v4'],
+        tags: ['v3'],
         summary: 'Create a v3 session from a user access token',
         parameters: [queryParameter('access_token', 'The fallback after the body.')],
         requestBody: body('AccessTokenBody', 'access_token.'),

@@ -84,6 +84,19 @@ export class OpenApiValidator {
     this.seen.push(label)
   }
 
+  /** Compiles every response schema of the document (strict mode): how many there were. */
+  compileAll(): number {
+    let count = 0
+    const responses = Object.values(this.#doc.paths as Json).flatMap((item: Json) =>
+      Object.values(item).flatMap((operation: Json) => Object.entries(operation.responses ?? {}).map(([status, response]) => ({ status, response }))),
+    )
+    for (const [index, { response }] of [...responses, ...Object.values(this.#doc.components.responses as Json).map((response) => ({ response }))].entries()) {
+      this.#validator(`#${index}`, (response as Json).content['application/json'].schema)
+      count += 1
+    }
+    return count
+  }
+
   #validator(label: string, schema: Json): ValidateFunction {
     const key = `${label}`
     let validate = this.#compiled.get(key)
