@@ -1,20 +1,23 @@
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { call, createTestApplication, createTestUser, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { OpenApiValidator } from '../test-support/openapi-validator.js'
-import type {
-  AccountDetails,
-  GuestSessionResponse,
-  SessionResponse,
-  StatusResponse,
-  SuccessResponse,
-  TokenResponse,
-  TokenResponseWithExpiration,
-  V4AccessTokenResponse,
-  V4RequestTokenResponse,
-} from '../wire/types.js'
-import { AuthenticationApi, type AuthenticationApiOptions } from './authentication-api.js'
-import { TmdbClientError, TmdbError } from './errors.js'
-import * as publicApi from './index.js'
+// Everything through the public entry point, as a user imports it.
+import {
+  AuthenticationApi,
+  TmdbClientError,
+  TmdbError,
+  type AccessTokenBody,
+  type AccountDetails,
+  type AuthenticationApiOptions,
+  type GuestSessionResponse,
+  type SessionResponse,
+  type StatusResponse,
+  type SuccessResponse,
+  type TokenResponse,
+  type TokenResponseWithExpiration,
+  type V4AccessTokenResponse,
+  type V4RequestTokenResponse,
+} from './index.js'
 
 const TMDB_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/
 
@@ -202,7 +205,7 @@ describe('cinepass/client types', () => {
     expectTypeOf(client.getNewAuthenticationToken).returns.resolves.toEqualTypeOf<TokenResponseWithExpiration>()
     expectTypeOf(client.getValidateAuthenticationTokenWithLogin).parameters.toEqualTypeOf<[string, string, string]>()
     expectTypeOf(client.getValidateAuthenticationTokenWithLogin).returns.resolves.toEqualTypeOf<TokenResponse>()
-    expectTypeOf(client.postAuthenticationSessionConvert4).parameters.toEqualTypeOf<[publicApi.AccessTokenBody]>()
+    expectTypeOf(client.postAuthenticationSessionConvert4).parameters.toEqualTypeOf<[AccessTokenBody]>()
     expectTypeOf(client.postAuthenticationSessionConvert4).returns.resolves.toEqualTypeOf<SessionResponse>()
     expectTypeOf(client.validateKey).returns.resolves.toEqualTypeOf<StatusResponse>()
     expectTypeOf(client.getAccountDetails).returns.resolves.toEqualTypeOf<AccountDetails>()
@@ -215,7 +218,7 @@ describe('cinepass/client types', () => {
     expectTypeOf<TokenResponseWithExpiration>().toEqualTypeOf<{ success: boolean; expires_at: string; request_token: string }>()
     expectTypeOf<SessionResponse>().toEqualTypeOf<{ success: boolean; session_id: string }>()
     expectTypeOf<GuestSessionResponse>().toEqualTypeOf<{ success: boolean; guest_session_id: string; expires_at: string }>()
-    expectTypeOf<publicApi.AccessTokenBody>().toEqualTypeOf<{ access_token: string }>()
+    expectTypeOf<AccessTokenBody>().toEqualTypeOf<{ access_token: string }>()
     expectTypeOf<TmdbError['statusCode']>().toEqualTypeOf<number | null>()
     expectTypeOf<TmdbError['retryAfter']>().toEqualTypeOf<number | undefined>()
   })
