@@ -9,8 +9,12 @@ import { Argon2Hasher, type PasswordHasher } from './core/password.js'
 import { cryptoRandom, type RandomSource } from './core/secrets.js'
 import { SigningKeys } from './core/signing-keys.js'
 import type { Store } from './core/store.js'
+import { V4Service } from './core/v4-service.js'
+import { DEFAULT_WEB_SESSION_TTL_MS, WebsiteService } from './core/website-service.js'
 import { createApp } from './http/app.js'
+import { registerV4Routes } from './http/v4-routes.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
+import { registerWebsite } from './web/website.js'
 
 /** The services of one cinepass process, built on one store. */
 export interface Core {
@@ -18,6 +22,8 @@ export interface Core {
   auth: AuthService
   admin: AdminService
   keys: SigningKeys
+  v4: V4Service
+  website: WebsiteService
 }
 
 export interface CoreOverrides {
@@ -34,7 +40,7 @@ export async function openStore(config: Pick<Config, 'database' | 'sqliteSync'>)
   return SqliteStore.open(config.database, { synchronous: config.sqliteSync })
 }
 
-export function buildCore(store: Store, config: Pick<Config, 'lifetimes'>, overrides: CoreOverrides = {}): Core {
+export function buildCore(store: Store, config: Pick<Config, 'lifetimes'> & Partial<Pick<Config, 'signup'>>, overrides: CoreOverrides = {}): Core {
   const clock = overrides.clock ?? systemClock
   const random = overrides.random ?? cryptoRandom
   const keys = new SigningKeys(store, clock, random)
@@ -46,7 +52,11 @@ export function buildCore(store: Store, config: Pick<Config, 'lifetimes'>, overr
     keys,
     lifetimes: config.lifetimes,
   }
-  return { deps, auth: new AuthService(deps), admin: new AdminService(deps), keys }
+  const auth = new AuthService(deps)
+  const admin = new AdminService(deps)
+  const v4 = new V4Service(deps, auth)
+  const website = new WebsiteService(deps, auth, admin, v4, { signup: config.signup ?? 'open', webSessionTtlMs: DEFAULT_WEB_SESSION_TTL_MS })
+  return { deps, auth, admin, keys, v4, website }
 }
 
 export function createLogger(level: string): Logger {
@@ -80,7 +90,16 @@ export async function startServer(
   const store = options.store ?? (await openStore(config))
   const core = buildCore(store, config, options.overrides)
   await core.keys.ensureKey()
-  const appOptions = { auth: core.auth, store, publicUrl: config.publicUrl, ...(options.logger ? { logger: options.logger } : {}) }
+  const appOptions = {
+    auth: core.auth,
+    store,
+    publicUrl: config.publicUrl,
+    ...(options.logger ? { logger: options.logger } : {}),
+    plugins: [
+      (app: FastifyInstance) => registerV4Routes(app, core.v4),
+      (app: FastifyInstance) => registerWebsite(app, { website: core.website, publicUrl: () => appOptions.publicUrl }),
+    ],
+  }
   const app = await createApp(appOptions)
   await app.listen({ host: config.host, port: config.port })
   const address = app.server.address()
