@@ -278,7 +278,7 @@ function v3Operations(): Json {
 }
 
 function v4Operations(): Json {
-  const v4Body = (model: string): Json => ({ required: false, content: { [JSON_TYPE]: { schema: schema(model) } } })
+  const v4Query = (name: string): Json[] => [queryParameter(name, 'The fallback after the body.')]
   return {
     '/4/auth/request_token': {
       post: {
@@ -286,8 +286,16 @@ function v4Operations(): Json {
         tags: ['v4'],
         summary: 'Create a v4 request token (15 minutes, single use)',
         security: [{ bearer: [] }],
-        requestBody: v4Body('V4RequestTokenBody'),
-        responses: { '200': ok('V4RequestTokenResponse', 'A pending v4 request token.'), ...commonErrors() },
+        parameters: v4Query('redirect_to'),
+        requestBody: body('V4RequestTokenBody', 'redirect_to (optional).'),
+        responses: {
+          '200': ok('V4RequestTokenResponse', 'A pending v4 request token.'),
+          ...commonErrors(),
+          '422': errorResponse([5], {
+            description:
+              'redirect_to refused: not an absolute http(s) URL or app scheme, a refused scheme, or an origin outside the application\'s list. status_code 5.',
+          }),
+        },
       },
     },
     '/4/auth/access_token': {
@@ -296,7 +304,8 @@ function v4Operations(): Json {
         tags: ['v4'],
         summary: 'Exchange an approved v4 request token for a user access token',
         security: [{ bearer: [] }],
-        requestBody: v4Body('V4AccessTokenBody'),
+        parameters: v4Query('request_token'),
+        requestBody: body('V4AccessTokenBody', 'request_token.'),
         responses: { '200': ok('V4AccessTokenResponse', "The user's access token."), ...commonErrors([33]), '422': errorResponse([5, 41]) },
       },
       delete: {
@@ -304,7 +313,8 @@ function v4Operations(): Json {
         tags: ['v4'],
         summary: 'Log a user access token out everywhere',
         security: [{ bearer: [] }],
-        requestBody: v4Body('AccessTokenBody'),
+        parameters: v4Query('access_token'),
+        requestBody: body('AccessTokenBody', 'access_token.'),
         responses: { '200': ok('V4DeletedResponse', 'status_code 13.'), ...commonErrors([35]), '422': errorResponse([5]) },
       },
     },

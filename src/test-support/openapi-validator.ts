@@ -1,5 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
+import { openApiDocument } from '../http/openapi.js'
 
 type Json = Record<string, any>
 
@@ -133,4 +134,18 @@ export class OpenApiValidator {
       return response
     }
   }
+}
+
+let shared: OpenApiValidator | undefined
+
+/**
+ * Checks one API response any test received against cinepass's OpenAPI document (the fixtures'
+ * `call()` runs it on every response under /3 and /4). Preflights and HEAD carry no documented body.
+ */
+export function checkApiResponse(url: string, method: string, status: number, contentType: string | null, body: unknown): void {
+  const { pathname } = new URL(url)
+  const upper = method.toUpperCase()
+  if (!/^\/[34](?:\/|$)/.test(pathname) || upper === 'OPTIONS' || upper === 'HEAD') return
+  shared ??= new OpenApiValidator(openApiDocument('http://127.0.0.1'))
+  shared.check({ method: upper, url: pathname, status, contentType, body })
 }
