@@ -221,18 +221,25 @@ export class AuthenticationApi {
   /** One HTTP exchange, body included, under the timeout. */
   async #attempt(url: string, init: RequestInit): Promise<{ status: number; headers: Headers; body: unknown }> {
     const controller = new AbortController()
-    let timedOut = false
-    const timer =
-      this.#timeoutMs > 0
-        ? setTimeout(() => {
-            timedOut = true
-            controller.abort()
-          }, this.#timeoutMs)
-        : undefined
-    try {
+    const exchange = (async () => {
       const response = await this.#fetch(url, { ...init, signal: controller.signal })
       const text = await response.text()
       return { status: response.status, headers: response.headers, body: parseJson(text) }
+    })()
+    let timedOut = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    // Raced as well as aborted: a custom fetch that ignores the signal still times out.
+    const deadline = new Promise<never>((_resolve, reject) => {
+      if (this.#timeoutMs <= 0) return
+      timer = setTimeout(() => {
+        timedOut = true
+        controller.abort()
+        reject(new TmdbTimeoutError(this.#timeoutMs))
+      }, this.#timeoutMs)
+    })
+    exchange.catch(() => undefined) // its failure after the deadline is not news
+    try {
+      return await Promise.race([exchange, deadline])
     } catch (error) {
       if (timedOut) throw new TmdbTimeoutError(this.#timeoutMs)
       throw new TmdbNetworkError(error)

@@ -123,6 +123,12 @@ describe('AuthenticationApi failures that are not TMDB refusals', () => {
     expect(await rejection(client.getNewAuthenticationToken())).toBeInstanceOf(TmdbTimeoutError)
   }, 10_000)
 
+  it('gives a TmdbTimeoutError even through a custom fetch that ignores the abort signal', async () => {
+    const neverSettles = (): Promise<Response> => new Promise(() => undefined)
+    const client = new AuthenticationApi({ baseUrl: 'http://127.0.0.1:9/3', apiKey: 'k', timeoutMs: 200, fetch: neverSettles })
+    expect(await rejection(client.validateKey())).toBeInstanceOf(TmdbTimeoutError)
+  }, 10_000)
+
   it('gives a TmdbNetworkError when nothing listens', async () => {
     const scripted = await scriptedServer(() => undefined)
     const { base } = scripted
