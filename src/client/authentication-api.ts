@@ -191,16 +191,8 @@ export class AuthenticationApi {
         if (refusal && (body as { success?: unknown }).success === false) throw new TmdbError({ httpStatus: status, ...refusal, body })
         throw new TmdbInvalidResponseError(status, body, spec.shape.name)
       }
-      const retryAfter = parseRetryAfter(responseHeaders.get('retry-after'))
-      const refusal = errorStatus(body)
-      const error = new TmdbError({
-        httpStatus: status,
-        statusCode: refusal?.statusCode ?? null,
-        statusMessage: refusal?.statusMessage ?? null,
-        retryAfter,
-        body,
-      })
-      const delay = this.#retryDelay(status, retryAfter, attempt)
+      const error = refusalError(status, responseHeaders, body)
+      const delay = this.#retryDelay(status, error.retryAfter, attempt)
       if (delay === null) throw error
       await sleep(delay)
     }
@@ -254,6 +246,18 @@ export class AuthenticationApi {
     const delay = retryAfter !== undefined ? retryAfter * 1000 : BACKOFF_BASE_MS * 2 ** attempt
     return delay > this.#maxDelayMs ? null : delay
   }
+}
+
+/** The `TmdbError` for an error status, with TMDB's codes when the body is TMDB's error body. */
+function refusalError(httpStatus: number, headers: Headers, body: unknown): TmdbError {
+  const refusal = errorStatus(body)
+  return new TmdbError({
+    httpStatus,
+    statusCode: refusal?.statusCode ?? null,
+    statusMessage: refusal?.statusMessage ?? null,
+    retryAfter: parseRetryAfter(headers.get('retry-after')),
+    body,
+  })
 }
 
 function defaultWebsite(baseUrl: string): string {
