@@ -3,9 +3,10 @@ import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, normalize } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { launchChromium } from '../test-support/browser.js'
 import { OpenApiValidator } from '../test-support/openapi-validator.js'
 
 const DIST = join(import.meta.dirname, '..', '..', 'dist')
@@ -34,10 +35,7 @@ beforeAll(async () => {
   if (!existsSync(join(DIST, 'client', 'index.js'))) throw new Error('dist/client is missing: run `npm run build` first (npm test does)')
   cinepass = await startTestServer()
   await startSite()
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
+  browser = await launchChromium()
 }, 60_000)
 afterAll(async () => {
   await browser?.close()

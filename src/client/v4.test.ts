@@ -1,6 +1,7 @@
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { call, createTestApplication, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { launchChromium } from '../test-support/browser.js'
 import { OpenApiValidator } from '../test-support/openapi-validator.js'
 import { AuthenticationApi, TmdbError, type AuthenticationApiOptions } from './index.js'
 
@@ -12,10 +13,7 @@ const failures: string[] = []
 beforeAll(async () => {
   server = await startTestServer()
   validator = new OpenApiValidator((await call(`${server.base}/openapi.json`)).body)
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
+  browser = await launchChromium()
 }, 60_000)
 afterAll(async () => {
   await browser?.close()
@@ -31,15 +29,19 @@ function app(options: AuthenticationApiOptions = {}): AuthenticationApi {
   return new AuthenticationApi({ baseUrl: `${server.base}/3`, accessToken: server.application.readAccessToken, fetch: validator.fetch(failures), ...options })
 }
 
-/** The user approves a v4 request token on the website, with the form labels wire.md names. */
-async function approveOnWebsite(url: string, user = server.user): Promise<void> {
+/** The user signs in and approves on the website page, with the controls wire.md names. */
+async function signInAndApprove(page: Page, url: string, user = server.user): Promise<void> {
+  await page.goto(url)
+  await page.getByLabel('Username').fill(user.username)
+  await page.getByLabel('Password').fill(user.password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByRole('button', { name: 'Approve' }).click()
+}
+
+async function approveOnWebsite(url: string): Promise<void> {
   const page = await browser.newPage()
   try {
-    await page.goto(url)
-    await page.getByLabel('Username').fill(user.username)
-    await page.getByLabel('Password').fill(user.password)
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.getByRole('button', { name: 'Approve' }).click()
+    await signInAndApprove(page, url)
     await page.waitForLoadState()
   } finally {
     await page.close()
@@ -90,11 +92,7 @@ describe('AuthenticationApi v4 against cinepass', () => {
     const page = await browser.newPage()
     const redirected = page.waitForRequest((request) => request.url().startsWith('https://app.example/v4-callback'))
     await page.route('https://app.example/**', (route) => route.fulfill({ status: 200, body: 'back in the app' }))
-    await page.goto(client.approveUrl(token))
-    await page.getByLabel('Username').fill(server.user.username)
-    await page.getByLabel('Password').fill(server.user.password)
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.getByRole('button', { name: 'Approve' }).click()
+    await signInAndApprove(page, client.approveUrl(token))
     await redirected
     await page.close()
     expect((await client.createAccessToken(token)).account_id).toMatch(/^[0-9a-f]{24}$/)

@@ -1,6 +1,7 @@
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call, loginOverHttp, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { launchChromium } from '../test-support/browser.js'
 import { OpenApiValidator } from '../test-support/openapi-validator.js'
 
 let server: TestServer
@@ -90,10 +91,7 @@ describe('GET /docs', () => {
   })
 
   it('renders every operation in Chromium with no CSP violation and no request off this server', async () => {
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    })
+    browser = await launchChromium()
     const page = await browser.newPage()
     const problems: string[] = []
     const foreign: string[] = []
