@@ -186,17 +186,15 @@ function v3Operations(): Json {
     },
     '422': errorResponse([5]),
   }
-  const loginParameters = [
-    queryParameter('username', 'The GET form (or the fallback after the body).'),
-    queryParameter('password', 'The GET form (or the fallback after the body).'),
-    queryParameter('request_token', 'The GET form (or the fallback after the body).'),
-  ]
-  const tokenParameter = [queryParameter('request_token', 'The GET form (or the fallback after the body).')]
+  const inQuery = (method: string): string => (method === 'get' ? 'The GET form.' : 'Also read from the query, after the body.')
+  const loginParameters = (method: string): Json[] =>
+    ['username', 'password', 'request_token'].map((name) => queryParameter(name, inQuery(method)))
+  const tokenParameter = (method: string): Json[] => [queryParameter('request_token', inQuery(method))]
   const validate = (method: string): Json => ({
     operationId: `${method}ValidateWithLogin`,
     tags: ['v3'],
     summary: `Validate a request token with a username and password (${method.toUpperCase()} form)`,
-    parameters: loginParameters,
+    parameters: loginParameters(method),
     ...(method === 'post' ? { requestBody: body('ValidateWithLoginBody', 'username, password, request_token.') } : {}),
     responses: { '200': ok('TokenResponseWithExpiration', "The same token, with the token's own expiry."), ...validateErrors },
   })
@@ -204,7 +202,7 @@ function v3Operations(): Json {
     operationId: `${method}SessionNew`,
     tags: ['v3'],
     summary: `Create a session from an approved request token (${method.toUpperCase()} form)`,
-    parameters: tokenParameter,
+    parameters: tokenParameter(method),
     ...(method === 'post' ? { requestBody: body('RequestTokenBody', 'request_token.') } : {}),
     responses: { '200': ok('SessionResponse', 'A new session; the request token is consumed.'), ...sessionNewErrors },
   })
