@@ -5,6 +5,8 @@ import type { AuthService } from '../core/auth-service.js'
 import type { ClientContext } from '../core/context.js'
 import { AuthError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
+import { registerCors } from './cors.js'
+import { registerDocsRoutes } from './docs-routes.js'
 import { assertParametersWithinLimits, bearerToken, parseForm, readParameter } from './params.js'
 import { redactUrl } from './redact.js'
 import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
@@ -67,6 +69,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.decorateRequest('client', null)
+  registerCors(app)
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -153,6 +156,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   registerV3Routes(app, options)
+  registerDocsRoutes(app, options)
   for (const plugin of options.plugins ?? []) await plugin(app)
   return app
 }
