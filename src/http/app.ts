@@ -121,7 +121,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setNotFoundHandler((request, reply) => {
     if (isApiPath(request.url)) return sendAuthError(reply, new AuthError('NOT_FOUND'))
-    return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage())
+    // The same protective headers as the website's own pages.
+    return reply
+      .code(404)
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
+      .header('x-frame-options', 'DENY')
+      .header('referrer-policy', 'no-referrer')
+      .header('x-content-type-options', 'nosniff')
+      .send(notFoundPage())
   })
 
   app.get('/healthz', async (_request, reply) => sendJson(reply, 200, { status: 'ok' }))
