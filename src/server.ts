@@ -6,10 +6,12 @@ import { AuthService } from './core/auth-service.js'
 import { systemClock, type Clock } from './core/clock.js'
 import type { CoreDeps } from './core/context.js'
 import { Argon2Hasher, type PasswordHasher } from './core/password.js'
+import { AbuseLimits } from './core/rate-limits.js'
 import { cryptoRandom, type RandomSource } from './core/secrets.js'
 import { SigningKeys } from './core/signing-keys.js'
 import type { Store } from './core/store.js'
 import { createApp } from './http/app.js'
+import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
 
 /** The services of one cinepass process, built on one store. */
@@ -24,6 +26,8 @@ export interface CoreOverrides {
   clock?: Clock
   random?: RandomSource
   hasher?: PasswordHasher
+  /** Where limit counters live; default: this process's memory. */
+  limiters?: LimiterBackend
 }
 
 /** Opens the store named by `database`: a SQLite file path (the default) or, later, a PostgreSQL URL. */
@@ -34,7 +38,7 @@ export async function openStore(config: Pick<Config, 'database' | 'sqliteSync'>)
   return SqliteStore.open(config.database, { synchronous: config.sqliteSync })
 }
 
-export function buildCore(store: Store, config: Pick<Config, 'lifetimes'>, overrides: CoreOverrides = {}): Core {
+export function buildCore(store: Store, config: Pick<Config, 'lifetimes'> & Partial<Pick<Config, 'abuse'>>, overrides: CoreOverrides = {}): Core {
   const clock = overrides.clock ?? systemClock
   const random = overrides.random ?? cryptoRandom
   const keys = new SigningKeys(store, clock, random)
@@ -42,9 +46,10 @@ export function buildCore(store: Store, config: Pick<Config, 'lifetimes'>, overr
     store,
     clock,
     random,
-    hasher: overrides.hasher ?? new Argon2Hasher(),
+    hasher: overrides.hasher ?? new Argon2Hasher({ maxConcurrent: config.abuse?.hashConcurrency, maxQueued: config.abuse?.hashQueue }),
     keys,
     lifetimes: config.lifetimes,
+    limits: new AbuseLimits((overrides.limiters ?? memoryLimiterBackend()).counters, config.abuse?.limits),
   }
   return { deps, auth: new AuthService(deps), admin: new AdminService(deps), keys }
 }
@@ -78,9 +83,17 @@ export async function startServer(
   options: { logger?: Logger; store?: Store; overrides?: CoreOverrides } = {},
 ): Promise<RunningServer> {
   const store = options.store ?? (await openStore(config))
-  const core = buildCore(store, config, options.overrides)
+  const limiters = options.overrides?.limiters ?? openLimiterBackend(config.abuse)
+  const core = buildCore(store, config, { ...options.overrides, limiters })
   await core.keys.ensureKey()
-  const appOptions = { auth: core.auth, store, publicUrl: config.publicUrl, ...(options.logger ? { logger: options.logger } : {}) }
+  const appOptions = {
+    auth: core.auth,
+    store,
+    publicUrl: config.publicUrl,
+    limits: core.deps.limits,
+    trustProxy: config.abuse.trustProxy,
+    ...(options.logger ? { logger: options.logger } : {}),
+  }
   const app = await createApp(appOptions)
   await app.listen({ host: config.host, port: config.port })
   const address = app.server.address()
@@ -98,6 +111,8 @@ export async function startServer(
       (closing ??= (async () => {
         await app.close()
         await store.close()
+        // A backend passed in by the caller is the caller's to close.
+        if (!options.overrides?.limiters) await limiters.close()
       })()),
   }
 }

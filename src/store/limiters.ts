@@ -1,0 +1,99 @@
+import { Redis } from 'ioredis'
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import type { Counter, CounterFactory, CounterState, LimitSpec } from '../core/rate-limits.js'
+
+/** Where the limit counters live; one per process, shared by every limit. */
+export interface LimiterBackend {
+  kind: 'memory' | 'redis' | 'postgres'
+  counters: CounterFactory
+  close(): Promise<void>
+}
+
+const KEY_PREFIX = 'cinepass'
+
+/**
+ * Counters in this process's memory: right for a single instance (the SQLite mode). They read the
+ * time from `Date.now()` (rate-limiter-flexible's clock), which tests fake.
+ */
+export function memoryLimiterBackend(): LimiterBackend {
+  return { kind: 'memory', counters: (spec) => new FlexibleCounter(memoryLimiter(spec)), close: async () => {} }
+}
+
+/**
+ * Counters in Redis, shared by every instance, each with an in-memory insurance limiter: when Redis
+ * cannot be reached, limits are enforced per instance instead of not at all (logins never become
+ * unlimited), and the API keeps serving.
+ */
+export function redisLimiterBackend(url: string): LimiterBackend {
+  // No offline queue and one retry: a command to an unreachable Redis fails at once, and the
+  // insurance limiter answers instead of the request hanging.
+  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
+  // Connection errors are expected during an outage (ioredis reconnects by itself); the insurance
+  // limiter covers them, so they must not crash the process as unhandled 'error' events.
+  client.on('error', () => {})
+  return {
+    kind: 'redis',
+    counters: (spec) =>
+      new FlexibleCounter(
+        new RateLimiterRedis({
+          storeClient: client,
+          keyPrefix: `${KEY_PREFIX}:${spec.name}`,
+          points: spec.points,
+          duration: spec.durationSeconds,
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: memoryLimiter(spec),
+        }),
+      ),
+    close: async () => {
+      client.disconnect()
+    },
+  }
+}
+
+/**
+ * Chooses the limiter store: Redis when `redisUrl` is set, else memory. (The PostgreSQL store adds
+ * its own branch here: `RateLimiterPostgres` on the store's pool, with the same memory insurance.)
+ */
+export function openLimiterBackend(options: { redisUrl: string | null }): LimiterBackend {
+  if (options.redisUrl) return redisLimiterBackend(options.redisUrl)
+  return memoryLimiterBackend()
+}
+
+function memoryLimiter(spec: LimitSpec): RateLimiterMemory {
+  return new RateLimiterMemory({ keyPrefix: `${KEY_PREFIX}:${spec.name}`, points: spec.points, duration: spec.durationSeconds })
+}
+
+/** The core's Counter port over any rate-limiter-flexible limiter. */
+export class FlexibleCounter implements Counter {
+  constructor(private readonly limiter: RateLimiterAbstract) {}
+
+  async consume(key: string): Promise<CounterState> {
+    try {
+      return state(await this.limiter.consume(key), true)
+    } catch (refusal) {
+      // The limiter rejects with its result when over the limit; anything else is a store failure
+      // with no insurance left, which must not pass as "allowed".
+      if (refusal instanceof RateLimiterRes) return state(refusal, false)
+      throw refusal
+    }
+  }
+
+  async refund(key: string): Promise<void> {
+    await this.limiter.reward(key, 1)
+  }
+
+  async peek(key: string): Promise<CounterState | null> {
+    const result = await this.limiter.get(key)
+    // The memory store keeps an expired record until its timer fires; an expired window is none.
+    if (!result || result.msBeforeNext <= 0) return null
+    return state(result, result.remainingPoints > 0)
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.limiter.delete(key)
+  }
+}
+
+function state(result: RateLimiterRes, allowed: boolean): CounterState {
+  return { allowed, count: result.consumedPoints, msBeforeNext: Math.max(0, result.msBeforeNext) }
+}
