@@ -66,7 +66,8 @@ export const DEFAULT_ABUSE_SETTINGS: AbuseSettings = {
 
 const HOUR = 3600
 // A successful sign-in makes its address "known" to the account for this long (see LoginThrottle).
-const KNOWN_ADDRESS_SECONDS = 30 * 24 * HOUR
+// Under 24.8 days: the memory store expires keys with setTimeout, which overflows past 2^31 ms.
+const KNOWN_ADDRESS_SECONDS = 14 * 24 * HOUR
 
 /**
  * The key a client address is limited under: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64,

@@ -16,7 +16,7 @@ const KEY_PREFIX = 'cinepass'
  * time from `Date.now()` (rate-limiter-flexible's clock), which tests fake.
  */
 export function memoryLimiterBackend(): LimiterBackend {
-  return { kind: 'memory', counters: (spec) => new FlexibleCounter(memoryLimiter(spec)), close: async () => {} }
+  return { kind: 'memory', counters: (spec) => new FlexibleCounter(memoryLimiter(spec, KEY_PREFIX)), close: async () => {} }
 }
 
 /**
@@ -24,7 +24,7 @@ export function memoryLimiterBackend(): LimiterBackend {
  * cannot be reached, limits are enforced per instance instead of not at all (logins never become
  * unlimited), and the API keeps serving.
  */
-export function redisLimiterBackend(url: string): LimiterBackend {
+export function redisLimiterBackend(url: string, keyPrefix = KEY_PREFIX): LimiterBackend {
   // No offline queue and one retry: a command to an unreachable Redis fails at once, and the
   // insurance limiter answers instead of the request hanging.
   const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
@@ -37,11 +37,11 @@ export function redisLimiterBackend(url: string): LimiterBackend {
       new FlexibleCounter(
         new RateLimiterRedis({
           storeClient: client,
-          keyPrefix: `${KEY_PREFIX}:${spec.name}`,
+          keyPrefix: `${keyPrefix}:${spec.name}`,
           points: spec.points,
           duration: spec.durationSeconds,
           rejectIfRedisNotReady: true,
-          insuranceLimiter: memoryLimiter(spec),
+          insuranceLimiter: memoryLimiter(spec, keyPrefix),
         }),
       ),
     close: async () => {
@@ -59,8 +59,8 @@ export function openLimiterBackend(options: { redisUrl: string | null }): Limite
   return memoryLimiterBackend()
 }
 
-function memoryLimiter(spec: LimitSpec): RateLimiterMemory {
-  return new RateLimiterMemory({ keyPrefix: `${KEY_PREFIX}:${spec.name}`, points: spec.points, duration: spec.durationSeconds })
+function memoryLimiter(spec: LimitSpec, keyPrefix: string): RateLimiterMemory {
+  return new RateLimiterMemory({ keyPrefix: `${keyPrefix}:${spec.name}`, points: spec.points, duration: spec.durationSeconds })
 }
 
 /** The core's Counter port over any rate-limiter-flexible limiter. */
