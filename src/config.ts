@@ -17,6 +17,8 @@ export interface Config {
   logLevel: string
   /** Rate limits, login throttles, trusted proxies, hashing bounds. */
   abuse: AbuseConfig
+  /** Whether the website lets anyone create an account (`CINEPASS_SIGNUP=open|closed`, default open). */
+  signup: 'open' | 'closed'
 }
 
 /** Flags given on the command line; they win over the environment. */
@@ -54,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     demo: flags.demo ?? env.NODE_ENV !== 'production',
     logLevel: env.CINEPASS_LOG_LEVEL ?? 'info',
     abuse: loadAbuseConfig(env),
+    signup: signupSetting(env.CINEPASS_SIGNUP),
   }
 }
 
@@ -67,4 +70,10 @@ function integer(name: string, value: string, min: number, max: number): number 
 function seconds(name: string, value: string | undefined, fallbackMs: number): number {
   if (value === undefined || value === '') return fallbackMs
   return integer(`${name} (seconds)`, value, 1, 10 * 365 * 24 * 3600) * 1000
+}
+
+function signupSetting(value: string | undefined): 'open' | 'closed' {
+  const setting = (value ?? 'open').trim().toLowerCase() || 'open'
+  if (setting !== 'open' && setting !== 'closed') throw new UsageError('CINEPASS_SIGNUP must be "open" or "closed"')
+  return setting
 }

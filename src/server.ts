@@ -10,9 +10,13 @@ import { AbuseLimits } from './core/rate-limits.js'
 import { cryptoRandom, type RandomSource } from './core/secrets.js'
 import { SigningKeys } from './core/signing-keys.js'
 import type { Store } from './core/store.js'
+import { V4Service } from './core/v4-service.js'
+import { DEFAULT_WEB_SESSION_TTL_MS, WebsiteService } from './core/website-service.js'
 import { createApp } from './http/app.js'
 import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
+import { registerV4Routes } from './http/v4-routes.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
+import { registerWebsite } from './web/website.js'
 
 /** The services of one cinepass process, built on one store. */
 export interface Core {
@@ -20,6 +24,8 @@ export interface Core {
   auth: AuthService
   admin: AdminService
   keys: SigningKeys
+  v4: V4Service
+  website: WebsiteService
 }
 
 export interface CoreOverrides {
@@ -38,7 +44,11 @@ export async function openStore(config: Pick<Config, 'database' | 'sqliteSync'>)
   return SqliteStore.open(config.database, { synchronous: config.sqliteSync })
 }
 
-export function buildCore(store: Store, config: Pick<Config, 'lifetimes'> & Partial<Pick<Config, 'abuse'>>, overrides: CoreOverrides = {}): Core {
+export function buildCore(
+  store: Store,
+  config: Pick<Config, 'lifetimes'> & Partial<Pick<Config, 'signup' | 'abuse'>>,
+  overrides: CoreOverrides = {},
+): Core {
   const clock = overrides.clock ?? systemClock
   const random = overrides.random ?? cryptoRandom
   const keys = new SigningKeys(store, clock, random)
@@ -51,7 +61,11 @@ export function buildCore(store: Store, config: Pick<Config, 'lifetimes'> & Part
     lifetimes: config.lifetimes,
     limits: new AbuseLimits((overrides.limiters ?? memoryLimiterBackend()).counters, config.abuse?.limits),
   }
-  return { deps, auth: new AuthService(deps), admin: new AdminService(deps), keys }
+  const auth = new AuthService(deps)
+  const admin = new AdminService(deps)
+  const v4 = new V4Service(deps, auth)
+  const website = new WebsiteService(deps, auth, admin, v4, { signup: config.signup ?? 'open', webSessionTtlMs: DEFAULT_WEB_SESSION_TTL_MS })
+  return { deps, auth, admin, keys, v4, website }
 }
 
 export function createLogger(level: string): Logger {
@@ -93,6 +107,10 @@ export async function startServer(
     limits: core.deps.limits,
     trustProxy: config.abuse.trustProxy,
     ...(options.logger ? { logger: options.logger } : {}),
+    plugins: [
+      (app: FastifyInstance) => registerV4Routes(app, core.v4),
+      (app: FastifyInstance) => registerWebsite(app, { website: core.website, publicUrl: () => appOptions.publicUrl }),
+    ],
   }
   const app = await createApp(appOptions)
   await app.listen({ host: config.host, port: config.port })

@@ -7,8 +7,9 @@ const DRAIN_TIMEOUT_MS = 10_000
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel)
   const server = await startServer(config, { logger })
-  logger.info({ url: server.url, database: server.store.kind, publicUrl: config.publicUrl }, 'cinepass listening')
   if (config.demo) await printDemoOnce(server, config)
+  // Last, so that whoever waits for this line also has the demo banner.
+  logger.info({ url: server.url, database: server.store.kind, publicUrl: config.publicUrl }, 'cinepass listening')
 
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'shutting down: finishing requests in flight')

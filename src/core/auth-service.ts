@@ -108,7 +108,7 @@ export class AuthService {
    * The one throttled sign-in of cinepass (`validate_with_login` and the website's sign-in): checks
    * the password like `verifyLogin` unless the login throttle refuses `address` first (429/25 with
    * Retry-After). Only a wrong password or unknown user (401/30) counts as a failure.
-   * `address` is the client's limit key (`addressKey`).
+   * `address` is the client's IP (IPv6 is counted by its /64).
    */
   async signIn(username: string, password: string, address: string): Promise<AccountRecord> {
     return this.deps.limits.login.attempt(

@@ -112,13 +112,14 @@ export class AbuseLimits {
     return this.#settings
   }
 
-  /** Counts one API request of `address`; 429/25 past the per-second limit and its burst allowance. */
+  /** Counts one API request of `address` (a client IP); 429/25 past the per-second limit and its burst allowance. */
   async apiRequest(address: string): Promise<void> {
     if (!this.#api) return
-    const state = await this.#api.consume(address)
+    const key = addressKey(address)
+    const state = await this.#api.consume(key)
     if (state.allowed) return
     // Bursty: a request over the per-second figure may still spend the small burst allowance.
-    if (this.#burst && (await this.#burst.consume(address)).allowed) return
+    if (this.#burst && (await this.#burst.consume(key)).allowed) return
     throw rateLimited(state, this.#settings.apiPerSecond)
   }
 
@@ -135,7 +136,7 @@ export class AbuseLimits {
 
 async function limit(counter: Counter | null, key: string, points: number): Promise<void> {
   if (!counter) return
-  const state = await counter.consume(key)
+  const state = await counter.consume(addressKey(key))
   if (!state.allowed) throw rateLimited(state, points)
 }
 
@@ -173,8 +174,9 @@ export class LoginThrottle {
   async attempt<T>(username: string, address: string, verify: () => Promise<T>, isFailure: (error: unknown) => boolean): Promise<T> {
     // Usernames can be 2 KiB of anything: the store keys are fixed-length digests.
     const account = createHash('sha256').update(username).digest('hex')
-    const pair = `${account}:${address}`
-    const reserved = await this.#reserve(account, pair, address)
+    const key = addressKey(address)
+    const pair = `${account}:${key}`
+    const reserved = await this.#reserve(account, pair, key)
     let failed = false
     try {
       const result = await verify()

@@ -76,7 +76,7 @@ describe('API rate limit over HTTP', () => {
   })
 
   it('guest sessions and request tokens are limited per address by their settings', async () => {
-    const s = await server({ CINEPASS_GUEST_SESSION_LIMIT: '3', CINEPASS_REQUEST_TOKEN_LIMIT: '2' })
+    const s = await server({ CINEPASS_RATE_LIMIT: '1000', CINEPASS_GUEST_SESSION_LIMIT: '3', CINEPASS_REQUEST_TOKEN_LIMIT: '2' })
     const key = s.application.apiKey
     const guests = []
     for (let i = 0; i < 4; i++) guests.push(await call(`${s.base}/3/authentication/guest_session/new?api_key=${key}`))
@@ -136,7 +136,7 @@ describe('limits shared through Redis', () => {
 
   it('100 requests split over two instances count against one limit', async () => {
     vi.useRealTimers()
-    const env = { CINEPASS_REQUEST_TOKEN_LIMIT: '30' }
+    const env = { CINEPASS_RATE_LIMIT: '1000', CINEPASS_REQUEST_TOKEN_LIMIT: '30' }
     const a = await server(env, { overrides: { limiters: redisLimiterBackend(REDIS_URL, prefix) } })
     const b = await server(env, { overrides: { limiters: redisLimiterBackend(REDIS_URL, prefix) } })
     const statuses = await Promise.all(
@@ -151,7 +151,7 @@ describe('limits shared through Redis', () => {
 
   it('with Redis unreachable, the insurance limiter still throttles logins and the API keeps serving', async () => {
     vi.useRealTimers()
-    const s = await server({}, { overrides: { limiters: redisLimiterBackend('redis://127.0.0.1:1', prefix) } })
+    const s = await server({ CINEPASS_RATE_LIMIT: '40' }, { overrides: { limiters: redisLimiterBackend('redis://127.0.0.1:1', prefix) } })
     expect((await call(`${s.base}/3/authentication?api_key=${s.application.apiKey}`)).status).toBe(200)
     const user = await createTestUser(s.core)
     for (let i = 0; i < 10; i++) expect((await login(s, user.username, 'wrong')).status).toBe(401)

@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { addressKey, type AbuseLimits } from '../core/rate-limits.js'
+import type { AbuseLimits } from '../core/rate-limits.js'
 
 /**
- * The address a request is limited under: Fastify's `request.ip`, which is the socket address
- * unless the socket is a trusted proxy (`trustProxy`), in which case it is the right-most address
- * of `X-Forwarded-For` that is not itself a trusted proxy. IPv6 is grouped by /64.
+ * The client's IP: Fastify's `request.ip`, which is the socket address unless the socket is a
+ * trusted proxy (`trustProxy`), in which case it is the right-most address of `X-Forwarded-For`
+ * that is not itself a trusted proxy. (Core groups IPv6 by /64 when it counts.)
  */
 export function clientAddress(request: FastifyRequest): string {
-  return addressKey(request.ip)
+  return request.ip
 }
 
 /**

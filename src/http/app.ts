@@ -7,7 +7,7 @@ import type { AbuseLimits } from '../core/rate-limits.js'
 import { AuthError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
 import { registerApiRateLimit } from './abuse.js'
-import { bearerToken, parseForm, readParameter } from './params.js'
+import { assertParametersWithinLimits, bearerToken, parseForm, readParameter } from './params.js'
 import { redactUrl } from './redact.js'
 import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
 import { registerV3Routes } from './v3-routes.js'
@@ -90,6 +90,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('preHandler', async (request) => {
     if (!isApiPath(request.url)) return
+    assertParametersWithinLimits(request)
     // Credentials are checked before routing: an unknown path without them is 401, not 404.
     request.client = await options.auth.authenticateClient({
       apiKey: readParameter(request, 'api_key'),

@@ -11,8 +11,27 @@ export const MAX_PARAMETER_LENGTH = 2048
  */
 export function readParameter(request: FastifyRequest, name: string): string | undefined {
   const fromBody = ownValue(request.body, name)
-  if (fromBody !== undefined) return checked(fromBody)
+  // In a body a parameter is one string: an array or object there is type confusion, not repetition.
+  if (fromBody !== undefined) return Array.isArray(fromBody) ? refuse() : checked(fromBody)
   return checked(ownValue(request.query, name))
+}
+
+/**
+ * Refuses a request any of whose parameters, read or not, is over-long: unknown parameters are
+ * ignored, but not at any size.
+ */
+export function assertParametersWithinLimits(request: FastifyRequest): void {
+  for (const source of [request.query, request.body]) {
+    if (source === null || typeof source !== 'object') continue
+    for (const value of Object.values(source as Record<string, unknown>)) {
+      const values = Array.isArray(value) ? value : [value]
+      if (values.some((item) => typeof item === 'string' && item.length > MAX_PARAMETER_LENGTH)) refuse()
+    }
+  }
+}
+
+function refuse(): never {
+  throw new AuthError('INVALID_INPUT')
 }
 
 function ownValue(source: unknown, name: string): unknown {
@@ -25,21 +44,23 @@ function checked(value: unknown): string | undefined {
   if (value === undefined) return undefined
   if (Array.isArray(value)) {
     // A repeated query parameter is tolerated when every copy agrees.
-    if (value.length === 0 || !value.every((item) => item === value[0])) throw new AuthError('INVALID_INPUT')
+    if (value.length === 0 || !value.every((item) => item === value[0])) refuse()
     return checked(value[0])
   }
-  if (typeof value !== 'string' || value.length > MAX_PARAMETER_LENGTH || value.includes('\0')) {
-    throw new AuthError('INVALID_INPUT')
-  }
+  if (typeof value !== 'string' || value.length > MAX_PARAMETER_LENGTH || value.includes('\0')) refuse()
   return value
 }
 
-/** A form-encoded body as an object without a prototype; repeated keys become arrays. */
+/**
+ * A form-encoded body as an object without a prototype. A key repeated with the same value counts
+ * once; with different values it becomes an array, which `readParameter` refuses.
+ */
 export function parseForm(body: string): Record<string, string | string[]> {
   const result: Record<string, string | string[]> = Object.create(null)
   for (const [key, value] of new URLSearchParams(body)) {
     const previous = result[key]
-    result[key] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value]
+    if (previous === undefined || previous === value) result[key] = value
+    else result[key] = Array.isArray(previous) ? [...previous, value] : [previous, value]
   }
   return result
 }

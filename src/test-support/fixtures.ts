@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Logger } from 'pino'
 import { loadConfig, type Config } from '../config.js'
 import { ManualClock } from '../core/clock.js'
 import type { Store } from '../core/store.js'
@@ -78,11 +79,18 @@ export interface TestServer extends RunningServer {
  * A real cinepass HTTP server on 127.0.0.1 with a fresh SQLite file, one application and one user.
  * `env` is read as the process environment would be (CINEPASS_* settings).
  */
-export async function startTestServer(options: { env?: NodeJS.ProcessEnv; overrides?: CoreOverrides; store?: Store } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { env?: NodeJS.ProcessEnv; overrides?: CoreOverrides; store?: Store; logger?: Logger } = {},
+): Promise<TestServer> {
   const dir = temporaryDirectory()
   const dbPath = join(dir.path, 'cinepass.db')
-  const config = loadConfig({ CINEPASS_DATABASE: dbPath, CINEPASS_PORT: '0', NODE_ENV: 'production', ...options.env })
-  const server = await startServer(config, { ...(options.store ? { store: options.store } : {}), ...(options.overrides ? { overrides: options.overrides } : {}) })
+  // The API rate limit is off (wire.md: "0 … for benchmarks, tests") unless a test sets it; the login throttles stay on.
+  const config = loadConfig({ CINEPASS_DATABASE: dbPath, CINEPASS_PORT: '0', NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', ...options.env })
+  const server = await startServer(config, {
+    ...(options.store ? { store: options.store } : {}),
+    ...(options.overrides ? { overrides: options.overrides } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  })
   const application = await createTestApplication(server.core)
   const user = await createTestUser(server.core)
   return {

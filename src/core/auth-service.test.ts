@@ -1,0 +1,174 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createTestApplication, createTestUser, temporarySqliteStore, testCore, type TestApplication, type TestUser } from '../test-support/fixtures.js'
+import type { SqliteStore } from '../store/sqlite/sqlite-store.js'
+import type { ClientContext } from './context.js'
+import { AuthError } from './errors.js'
+import type { TmdbStatusName } from '../wire/status.js'
+
+const HOUR = 3_600_000
+
+let store: SqliteStore
+let remove: () => Promise<void>
+let core: ReturnType<typeof testCore>
+let app: TestApplication
+let user: TestUser
+let client: ClientContext
+
+async function rejectsWith(promise: Promise<unknown>, code: TmdbStatusName): Promise<void> {
+  await expect(promise).rejects.toSatisfy((error: unknown) => error instanceof AuthError && error.code === code)
+}
+
+async function setUp(config: Parameters<typeof testCore>[1] = {}): Promise<void> {
+  ;({ store, remove } = temporarySqliteStore())
+  core = testCore(store, config)
+  app = await createTestApplication(core)
+  user = await createTestUser(core)
+  client = await core.auth.authenticateClient({ apiKey: app.apiKey })
+}
+
+const login = (requestToken: string, who = user) =>
+  core.auth.validateWithLogin(client, { username: who.username, password: who.password, requestToken })
+
+describe('AuthService', () => {
+  beforeEach(async () => setUp())
+  afterEach(async () => remove())
+
+  it('createRequestToken() issues 40 lowercase hex tokens that expire after 60 minutes', async () => {
+    const { requestToken, expiresAt } = await core.auth.createRequestToken(client)
+    expect(requestToken).toMatch(/^[0-9a-f]{40}$/)
+    expect(expiresAt).toBe(core.clock.now() + HOUR)
+  })
+
+  it('validateWithLogin() accepts a token 1 s before its expiry and refuses it at its expiry', async () => {
+    const early = await core.auth.createRequestToken(client)
+    const late = await core.auth.createRequestToken(client)
+    core.clock.advance(HOUR - 1000)
+    await expect(login(early.requestToken)).resolves.toEqual({ requestToken: early.requestToken, expiresAt: early.expiresAt })
+    core.clock.advance(1000)
+    await rejectsWith(login(late.requestToken), 'INVALID_REQUEST_TOKEN')
+  })
+
+  it('createSession() accepts an approved token 1 s before its expiry and refuses one at its expiry', async () => {
+    const early = await core.auth.createRequestToken(client)
+    const late = await core.auth.createRequestToken(client)
+    await login(early.requestToken)
+    await login(late.requestToken)
+    core.clock.advance(HOUR - 1000)
+    await expect(core.auth.createSession(client, early.requestToken)).resolves.toMatchObject({ sessionId: expect.stringMatching(/^[0-9a-f]{40}$/) })
+    core.clock.advance(1000)
+    await rejectsWith(core.auth.createSession(client, late.requestToken), 'INVALID_REQUEST_TOKEN')
+  })
+
+  it('createSession() refuses a consumed token', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    await login(requestToken)
+    await core.auth.createSession(client, requestToken)
+    await rejectsWith(core.auth.createSession(client, requestToken), 'INVALID_REQUEST_TOKEN')
+  })
+
+  it('createSession() refuses a pending or denied token as "session denied"', async () => {
+    const pending = await core.auth.createRequestToken(client)
+    await rejectsWith(core.auth.createSession(client, pending.requestToken), 'SESSION_DENIED')
+    const denied = await core.auth.createRequestToken(client)
+    const { hashSecret } = await import('./secrets.js')
+    await store.denyRequestToken(hashSecret(denied.requestToken), core.clock.now())
+    await rejectsWith(core.auth.createSession(client, denied.requestToken), 'SESSION_DENIED')
+  })
+
+  it('createSession() refuses another application\'s token', async () => {
+    const other = await createTestApplication(core, 'Other')
+    const otherClient = await core.auth.authenticateClient({ apiKey: other.apiKey })
+    const { requestToken } = await core.auth.createRequestToken(client)
+    await login(requestToken)
+    await rejectsWith(core.auth.createSession(otherClient, requestToken), 'INVALID_REQUEST_TOKEN')
+    await expect(core.auth.createSession(client, requestToken)).resolves.toBeDefined()
+  })
+
+  it('validateWithLogin() lets the same user validate again but refuses a second user', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    await login(requestToken)
+    await expect(login(requestToken)).resolves.toBeDefined()
+    const other = await createTestUser(core)
+    await rejectsWith(login(requestToken, other), 'INVALID_REQUEST_TOKEN')
+  })
+
+  it('verifyLogin() refuses an unknown user and a wrong password alike, and reveals a disabled account only to its password', async () => {
+    await rejectsWith(core.auth.verifyLogin('no_such_user', 'x'), 'INVALID_LOGIN')
+    await rejectsWith(core.auth.verifyLogin(user.username, 'wrong'), 'INVALID_LOGIN')
+    await core.admin.setUserDisabled(user.username, true)
+    await rejectsWith(core.auth.verifyLogin(user.username, 'wrong'), 'INVALID_LOGIN')
+    await rejectsWith(core.auth.verifyLogin(user.username, user.password), 'ACCOUNT_DISABLED')
+  })
+
+  it('verifyLogin() matches usernames case-insensitively and passwords exactly', async () => {
+    await expect(core.auth.verifyLogin(user.username.toUpperCase(), user.password)).resolves.toMatchObject({ id: user.id })
+    await rejectsWith(core.auth.verifyLogin(user.username, `${user.password} `), 'INVALID_LOGIN')
+    await rejectsWith(core.auth.verifyLogin(user.username, user.password.toUpperCase()), 'INVALID_LOGIN')
+  })
+
+  it('createGuestSession() lives 24 hours: live 1 s before, dead at the boundary', async () => {
+    const { guestSessionId, expiresAt } = await core.auth.createGuestSession(client)
+    expect(guestSessionId).toMatch(/^[0-9a-f]{32}$/)
+    expect(expiresAt).toBe(core.clock.now() + 24 * HOUR)
+    core.clock.advance(24 * HOUR - 1000)
+    expect(await core.auth.isLiveGuestSession(client, guestSessionId)).toBe(true)
+    core.clock.advance(1000)
+    expect(await core.auth.isLiveGuestSession(client, guestSessionId)).toBe(false)
+  })
+
+  it('sessions never expire by default', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    await login(requestToken)
+    const { sessionId } = await core.auth.createSession(client, requestToken)
+    core.clock.advance(5 * 365 * 24 * HOUR)
+    await expect(core.auth.accountFor(client, sessionId)).resolves.toMatchObject({ id: user.id })
+  })
+
+  it('accountFor() refuses a deleted session, another application\'s session and a malformed id with code 3', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    await login(requestToken)
+    const { sessionId } = await core.auth.createSession(client, requestToken)
+    const other = await createTestApplication(core, 'Other')
+    await rejectsWith(core.auth.accountFor(await core.auth.authenticateClient({ apiKey: other.apiKey }), sessionId), 'AUTHENTICATION_FAILED')
+    await rejectsWith(core.auth.accountFor(client, 'nope'), 'AUTHENTICATION_FAILED')
+    await rejectsWith(core.auth.accountFor(client, undefined), 'AUTHENTICATION_FAILED')
+    await core.auth.deleteSession(client, sessionId)
+    await rejectsWith(core.auth.accountFor(client, sessionId), 'AUTHENTICATION_FAILED')
+    await rejectsWith(core.auth.deleteSession(client, sessionId), 'SESSION_NOT_FOUND')
+  })
+
+  it('authenticateClient() sees a suspension made elsewhere within a second', async () => {
+    await store.setApplicationSuspended(app.id, true)
+    await expect(core.auth.authenticateClient({ apiKey: app.apiKey })).resolves.toBeDefined()
+    core.clock.advance(1000)
+    await rejectsWith(core.auth.authenticateClient({ apiKey: app.apiKey }), 'SUSPENDED_API_KEY')
+  })
+
+  it('authenticateClient() accepts the read access token and refuses a bad API key even next to a good token', async () => {
+    await expect(core.auth.authenticateClient({ bearer: app.readAccessToken })).resolves.toMatchObject({ app: { id: app.id }, apiKey: app.apiKey, user: null })
+    await rejectsWith(core.auth.authenticateClient({ bearer: app.readAccessToken, apiKey: 'f'.repeat(32) }), 'INVALID_API_KEY')
+    await rejectsWith(core.auth.authenticateClient({}), 'INVALID_API_KEY')
+  })
+
+  it('authenticateClient() refuses a read access token once its signing key is retired', async () => {
+    const [key] = await core.keys.list()
+    await core.keys.retire(key!.kid)
+    await rejectsWith(core.auth.authenticateClient({ bearer: app.readAccessToken }), 'INVALID_API_KEY')
+  })
+})
+
+describe('AuthService with configured lifetimes', () => {
+  afterEach(async () => remove())
+
+  it('a configured session lifetime ends a session at its boundary, not 1 s before', async () => {
+    await setUp({ config: { lifetimes: { requestTokenTtlMs: 600_000, guestSessionTtlMs: 1000, sessionTtlMs: 2 * HOUR, v4RequestTokenTtlMs: 900_000 } } })
+    const { requestToken, expiresAt } = await core.auth.createRequestToken(client)
+    expect(expiresAt).toBe(core.clock.now() + 600_000)
+    await login(requestToken)
+    const { sessionId } = await core.auth.createSession(client, requestToken)
+    core.clock.advance(2 * HOUR - 1000)
+    await expect(core.auth.accountFor(client, sessionId)).resolves.toBeDefined()
+    core.clock.advance(1000)
+    await rejectsWith(core.auth.accountFor(client, sessionId), 'AUTHENTICATION_FAILED')
+  })
+})

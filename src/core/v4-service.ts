@@ -1,0 +1,139 @@
+import type { JWTPayload } from 'jose'
+import type { AuthService } from './auth-service.js'
+import type { ClientContext, CoreDeps } from './context.js'
+import { AuthError } from './errors.js'
+import { checkRedirect } from './redirect.js'
+import { constantTimeEqual, hashSecret, randomHex } from './secrets.js'
+import { isJwtShaped } from './signing-keys.js'
+import type { AccountRecord } from './store.js'
+
+const PENDING_SCOPE = 'pending_request_token'
+const WRITE_SCOPE = 'api_write'
+
+/** A verified v4 request token: the hash of its `jti` names its row. */
+export interface V4RequestTokenClaims {
+  idHash: string
+  payload: JWTPayload
+}
+
+/**
+ * TMDB's v4 authentication: request tokens (JWTs, 15 minutes, used once), user access tokens (JWTs
+ * that last until deleted), and `convert/4`, which turns a user access token into a v3 session.
+ * Only the `jti` of a token is stored, as its hash.
+ */
+export class V4Service {
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly auth: AuthService,
+  ) {}
+
+  /** `POST /4/auth/request_token`: a pending request token of the client's application. */
+  async createRequestToken(client: ClientContext, redirectTo: string | undefined): Promise<string> {
+    const { store, clock, random, keys, lifetimes } = this.deps
+    const redirect = redirectTo === undefined || redirectTo === '' ? null : redirectTo
+    // Refused here already, so an app learns of a bad redirect_to before a user sees an error page.
+    if (redirect !== null) checkRedirect(redirect, client.app)
+    const jti = randomHex(random, 20)
+    const now = clock.now()
+    const nbf = Math.floor(now / 1000)
+    const exp = nbf + Math.floor(lifetimes.v4RequestTokenTtlMs / 1000)
+    await store.insertV4RequestToken({
+      idHash: hashSecret(jti),
+      appId: client.app.id,
+      createdAt: now,
+      expiresAt: exp * 1000,
+      redirectTo: redirect,
+      status: 'pending',
+      accountId: null,
+      consumedAt: null,
+    })
+    return keys.sign({ aud: client.apiKey, jti, scopes: [PENDING_SCOPE], nbf, exp, redirect_to: redirect, version: 2 })
+  }
+
+  /**
+   * The claims of a v4 request token signed by us (any application's), or null when it is not one:
+   * bad signature, retired key, expired, or the wrong kind of token.
+   */
+  async verifyRequestToken(token: string): Promise<V4RequestTokenClaims | null> {
+    if (!isJwtShaped(token)) return null
+    const payload = await this.deps.keys.verify(token)
+    if (!payload || payload.version !== 2 || typeof payload.jti !== 'string' || !scopesOf(payload).includes(PENDING_SCOPE)) return null
+    return { idHash: hashSecret(payload.jti), payload }
+  }
+
+  /**
+   * `POST /4/auth/access_token`: consumes an approved request token of the client's application,
+   * once, into a user access token. 422/41 while the user has not approved it; 401/33 when it is
+   * expired, used, unknown or another application's.
+   */
+  async createAccessToken(client: ClientContext, requestToken: string | undefined): Promise<{ accessToken: string; accountId: string }> {
+    if (requestToken === undefined) throw new AuthError('INVALID_PARAMETERS')
+    const claims = await this.verifyRequestToken(requestToken)
+    if (!claims || !sameAudience(claims.payload, client.apiKey)) throw new AuthError('INVALID_REQUEST_TOKEN')
+    const { store, clock, random, keys } = this.deps
+    const now = clock.now()
+    const jti = randomHex(random, 20)
+    const idHash = hashSecret(jti)
+    const result = await store.createAccessTokenFromRequestToken(claims.idHash, client.app.id, now, { idHash, appId: client.app.id, createdAt: now, revokedAt: null })
+    if (!result.ok) throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'REQUEST_TOKEN_NOT_APPROVED')
+    const account = await store.findAccountById(result.accountId)
+    if (!account || account.disabled) {
+      await store.revokeAccessToken(idHash, client.app.id, now)
+      throw new AuthError('INVALID_REQUEST_TOKEN')
+    }
+    const accessToken = await keys.sign({
+      aud: client.apiKey,
+      nbf: Math.floor(now / 1000),
+      jti,
+      sub: account.objectId,
+      scopes: ['api_read', WRITE_SCOPE],
+      version: 2,
+    })
+    return { accessToken, accountId: account.objectId }
+  }
+
+  /** `DELETE /4/auth/access_token`: logs the user out; the token is refused everywhere afterwards. */
+  async deleteAccessToken(client: ClientContext, accessToken: string | undefined): Promise<void> {
+    if (accessToken === undefined) throw new AuthError('INVALID_PARAMETERS')
+    const idHash = await this.#liveAccessTokenId(client, accessToken)
+    if (!(await this.deps.store.revokeAccessToken(idHash, client.app.id, this.deps.clock.now()))) throw new AuthError('INVALID_TOKEN')
+  }
+
+  /**
+   * `convert/4`: a new v3 session for the user of a live access token of the client's application.
+   * 401/36 for a token of ours without write permission (a read access token); 401/35 for anything
+   * else that is not a live user access token.
+   */
+  async convertToSession(client: ClientContext, accessToken: string | undefined): Promise<{ sessionId: string }> {
+    if (accessToken === undefined) throw new AuthError('INVALID_PARAMETERS')
+    const idHash = await this.#liveAccessTokenId(client, accessToken)
+    const row = await this.deps.store.findAccessToken(idHash)
+    const account = row ? await this.deps.store.findAccountById(row.accountId) : null
+    if (!row || !isActive(account)) throw new AuthError('INVALID_TOKEN')
+    return this.auth.issueSession(client, row.accountId)
+  }
+
+  /** The id hash of a live user access token of the client's application; 401/36 or 401/35 otherwise. */
+  async #liveAccessTokenId(client: ClientContext, token: string): Promise<string> {
+    const payload = isJwtShaped(token) ? await this.deps.keys.verify(token) : null
+    if (!payload || !sameAudience(payload, client.apiKey)) throw new AuthError('INVALID_TOKEN')
+    if (!scopesOf(payload).includes(WRITE_SCOPE)) throw new AuthError('NO_WRITE_PERMISSION')
+    if (payload.version !== 2 || typeof payload.jti !== 'string') throw new AuthError('INVALID_TOKEN')
+    const idHash = hashSecret(payload.jti)
+    const row = await this.deps.store.findAccessToken(idHash)
+    if (!row || row.revokedAt !== null || row.appId !== client.app.id) throw new AuthError('INVALID_TOKEN')
+    return idHash
+  }
+}
+
+function scopesOf(payload: JWTPayload): unknown[] {
+  return Array.isArray(payload.scopes) ? payload.scopes : []
+}
+
+function sameAudience(payload: JWTPayload, apiKey: string): boolean {
+  return typeof payload.aud === 'string' && constantTimeEqual(payload.aud, apiKey)
+}
+
+function isActive(account: AccountRecord | null): account is AccountRecord {
+  return account !== null && !account.disabled
+}

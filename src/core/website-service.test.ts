@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestApplication, createTestUser, temporarySqliteStore, testCore, type TestApplication, type TestUser } from '../test-support/fixtures.js'
+import type { ClientContext } from './context.js'
+import { AuthError } from './errors.js'
+import { DEFAULT_WEB_SESSION_TTL_MS } from './website-service.js'
+
+describe('WebsiteService', () => {
+  let temp: ReturnType<typeof temporarySqliteStore>
+  let core: ReturnType<typeof testCore>
+  let app: TestApplication
+  let client: ClientContext
+  let alice: TestUser
+  let bob: TestUser
+
+  beforeAll(async () => {
+    temp = temporarySqliteStore()
+    core = testCore(temp.store)
+    app = await createTestApplication(core)
+    client = await core.auth.authenticateClient({ apiKey: app.apiKey })
+    alice = await createTestUser(core)
+    bob = await createTestUser(core)
+  })
+  afterAll(async () => {
+    await temp?.remove()
+  })
+
+  const refusal = async (promise: Promise<unknown>): Promise<string> =>
+    promise.then(
+      () => 'resolved',
+      (error: unknown) => (error instanceof AuthError ? error.code : String(error)),
+    )
+  const accountOf = async (user: TestUser) => (await core.deps.store.findAccountById(user.id))!
+
+  it('signIn() refuses like validate_with_login: missing, wrong, unknown, disabled', async () => {
+    expect(await refusal(core.website.signIn({ username: alice.username, password: '', address: '127.0.0.1' }))).toBe('CREDENTIALS_REQUIRED')
+    expect(await refusal(core.website.signIn({ username: alice.username, password: 'nope', address: '127.0.0.1' }))).toBe('INVALID_LOGIN')
+    expect(await refusal(core.website.signIn({ username: 'nobody', password: 'nope', address: '127.0.0.1' }))).toBe('INVALID_LOGIN')
+    const carol = await createTestUser(core)
+    await core.admin.setUserDisabled(carol.username, true)
+    expect(await refusal(core.website.signIn({ username: carol.username, password: carol.password, address: '127.0.0.1' }))).toBe('ACCOUNT_DISABLED')
+  })
+
+  it('accountOf() ends with the website session lifetime and with sign-out', async () => {
+    const { sessionToken } = await core.website.signIn({ username: alice.username, password: alice.password, address: '127.0.0.1' })
+    expect((await core.website.accountOf(sessionToken))?.id).toBe(alice.id)
+    core.clock.advance(DEFAULT_WEB_SESSION_TTL_MS)
+    expect(await core.website.accountOf(sessionToken)).toBeNull()
+    const second = await core.website.signIn({ username: alice.username, password: alice.password, address: '127.0.0.1' })
+    await core.website.signOut(second.sessionToken)
+    expect(await core.website.accountOf(second.sessionToken)).toBeNull()
+    expect(await core.website.accountOf('not-a-token')).toBeNull()
+  })
+
+  it('approveV3() refuses a token another user already approved', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    expect(await core.website.approveV3(requestToken, undefined, await accountOf(alice))).toBeNull()
+    // The same user may approve again; another may not.
+    expect(await refusal(core.website.approveV3(requestToken, undefined, await accountOf(alice)))).toBe('resolved')
+    expect(await refusal(core.website.approveV3(requestToken, undefined, await accountOf(bob)))).toBe('INVALID_REQUEST_TOKEN')
+    expect((await core.auth.createSession(client, requestToken)).sessionId).toMatch(/^[0-9a-f]{40}$/)
+  })
+
+  it('denyV3() refuses a token that is no longer pending', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    expect(await core.website.denyV3(requestToken, 'myapp://cb')).toBe(`myapp://cb?request_token=${requestToken}&denied=true`)
+    expect(await refusal(core.website.denyV3(requestToken, undefined))).toBe('INVALID_REQUEST_TOKEN')
+    expect(await refusal(core.website.approveV3(requestToken, undefined, await accountOf(alice)))).toBe('INVALID_REQUEST_TOKEN')
+  })
+
+  it('signUp() is refused when sign-up is closed', async () => {
+    const closed = testCore(temp.store, { config: { signup: 'closed' } })
+    expect(await refusal(closed.website.signUp({ username: 'someone', password: 'pw', email: undefined, address: '127.0.0.1' }))).toBe('NOT_FOUND')
+    expect(await core.deps.store.findAccountByUsername('someone')).toBeNull()
+  })
+})

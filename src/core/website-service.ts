@@ -1,0 +1,181 @@
+import type { AdminService } from './admin-service.js'
+import type { AuthService } from './auth-service.js'
+import type { CoreDeps } from './context.js'
+import { AuthError, UsageError } from './errors.js'
+import { checkRedirect, withQuery } from './redirect.js'
+import { HEX_40, hashSecret, randomHex } from './secrets.js'
+import type { AccountRecord, ApplicationRecord, RequestTokenRecord, V4RequestTokenRecord } from './store.js'
+import type { V4Service } from './v4-service.js'
+
+export interface WebsiteOptions {
+  /** `open`: anyone may create an account on the website; `closed`: only the CLI creates accounts. */
+  signup: 'open' | 'closed'
+  /** How long a website sign-in lasts. */
+  webSessionTtlMs: number
+}
+
+export const DEFAULT_WEB_SESSION_TTL_MS = 24 * 60 * 60 * 1000
+const MIN_SIGNUP_PASSWORD_LENGTH = 8
+
+/** Who signs in: the credentials, and where from (the login throttles of issue 6 key on `address`). */
+export interface SignInInput {
+  username: string | undefined
+  password: string | undefined
+  /** The client's address, for throttling. */
+  address: string
+}
+
+export interface SignedIn {
+  /** The website session secret, for the cookie; only its hash is stored. */
+  sessionToken: string
+  account: AccountRecord
+}
+
+/** A request token a user is asked to approve, v3 or v4, and the application asking. */
+export interface PendingApproval {
+  app: ApplicationRecord
+  /** Where the user goes after deciding; null shows the website's own page. */
+  redirect: URL | null
+}
+
+/**
+ * The approval website's rules: signing in and up, website sessions, and approving or denying v3 and
+ * v4 request tokens. Refusals are `AuthError`s: 33 for a token that is unknown, expired, used or
+ * denied (the website shows 404), 5 for a refused `redirect_to` (400), 30/31/26 for sign-in.
+ */
+export class WebsiteService {
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly auth: AuthService,
+    private readonly admin: AdminService,
+    private readonly v4: V4Service,
+    readonly options: WebsiteOptions,
+  ) {}
+
+  /**
+   * Website sign-in: the one entry point for the login form, so a throttle can wrap it. Same
+   * refusals as `validate_with_login` (26 missing, 30 wrong, 31 disabled).
+   */
+  async signIn(input: SignInInput): Promise<SignedIn> {
+    if (!input.username || !input.password) throw new AuthError('CREDENTIALS_REQUIRED')
+    // The same throttled entry point as validate_with_login, so both share one set of counters.
+    const account = await this.auth.signIn(input.username, input.password, input.address)
+    return { sessionToken: await this.#startSession(account.id), account }
+  }
+
+  /**
+   * Creates an account from the sign-up form and signs it in. 404/34 when sign-up is closed; a
+   * `UsageError` naming the problem for a short password, a taken or invalid username, a bad email.
+   */
+  async signUp(input: SignInInput & { email: string | undefined }): Promise<SignedIn> {
+    if (this.options.signup !== 'open') throw new AuthError('NOT_FOUND')
+    if (!input.username || !input.password) throw new AuthError('CREDENTIALS_REQUIRED')
+    // Self-service accounts follow ASVS 6.2.1; accounts the operator makes with the CLI are the operator's call.
+    if (input.password.length < MIN_SIGNUP_PASSWORD_LENGTH) throw new UsageError(`the password must have at least ${MIN_SIGNUP_PASSWORD_LENGTH} characters`)
+    // UsageError (taken or invalid username, bad email) carries a one-line reason for the form.
+    const account = await this.admin.createUser({ username: input.username, password: input.password, email: input.email })
+    return { sessionToken: await this.#startSession(account.id), account }
+  }
+
+  async #startSession(accountId: number): Promise<string> {
+    const { store, clock, random } = this.deps
+    const sessionToken = randomHex(random, 20)
+    const now = clock.now()
+    await store.insertWebSession({ sessionHash: hashSecret(sessionToken), accountId, createdAt: now, expiresAt: now + this.options.webSessionTtlMs })
+    return sessionToken
+  }
+
+  /** The signed-in account of a website session cookie, or null (unknown, expired, disabled). */
+  async accountOf(sessionToken: string | undefined): Promise<AccountRecord | null> {
+    if (sessionToken === undefined || !HEX_40.test(sessionToken)) return null
+    const { store, clock } = this.deps
+    const session = await store.findWebSession(hashSecret(sessionToken))
+    if (!session || session.expiresAt <= clock.now()) return null
+    const account = await store.findAccountById(session.accountId)
+    return account && !account.disabled ? account : null
+  }
+
+  async signOut(sessionToken: string | undefined): Promise<void> {
+    if (sessionToken !== undefined && HEX_40.test(sessionToken)) await this.deps.store.deleteWebSession(hashSecret(sessionToken))
+  }
+
+  /** A v3 request token that can still be approved or denied, with its application; 33 otherwise. */
+  async v3Approval(requestToken: string, redirectTo: string | undefined): Promise<PendingApproval> {
+    const row = await this.#v3Row(requestToken)
+    if (row.status === 'denied') throw new AuthError('INVALID_REQUEST_TOKEN')
+    const app = await this.#application(row.appId)
+    return { app, redirect: redirectTo ? checkRedirect(redirectTo, app) : null }
+  }
+
+  /** Approves a v3 request token for `account`; the URL to send the user to, or null for the /allow page. */
+  async approveV3(requestToken: string, redirectTo: string | undefined, account: AccountRecord): Promise<string | null> {
+    const { redirect } = await this.v3Approval(requestToken, redirectTo)
+    const approved = await this.deps.store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: account.id, now: this.deps.clock.now() })
+    if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return redirect ? withQuery(redirect, { request_token: requestToken, approved: 'true' }) : null
+  }
+
+  /** Denies a v3 request token; the URL to send the user to, or null for the /deny page. */
+  async denyV3(requestToken: string, redirectTo: string | undefined): Promise<string | null> {
+    const { redirect } = await this.v3Approval(requestToken, redirectTo)
+    if (!(await this.deps.store.denyRequestToken(hashSecret(requestToken), this.deps.clock.now()))) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return redirect ? withQuery(redirect, { request_token: requestToken, denied: 'true' }) : null
+  }
+
+  /** The application of a v3 token that now has `status` and is still unused (the /allow and /deny pages). */
+  async v3Decided(requestToken: string, status: 'approved' | 'denied'): Promise<ApplicationRecord> {
+    const row = await this.#v3Row(requestToken)
+    if (row.status !== status) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return this.#application(row.appId)
+  }
+
+  async #v3Row(requestToken: string): Promise<RequestTokenRecord> {
+    const row = HEX_40.test(requestToken) ? await this.deps.store.findRequestToken(hashSecret(requestToken)) : null
+    if (!row || row.consumedAt !== null || row.expiresAt <= this.deps.clock.now()) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return row
+  }
+
+  /** A v4 request token that can still be approved or denied, with its application; 33 otherwise. */
+  async v4Approval(requestToken: string | undefined): Promise<PendingApproval> {
+    const row = await this.#v4Row(requestToken)
+    if (row.status === 'denied') throw new AuthError('INVALID_REQUEST_TOKEN')
+    const app = await this.#application(row.appId)
+    return { app, redirect: row.redirectTo ? checkRedirect(row.redirectTo, app) : null }
+  }
+
+  /** Approves a v4 request token; the `redirect_to` it was made with, or null for /auth/access/approve. */
+  async approveV4(requestToken: string | undefined, account: AccountRecord): Promise<string | null> {
+    const row = await this.#v4Row(requestToken)
+    const approved = await this.deps.store.approveV4RequestToken(row.idHash, account.id, this.deps.clock.now())
+    if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return approved.redirectTo
+  }
+
+  /** Denies a v4 request token; the `redirect_to` it was made with, or null for /auth/access/deny. */
+  async denyV4(requestToken: string | undefined): Promise<string | null> {
+    const row = await this.#v4Row(requestToken)
+    const denied = await this.deps.store.denyV4RequestToken(row.idHash, this.deps.clock.now())
+    if (!denied) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return denied.redirectTo
+  }
+
+  /** The application of a v4 token that now has `status` and is still unused. */
+  async v4Decided(requestToken: string | undefined, status: 'approved' | 'denied'): Promise<ApplicationRecord> {
+    const row = await this.#v4Row(requestToken)
+    if (row.status !== status) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return this.#application(row.appId)
+  }
+
+  async #v4Row(requestToken: string | undefined): Promise<V4RequestTokenRecord> {
+    const claims = requestToken === undefined ? null : await this.v4.verifyRequestToken(requestToken)
+    const row = claims ? await this.deps.store.findV4RequestToken(claims.idHash) : null
+    if (!row || row.consumedAt !== null || row.expiresAt <= this.deps.clock.now()) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return row
+  }
+
+  async #application(appId: string): Promise<ApplicationRecord> {
+    const app = await this.deps.store.findApplicationById(appId)
+    if (!app || app.suspended) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return app
+  }
+}

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify'
+import type { V4Service } from '../core/v4-service.js'
+import { TMDB_STATUS } from '../wire/status.js'
+import type { SessionResponse, V4AccessTokenResponse, V4RequestTokenResponse } from '../wire/types.js'
+import { apiRoute, clientOf } from './app.js'
+import { readParameter } from './params.js'
+import { sendJson, statusBody } from './responses.js'
+
+const SUCCESS = { success: true, status_code: TMDB_STATUS.SUCCESS.status_code, status_message: TMDB_STATUS.SUCCESS.message } as const
+
+/** TMDB's v4 authentication endpoints and `POST /3/authentication/session/convert/4`. */
+export function registerV4Routes(app: FastifyInstance, v4: V4Service): void {
+  apiRoute(app, '/4/auth/request_token', ['POST'], async (request, reply) => {
+    const requestToken = await v4.createRequestToken(clientOf(request), readParameter(request, 'redirect_to'))
+    const body: V4RequestTokenResponse = { ...SUCCESS, request_token: requestToken }
+    return sendJson(reply, 200, body)
+  })
+
+  apiRoute(app, '/4/auth/access_token', ['POST', 'DELETE'], async (request, reply) => {
+    const client = clientOf(request)
+    if (request.method === 'DELETE') {
+      await v4.deleteAccessToken(client, readParameter(request, 'access_token'))
+      return sendJson(reply, 200, statusBody('DELETED'))
+    }
+    const { accessToken, accountId } = await v4.createAccessToken(client, readParameter(request, 'request_token'))
+    const body: V4AccessTokenResponse = { ...SUCCESS, access_token: accessToken, account_id: accountId }
+    return sendJson(reply, 200, body)
+  })
+
+  apiRoute(app, '/3/authentication/session/convert/4', ['POST'], async (request, reply) => {
+    const { sessionId } = await v4.convertToSession(clientOf(request), readParameter(request, 'access_token'))
+    const body: SessionResponse = { success: true, session_id: sessionId }
+    return sendJson(reply, 200, body)
+  })
+}

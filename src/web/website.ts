@@ -1,0 +1,276 @@
+import fastifyCookie from '@fastify/cookie'
+import fastifyCsrf from '@fastify/csrf-protection'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AuthError, UsageError } from '../core/errors.js'
+import type { AccountRecord } from '../core/store.js'
+import type { PendingApproval, WebsiteService } from '../core/website-service.js'
+import { approvePage, loginPage, messagePage, signedInFooter, signupPage } from './pages.js'
+import { STYLESHEET } from './styles.js'
+
+export interface WebsiteRoutesOptions {
+  website: WebsiteService
+  /** The public URL, read at request time (a server started on port 0 learns its port late). */
+  publicUrl: () => string
+}
+
+export const SESSION_COOKIE = 'cinepass_session'
+export const CSRF_COOKIE = 'cinepass_csrf'
+const CSRF_ERRORS = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN'])
+
+/**
+ * The approval website: sign-in, sign-up, and approving v3 (`/authenticate/…`) and v4
+ * (`/auth/access`) request tokens. Server-rendered HTML, no JavaScript; every form carries a CSRF
+ * token bound to a cookie; every page carries a strict CSP and refuses framing.
+ */
+export async function registerWebsite(app: FastifyInstance, options: WebsiteRoutesOptions): Promise<void> {
+  const { website } = options
+  const secure = options.publicUrl().startsWith('https:')
+  const cookieOptions = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure }
+
+  await app.register(async (web) => {
+    await web.register(fastifyCookie)
+    await web.register(fastifyCsrf, { cookieKey: CSRF_COOKIE, cookieOpts: cookieOptions, getToken: (request) => formField(request.body, '_csrf') })
+    const csrf = { preHandler: web.csrfProtection }
+
+    web.addHook('onSend', async (_request, reply, payload) => {
+      if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', contentSecurityPolicy(null))
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+      reply.header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer').header('x-content-type-options', 'nosniff')
+      return payload
+    })
+    web.setErrorHandler((error, request, reply) => errorPage(error, request, reply))
+
+    const signedIn = (request: FastifyRequest): Promise<AccountRecord | null> => website.accountOf(request.cookies[SESSION_COOKIE])
+    const signupOpen = website.options.signup === 'open'
+    const startSession = (reply: FastifyReply, token: string): void => {
+      reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: Math.floor(website.options.webSessionTtlMs / 1000) })
+    }
+
+    web.get('/assets/cinepass.css', async (_request, reply) =>
+      reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+    )
+
+    web.get('/', async (request, reply) => {
+      const account = await signedIn(request)
+      if (!account) return reply.redirect('/login', 303)
+      const body = messagePage('cinepass', 'You are signed in. Applications send you here to approve their access.', {
+        extra: signedInFooter(account.username, reply.generateCsrf(), '/login'),
+      })
+      return sendPage(reply, 200, body)
+    })
+
+    web.get('/login', async (request, reply) => {
+      const next = safeNext(queryString(request, 'next'))
+      if (await signedIn(request)) return reply.redirect(next, 303)
+      return sendPage(reply, 200, loginPage({ csrf: reply.generateCsrf(), next, signupOpen }))
+    })
+
+    web.post('/login', csrf, async (request, reply) => {
+      const { username, password } = { username: formField(request.body, 'username'), password: formField(request.body, 'password') }
+      const next = safeNext(formField(request.body, 'next'))
+      try {
+        const { sessionToken } = await website.signIn({ username, password, address: request.ip })
+        startSession(reply, sessionToken)
+        return reply.redirect(next, 303)
+      } catch (error) {
+        const message = signInRefusal(error)
+        if (message === null) throw error
+        const status = error instanceof AuthError && error.code === 'CREDENTIALS_REQUIRED' ? 400 : 401
+        return sendPage(reply, status, loginPage({ csrf: reply.generateCsrf(), next, username, error: message, signupOpen }))
+      }
+    })
+
+    web.get('/signup', async (request, reply) => {
+      if (!signupOpen) throw new AuthError('NOT_FOUND')
+      return sendPage(reply, 200, signupPage({ csrf: reply.generateCsrf(), next: safeNext(queryString(request, 'next')) }))
+    })
+
+    web.post('/signup', csrf, async (request, reply) => {
+      const input = { username: formField(request.body, 'username'), password: formField(request.body, 'password'), email: formField(request.body, 'email') }
+      const next = safeNext(formField(request.body, 'next'))
+      try {
+        const { sessionToken } = await website.signUp({ ...input, address: request.ip })
+        startSession(reply, sessionToken)
+        return reply.redirect(next, 303)
+      } catch (error) {
+        const message = error instanceof UsageError ? capitalize(error.message) + '.' : signInRefusal(error)
+        if (message === null) throw error
+        return sendPage(reply, 400, signupPage({ csrf: reply.generateCsrf(), next, username: input.username, email: input.email, error: message }))
+      }
+    })
+
+    web.get('/logout', async (request, reply) => {
+      const account = await signedIn(request)
+      if (!account) return reply.redirect('/login', 303)
+      const body = messagePage('Log out', 'Sign out of cinepass on this device?', { extra: signedInFooter(account.username, reply.generateCsrf(), '/login') })
+      return sendPage(reply, 200, body)
+    })
+
+    web.post('/logout', csrf, async (request, reply) => {
+      await website.signOut(request.cookies[SESSION_COOKIE])
+      reply.clearCookie(SESSION_COOKIE, cookieOptions)
+      return reply.redirect(safeNext(formField(request.body, 'next')), 303)
+    })
+
+    /** The sign-in form, or (signed in) the Approve / Deny page. */
+    const showApproval = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      approval: PendingApproval,
+      forms: { approveAction: string; denyAction: string; hidden: Record<string, string> },
+    ): Promise<FastifyReply> => {
+      const account = await signedIn(request)
+      const csrfToken = reply.generateCsrf()
+      if (!account) {
+        const intro = `Sign in to let ${approval.app.name} use your cinepass account.`
+        return sendPage(reply, 200, loginPage({ csrf: csrfToken, next: request.url, intro, signupOpen }))
+      }
+      reply.header('content-security-policy', contentSecurityPolicy(approval.redirect))
+      const returnsTo = approval.redirect ? (approval.redirect.hostname || approval.redirect.protocol) : null
+      return sendPage(reply, 200, approvePage({ csrf: csrfToken, appName: approval.app.name, username: account.username, returnsTo, here: request.url, ...forms }))
+    }
+
+    // v3: /authenticate/{request_token}[?redirect_to=URL]
+    web.get('/authenticate/:token', async (request, reply) => {
+      const token = tokenParam(request)
+      const redirectTo = queryString(request, 'redirect_to')
+      const approval = await website.v3Approval(token, redirectTo)
+      const base = `/authenticate/${encodeURIComponent(token)}`
+      return showApproval(request, reply, approval, { approveAction: `${base}/allow`, denyAction: `${base}/deny`, hidden: redirectTo ? { redirect_to: redirectTo } : {} })
+    })
+
+    for (const decision of ['allow', 'deny'] as const) {
+      web.post(`/authenticate/:token/${decision}`, csrf, async (request, reply) => {
+        const token = tokenParam(request)
+        const redirectTo = formField(request.body, 'redirect_to')
+        const base = `/authenticate/${encodeURIComponent(token)}`
+        const account = await signedIn(request)
+        if (!account) return reply.redirect(redirectTo ? `${base}?redirect_to=${encodeURIComponent(redirectTo)}` : base, 303)
+        const target = decision === 'allow' ? await website.approveV3(token, redirectTo, account) : await website.denyV3(token, redirectTo)
+        return target ? reply.redirect(target, 302) : reply.redirect(`${base}/${decision}`, 303)
+      })
+
+      web.get(`/authenticate/:token/${decision}`, async (request, reply) => {
+        const token = tokenParam(request)
+        const app = await website.v3Decided(token, decision === 'allow' ? 'approved' : 'denied')
+        if (decision === 'allow') {
+          reply.header('authentication-callback', `${options.publicUrl()}/3/authentication/session/new?request_token=${encodeURIComponent(token)}`)
+          return sendPage(reply, 200, messagePage('Access approved', `You approved ${app.name}. You can close this window and go back to the application.`, { tone: 'ok' }))
+        }
+        return sendPage(reply, 200, messagePage('Access denied', `You denied ${app.name} access to your account. You can close this window.`, { tone: 'denied' }))
+      })
+    }
+
+    // v4: /auth/access?request_token=<JWT>
+    web.get('/auth/access', async (request, reply) => {
+      const token = queryString(request, 'request_token')
+      const approval = await website.v4Approval(token)
+      return showApproval(request, reply, approval, { approveAction: '/auth/access/approve', denyAction: '/auth/access/deny', hidden: { request_token: token ?? '' } })
+    })
+
+    for (const decision of ['approve', 'deny'] as const) {
+      web.post(`/auth/access/${decision}`, csrf, async (request, reply) => {
+        const token = formField(request.body, 'request_token')
+        const query = `?request_token=${encodeURIComponent(token ?? '')}`
+        const account = await signedIn(request)
+        if (!account) return reply.redirect(`/auth/access${query}`, 303)
+        const target = decision === 'approve' ? await website.approveV4(token, account) : await website.denyV4(token)
+        return target ? reply.redirect(target, 302) : reply.redirect(`/auth/access/${decision}${query}`, 303)
+      })
+
+      web.get(`/auth/access/${decision}`, async (request, reply) => {
+        const app = await website.v4Decided(queryString(request, 'request_token'), decision === 'approve' ? 'approved' : 'denied')
+        return decision === 'approve'
+          ? sendPage(reply, 200, messagePage('Access approved', `You approved ${app.name}. You can close this window and go back to the application.`, { tone: 'ok' }))
+          : sendPage(reply, 200, messagePage('Access denied', `You denied ${app.name} access to your account. You can close this window.`, { tone: 'denied' }))
+      })
+    }
+  })
+}
+
+function sendPage(reply: FastifyReply, status: number, page: string): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(page)
+}
+
+/**
+ * The website's strict policy: no scripts at all, styles from here only, no framing, forms post
+ * here (and, on an approval page, to where the approval redirects: Chrome checks form-action on
+ * the redirect that follows a form post).
+ */
+export function contentSecurityPolicy(redirect: URL | null): string {
+  const formAction = ["'self'"]
+  if (redirect) {
+    const source = redirect.protocol === 'http:' || redirect.protocol === 'https:' ? redirect.origin : redirect.protocol
+    // Only plain scheme/host/port text reaches the header: nothing can add a directive.
+    if (/^[a-z][a-z0-9+.-]*:(\/\/[a-z0-9.\-:[\]]+)?$/i.test(source)) formAction.push(source)
+  }
+  return `default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action ${formAction.join(' ')}; frame-ancestors 'none'`
+}
+
+function errorPage(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && CSRF_ERRORS.has(code)) {
+    return sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back, reload the page and try again.'))
+  }
+  if (error instanceof UsageError) return sendPage(reply, 400, messagePage('Bad request', capitalize(error.message) + '.'))
+  if (error instanceof AuthError) {
+    if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))))
+    switch (error.code) {
+      case 'INVALID_REQUEST_TOKEN':
+        return sendPage(reply, 404, messagePage('Request not found', 'This approval link is unknown, has expired, or has already been used. Go back to the application and start again.'))
+      case 'INVALID_PARAMETERS':
+        return sendPage(reply, 400, messagePage('Redirect not allowed', 'The address this application asked to return to (redirect_to) is not allowed.'))
+      case 'NOT_FOUND':
+        return sendPage(reply, 404, messagePage('Not found', 'There is no page at this address.'))
+      case 'RATE_LIMITED':
+        return sendPage(reply, 429, messagePage('Too many attempts', 'Please wait a moment and try again.'))
+      case 'SERVICE_OFFLINE':
+        return sendPage(reply, 503, messagePage('Busy', 'cinepass is busy right now. Please try again in a moment.'))
+      default:
+        return sendPage(reply, 400, messagePage('Bad request', 'This request is not valid.'))
+    }
+  }
+  const statusCode = (error as { statusCode?: number }).statusCode
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return sendPage(reply, 400, messagePage('Bad request', 'This request is not valid.'))
+  request.log.error({ err: error instanceof Error ? { name: error.name, code } : undefined }, 'unexpected website error')
+  return sendPage(reply, 500, messagePage('Something went wrong', 'Please try again later.'))
+}
+
+/** The form text shown for a refused sign-in, or null when the error is not a sign-in refusal. */
+function signInRefusal(error: unknown): string | null {
+  if (!(error instanceof AuthError)) return null
+  if (error.code === 'CREDENTIALS_REQUIRED') return 'Enter your username and password.'
+  if (error.code === 'INVALID_LOGIN') return 'Invalid username or password.'
+  if (error.code === 'ACCOUNT_DISABLED') return 'This account is disabled.'
+  return null
+}
+
+/** A string field of a parsed form body (a null-prototype object), or undefined. */
+function formField(body: unknown, name: string): string | undefined {
+  if (body === null || typeof body !== 'object' || !Object.hasOwn(body, name)) return undefined
+  const value = (body as Record<string, unknown>)[name]
+  return typeof value === 'string' ? value : undefined
+}
+
+/** A query parameter given once; a repeated one is refused (400 page). */
+function queryString(request: FastifyRequest, name: string): string | undefined {
+  const query = request.query as Record<string, unknown> | undefined
+  const value = query && Object.hasOwn(query, name) ? query[name] : undefined
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw new AuthError('INVALID_INPUT')
+  return value
+}
+
+function tokenParam(request: FastifyRequest): string {
+  return (request.params as { token: string }).token
+}
+
+/** A local path to continue to after signing in; anything else (other sites, `//host`, `/\host`) becomes `/`. */
+export function safeNext(value: string | undefined): string {
+  return value !== undefined && value.length <= 8192 && /^\/(?![/\\])[^\s\\]*$/.test(value) ? value : '/'
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}
+
