@@ -108,7 +108,7 @@ export async function startServer(
     trustProxy: config.abuse.trustProxy,
     ...(options.logger ? { logger: options.logger } : {}),
     plugins: [
-      (app: FastifyInstance) => registerV4Routes(app, core.v4),
+      (app: FastifyInstance) => registerV4Routes(app, core.v4, core.deps.limits),
       (app: FastifyInstance) => registerWebsite(app, { website: core.website, publicUrl: () => appOptions.publicUrl }),
     ],
   }

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { redisLimiterBackend } from '../store/limiters.js'
 import { call, createTestUser, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { WebClient } from '../test-support/web-client.js'
 
 const REDIS_URL = process.env.CINEPASS_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const servers: TestServer[] = []
@@ -84,7 +85,9 @@ describe('API rate limit over HTTP', () => {
     expect(guests[3]?.headers.get('retry-after')).toBe('3600')
     expect(guests[3]?.body).toEqual({ success: false, status_code: 25, status_message: 'Your request count (4) is over the allowed limit of (3).' })
     const tokens = []
-    for (let i = 0; i < 3; i++) tokens.push((await call(`${s.base}/3/authentication/token/new?api_key=${key}`)).status)
+    for (let i = 0; i < 2; i++) tokens.push((await call(`${s.base}/3/authentication/token/new?api_key=${key}`)).status)
+    const v4 = await call(`${s.base}/4/auth/request_token`, { method: 'POST', headers: { authorization: `Bearer ${s.application.readAccessToken}` } })
+    tokens.push(v4.status)
     expect(tokens).toEqual([200, 200, 429])
   })
 })
@@ -105,6 +108,15 @@ describe('login throttle over HTTP', () => {
       body: JSON.stringify({ username: s.user.username, password: s.user.password, request_token: token }),
     })
     expect(owner.status).toBe(200)
+  })
+
+  it('the website sign-in shares the throttle: after 10 failures the form answers 429 with Retry-After', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '0' })
+    for (let i = 0; i < 10; i++) expect((await login(s, s.user.username, 'wrong')).status).toBe(401)
+    const web = new WebClient(s.base)
+    const page = await web.signIn({ username: s.user.username, password: s.user.password })
+    expect(page.status).toBe(429)
+    expect(Number(page.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
   })
 
   it('the login throttle stays on when CINEPASS_RATE_LIMIT=0', async () => {
