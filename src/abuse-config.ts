@@ -16,11 +16,11 @@ export interface AbuseConfig {
 /** Reads the CINEPASS_* abuse settings; a malformed value is a UsageError naming the variable. */
 export function loadAbuseConfig(env: NodeJS.ProcessEnv): AbuseConfig {
   const d = DEFAULT_ABUSE_SETTINGS
-  const n = (name: string, fallback: number, min = 0): number => {
+  const n = (name: string, fallback: number, min = 0, max = 1_000_000_000): number => {
     const value = env[name]
     if (value === undefined || value.trim() === '') return fallback
-    if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > 1_000_000_000) {
-      throw new UsageError(`${name} must be a whole number of at least ${min}`)
+    if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
+      throw new UsageError(`${name} must be a whole number from ${min} to ${max}`)
     }
     return Number(value)
   }
@@ -40,7 +40,8 @@ export function loadAbuseConfig(env: NodeJS.ProcessEnv): AbuseConfig {
       // Login throttles can be tuned but never turned off.
       loginAccountFailuresPerHour: n('CINEPASS_LOGIN_ACCOUNT_FAILURES', d.loginAccountFailuresPerHour, 1),
       loginPairFailures: n('CINEPASS_LOGIN_PAIR_FAILURES', d.loginPairFailures, 1),
-      loginPairWindowSeconds: n('CINEPASS_LOGIN_PAIR_WINDOW', d.loginPairWindowSeconds, 1),
+      // At most a day: the memory store times windows with setTimeout (which overflows past 24.8 days).
+      loginPairWindowSeconds: n('CINEPASS_LOGIN_PAIR_WINDOW', d.loginPairWindowSeconds, 1, 86_400),
       loginAddressFailuresPerHour: n('CINEPASS_LOGIN_ADDRESS_FAILURES', d.loginAddressFailuresPerHour, 20),
     },
     trustProxy,

@@ -60,6 +60,8 @@ function hostileString(): fc.Arbitrary<string> {
     fc.string({ unit: 'binary', maxLength: 40 }),
     fc.constantFrom('', '\0', 'a\0b', '%00', '%ff%fe', '%C0%AF', '\u202e', '\ud800', 'null', 'true', '[]', '{}', '__proto__', 'a'.repeat(40), '0'.repeat(32)),
     fc.integer({ min: 2040, max: 2060 }).map((n) => 'x'.repeat(n)),
+    // Real values now and then, so that the fuzzer also reaches the paths behind the checks.
+    fc.constantFrom(server.user.username, server.user.password, server.application.apiKey, sessionId),
     fc.integer({ min: 9000, max: 70_000 }).map((n) => 'y'.repeat(n)),
   )
 }
