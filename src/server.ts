@@ -97,7 +97,7 @@ export async function startServer(
   options: { logger?: Logger; store?: Store; overrides?: CoreOverrides } = {},
 ): Promise<RunningServer> {
   const store = options.store ?? (await openStore(config))
-  const limiters = options.overrides?.limiters ?? openLimiterBackend(config.abuse)
+  const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database }))
   const core = buildCore(store, config, { ...options.overrides, limiters })
   await core.keys.ensureKey()
   const appOptions = {

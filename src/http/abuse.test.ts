@@ -1,10 +1,13 @@
+import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
+import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { redisLimiterBackend } from '../store/limiters.js'
+import { postgresLimiterBackend, redisLimiterBackend } from '../store/limiters.js'
 import { call, createTestUser, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { WebClient } from '../test-support/web-client.js'
 
 const REDIS_URL = process.env.CINEPASS_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const PG_SERVER = process.env.CINEPASS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432'
 const servers: TestServer[] = []
 
 async function server(env: NodeJS.ProcessEnv = {}, overrides: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
@@ -168,5 +171,65 @@ describe('limits shared through Redis', () => {
     const user = await createTestUser(s.core)
     for (let i = 0; i < 10; i++) expect((await login(s, user.username, 'wrong')).status).toBe(401)
     expect((await login(s, user.username, user.password)).status).toBe(429)
+  })
+})
+
+describe('limits shared through PostgreSQL', () => {
+  const database = `cinepass_limits_${process.pid}_${randomBytes(4).toString('hex')}`
+  const url = (name: string) => Object.assign(new URL(PG_SERVER), { pathname: `/${name}` }).toString()
+  async function admin(sql: string): Promise<void> {
+    const client = new pg.Client({ connectionString: url('postgres') })
+    await client.connect()
+    try {
+      await client.query(sql)
+    } finally {
+      await client.end()
+    }
+  }
+  beforeEach(async () => {
+    await admin(`CREATE DATABASE "${database}"`)
+  })
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()))
+    await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
+  })
+
+  it('100 requests split over two instances count against one limit', async () => {
+    vi.useRealTimers()
+    const env = { CINEPASS_RATE_LIMIT: '1000', CINEPASS_REQUEST_TOKEN_LIMIT: '30' }
+    const [backendA, backendB] = await Promise.all([postgresLimiterBackend(url(database)), postgresLimiterBackend(url(database))])
+    try {
+      const a = await server(env, { overrides: { limiters: backendA } })
+      const b = await server(env, { overrides: { limiters: backendB } })
+      const statuses = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => {
+          const s = i % 2 === 0 ? a : b
+          return call(`${s.base}/3/authentication/token/new?api_key=${s.application.apiKey}`).then((r) => r.status)
+        }),
+      )
+      expect(statuses.filter((status) => status === 200)).toHaveLength(30)
+      expect(statuses.filter((status) => status === 429)).toHaveLength(70)
+    } finally {
+      await Promise.all(servers.splice(0).map((s) => s.stop()))
+      await Promise.all([backendA.close(), backendB.close()])
+    }
+  })
+
+  it('with the limiter table gone, the insurance limiter still throttles logins and the API keeps serving', async () => {
+    vi.useRealTimers()
+    const backend = await postgresLimiterBackend(url(database))
+    try {
+      const s = await server({ CINEPASS_RATE_LIMIT: '40' }, { overrides: { limiters: backend } })
+      const client = new pg.Client({ connectionString: url(database) })
+      await client.connect()
+      await client.query('DROP TABLE cinepass_rate_limits')
+      await client.end()
+      expect((await call(`${s.base}/3/authentication?api_key=${s.application.apiKey}`)).status).toBe(200)
+      for (let i = 0; i < 10; i++) expect((await login(s, s.user.username, 'wrong')).status).toBe(401)
+      expect((await login(s, s.user.username, s.user.password)).status).toBe(429)
+    } finally {
+      await Promise.all(servers.splice(0).map((s) => s.stop()))
+      await backend.close()
+    }
   })
 })

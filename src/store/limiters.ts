@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import pg from 'pg'
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import type { Counter, CounterFactory, CounterState, LimitSpec } from '../core/rate-limits.js'
 
 /** Where the limit counters live; one per process, shared by every limit. */
@@ -50,12 +51,65 @@ export function redisLimiterBackend(url: string, keyPrefix = KEY_PREFIX): Limite
   }
 }
 
+const PG_TABLE = 'cinepass_rate_limits'
+
 /**
- * Chooses the limiter store: Redis when `redisUrl` is set, else memory. (The PostgreSQL store adds
- * its own branch here: `RateLimiterPostgres` on the store's pool, with the same memory insurance.)
+ * Counters in a PostgreSQL table, shared by every instance on that database (rate-limiter-flexible's
+ * atomic `INSERT … ON CONFLICT … DO UPDATE … RETURNING`), each with the same in-memory insurance as
+ * Redis. Its own small pool with short timeouts, so a slow database cannot hold requests for long.
  */
-export function openLimiterBackend(options: { redisUrl: string | null }): LimiterBackend {
+export async function postgresLimiterBackend(url: string, keyPrefix = KEY_PREFIX): Promise<LimiterBackend> {
+  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 1000, query_timeout: 1000 })
+  // Broken idle connections are dropped by the pool; the insurance limiter covers the outage.
+  pool.on('error', () => {})
+  try {
+    // Created once here, not by each limiter: concurrent CREATE TABLEs race in PostgreSQL, and the
+    // library throws an unhandled rejection when its own creation fails.
+    await pool.query(`CREATE TABLE IF NOT EXISTS "${PG_TABLE}" (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`)
+  } catch (error) {
+    // Another instance created it at the same moment.
+    if ((error as { code?: string }).code !== '23505') {
+      await pool.end().catch(() => {})
+      throw error
+    }
+  }
+  let sweeper = true
+  return {
+    kind: 'postgres',
+    counters: (spec) => {
+      // One limiter per process deletes expired rows (hourly); the others share its table.
+      const clearExpiredByTimeout = sweeper
+      sweeper = false
+      return new FlexibleCounter(
+        new RateLimiterPostgres({
+          storeClient: pool,
+          storeType: 'pool',
+          tableName: PG_TABLE,
+          tableCreated: true,
+          clearExpiredByTimeout,
+          keyPrefix: `${keyPrefix}:${spec.name}`,
+          points: spec.points,
+          duration: spec.durationSeconds,
+          insuranceLimiter: memoryLimiter(spec, keyPrefix),
+        }),
+      )
+    },
+    close: () => pool.end(),
+  }
+}
+
+/** True when `database` is a PostgreSQL URL rather than a SQLite file. */
+function isPostgres(database: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(database)
+}
+
+/**
+ * Chooses the limiter store: Redis when `redisUrl` is set, else the database when it is PostgreSQL
+ * (several instances share it), else this process's memory (SQLite: one instance).
+ */
+export async function openLimiterBackend(options: { redisUrl: string | null; database: string }): Promise<LimiterBackend> {
   if (options.redisUrl) return redisLimiterBackend(options.redisUrl)
+  if (isPostgres(options.database)) return postgresLimiterBackend(options.database)
   return memoryLimiterBackend()
 }
 
