@@ -7,6 +7,8 @@ import type { AbuseLimits } from '../core/rate-limits.js'
 import { AuthError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
 import { registerApiRateLimit } from './abuse.js'
+import { registerCors } from './cors.js'
+import { registerDocsRoutes } from './docs-routes.js'
 import { assertParametersWithinLimits, bearerToken, parseForm, readParameter } from './params.js'
 import { redactUrl } from './redact.js'
 import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
@@ -67,6 +69,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.decorateRequest('client', null)
+  registerCors(app)
   if (options.limits) registerApiRateLimit(app, options.limits, isApiPath)
 
   app.removeAllContentTypeParsers()
@@ -141,6 +144,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   registerV3Routes(app, options)
+  registerDocsRoutes(app, options)
   for (const plugin of options.plugins ?? []) await plugin(app)
   return app
 }

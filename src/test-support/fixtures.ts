@@ -7,6 +7,7 @@ import { ManualClock } from '../core/clock.js'
 import type { Store } from '../core/store.js'
 import { buildCore, startServer, type Core, type CoreOverrides, type RunningServer } from '../server.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
+import { checkApiResponse } from './openapi-validator.js'
 
 /** A fresh temporary folder, removed by the returned cleanup. */
 export function temporaryDirectory(prefix = 'cinepass-test-'): { path: string; remove: () => void } {
@@ -119,6 +120,8 @@ export async function call(
   } catch {
     body = undefined
   }
+  // Every API response a test sees must match /openapi.json, so the document cannot drift.
+  checkApiResponse(url, init.method ?? 'GET', response.status, response.headers.get('content-type'), body)
   return { status: response.status, headers: response.headers, body, text }
 }
 
