@@ -78,6 +78,8 @@ interface FuzzRequest {
   body: { kind: 'none' } | { kind: 'json'; entries: [string, unknown][]; protoText: boolean } | { kind: 'form'; entries: [string, string][] } | { kind: 'raw'; bytes: number[] } | { kind: 'huge'; size: number }
   contentType: string | null
   credential: 'api_key' | 'bearer' | 'bad_bearer' | 'none'
+  /** CORS: an Origin, and sometimes a preflight's Access-Control-Request-* headers with hostile values. */
+  origin: { requestMethod: string | null; requestHeaders: string | null } | null
 }
 
 function fuzzRequest(): fc.Arbitrary<FuzzRequest> {
@@ -95,6 +97,13 @@ function fuzzRequest(): fc.Arbitrary<FuzzRequest> {
     ),
     contentType: fc.constantFrom(...CONTENT_TYPES),
     credential: fc.constantFrom('api_key', 'api_key', 'api_key', 'bearer', 'bad_bearer', 'none'),
+    origin: fc.option(
+      fc.record({
+        requestMethod: fc.option(fc.constantFrom('POST', 'DELETE', 'PUT', 'X')),
+        requestHeaders: fc.option(fc.constantFrom('Authorization, Content-Type', 'x-evil\u0001', ',,,', 'a'.repeat(3000))),
+      }),
+      { freq: 4 },
+    ),
   })
 }
 
@@ -132,6 +141,11 @@ function rawRequest(path: string, request: FuzzRequest): Buffer {
   const headers = ['Host: 127.0.0.1', 'Connection: close', `Content-Length: ${body.length}`]
   if (request.contentType) headers.push(`Content-Type: ${request.contentType}`)
   if (request.credential === 'bearer') headers.push(`Authorization: Bearer ${server.application.readAccessToken}`)
+  if (request.origin) {
+    headers.push('Origin: https://attacker.example')
+    if (request.origin.requestMethod) headers.push(`Access-Control-Request-Method: ${request.origin.requestMethod}`)
+    if (request.origin.requestHeaders) headers.push(`Access-Control-Request-Headers: ${request.origin.requestHeaders}`)
+  }
   if (request.credential === 'bad_bearer') headers.push('Authorization: Bearer eyJhbGciOiJub25lIn0.eyJhdWQiOiJ4In0.')
   return Buffer.concat([head, raw, Buffer.from(` HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`), body])
 }
