@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { postgresLimiterBackend, redisLimiterBackend } from '../store/limiters.js'
+import { postgresLimiterBackend, redisLimiterBackend, type LimiterBackend } from '../store/limiters.js'
 import { call, createTestUser, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { WebClient } from '../test-support/web-client.js'
 
@@ -140,6 +140,26 @@ describe('login throttle over HTTP', () => {
   })
 })
 
+/** Two servers on `backends` (one each): 100 request tokens split over both meet one limit of 30. */
+async function expectOneSharedLimit(backends: LimiterBackend[]): Promise<void> {
+  vi.useRealTimers()
+  try {
+    const env = { CINEPASS_RATE_LIMIT: '1000', CINEPASS_REQUEST_TOKEN_LIMIT: '30' }
+    const instances = [await server(env, { overrides: { limiters: backends[0]! } }), await server(env, { overrides: { limiters: backends[1]! } })]
+    const statuses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => {
+        const s = instances[i % 2]!
+        return call(`${s.base}/3/authentication/token/new?api_key=${s.application.apiKey}`).then((r) => r.status)
+      }),
+    )
+    expect(statuses.filter((status) => status === 200)).toHaveLength(30)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(70)
+  } finally {
+    await Promise.all(servers.splice(0).map((s) => s.stop()))
+    await Promise.all(backends.map((backend) => backend.close()))
+  }
+}
+
 describe('limits shared through Redis', () => {
   const prefix = `cinepass-test-${process.pid}-${Date.now()}`
   afterEach(async () => {
@@ -150,27 +170,22 @@ describe('limits shared through Redis', () => {
   })
 
   it('100 requests split over two instances count against one limit', async () => {
-    vi.useRealTimers()
-    const env = { CINEPASS_RATE_LIMIT: '1000', CINEPASS_REQUEST_TOKEN_LIMIT: '30' }
-    const a = await server(env, { overrides: { limiters: redisLimiterBackend(REDIS_URL, prefix) } })
-    const b = await server(env, { overrides: { limiters: redisLimiterBackend(REDIS_URL, prefix) } })
-    const statuses = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => {
-        const s = i % 2 === 0 ? a : b
-        return call(`${s.base}/3/authentication/token/new?api_key=${s.application.apiKey}`).then((r) => r.status)
-      }),
-    )
-    expect(statuses.filter((status) => status === 200)).toHaveLength(30)
-    expect(statuses.filter((status) => status === 429)).toHaveLength(70)
+    await expectOneSharedLimit([redisLimiterBackend(REDIS_URL, prefix), redisLimiterBackend(REDIS_URL, prefix)])
   })
 
   it('with Redis unreachable, the insurance limiter still throttles logins and the API keeps serving', async () => {
     vi.useRealTimers()
-    const s = await server({ CINEPASS_RATE_LIMIT: '40' }, { overrides: { limiters: redisLimiterBackend('redis://127.0.0.1:1', prefix) } })
-    expect((await call(`${s.base}/3/authentication?api_key=${s.application.apiKey}`)).status).toBe(200)
-    const user = await createTestUser(s.core)
-    for (let i = 0; i < 10; i++) expect((await login(s, user.username, 'wrong')).status).toBe(401)
-    expect((await login(s, user.username, user.password)).status).toBe(429)
+    const backend = redisLimiterBackend('redis://127.0.0.1:1', prefix)
+    try {
+      const s = await server({ CINEPASS_RATE_LIMIT: '40' }, { overrides: { limiters: backend } })
+      expect((await call(`${s.base}/3/authentication?api_key=${s.application.apiKey}`)).status).toBe(200)
+      const user = await createTestUser(s.core)
+      for (let i = 0; i < 10; i++) expect((await login(s, user.username, 'wrong')).status).toBe(401)
+      expect((await login(s, user.username, user.password)).status).toBe(429)
+    } finally {
+      await Promise.all(servers.splice(0).map((s) => s.stop()))
+      await backend.close()
+    }
   })
 })
 
@@ -195,24 +210,7 @@ describe('limits shared through PostgreSQL', () => {
   })
 
   it('100 requests split over two instances count against one limit', async () => {
-    vi.useRealTimers()
-    const env = { CINEPASS_RATE_LIMIT: '1000', CINEPASS_REQUEST_TOKEN_LIMIT: '30' }
-    const [backendA, backendB] = await Promise.all([postgresLimiterBackend(url(database)), postgresLimiterBackend(url(database))])
-    try {
-      const a = await server(env, { overrides: { limiters: backendA } })
-      const b = await server(env, { overrides: { limiters: backendB } })
-      const statuses = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => {
-          const s = i % 2 === 0 ? a : b
-          return call(`${s.base}/3/authentication/token/new?api_key=${s.application.apiKey}`).then((r) => r.status)
-        }),
-      )
-      expect(statuses.filter((status) => status === 200)).toHaveLength(30)
-      expect(statuses.filter((status) => status === 429)).toHaveLength(70)
-    } finally {
-      await Promise.all(servers.splice(0).map((s) => s.stop()))
-      await Promise.all([backendA.close(), backendB.close()])
-    }
+    await expectOneSharedLimit(await Promise.all([postgresLimiterBackend(url(database)), postgresLimiterBackend(url(database))]))
   })
 
   it('with the limiter table gone, the insurance limiter still throttles logins and the API keeps serving', async () => {
