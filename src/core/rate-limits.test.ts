@@ -6,16 +6,17 @@ import { Argon2Hasher } from './password.js'
 import { AbuseLimits, DEFAULT_ABUSE_SETTINGS, addressKey } from './rate-limits.js'
 import { memoryLimiterBackend } from '../store/limiters.js'
 
-// rate-limiter-flexible reads Date.now(); only Date is faked, and the ManualClock moves with it.
+// rate-limiter-flexible reads Date.now() and drops memory keys by setTimeout; only those are faked,
+// and the ManualClock moves with them.
 const START = Date.UTC(2026, 0, 1, 12)
 let clock: ManualClock
 function advance(ms: number): void {
   clock.advance(ms)
-  vi.setSystemTime(clock.now())
+  vi.advanceTimersByTime(ms)
 }
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['Date'] })
+  vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] })
   clock = new ManualClock(START)
   vi.setSystemTime(START)
 })
