@@ -3,8 +3,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino'
 import type { AuthService } from '../core/auth-service.js'
 import type { ClientContext } from '../core/context.js'
+import type { AbuseLimits } from '../core/rate-limits.js'
 import { AuthError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
+import { registerApiRateLimit } from './abuse.js'
 import { registerCors } from './cors.js'
 import { registerDocsRoutes } from './docs-routes.js'
 import { assertParametersWithinLimits, bearerToken, parseForm, readParameter } from './params.js'
@@ -28,6 +30,10 @@ export interface AppOptions {
   logger?: Logger
   /** Further route groups (the website, v4) registered after the v3 API. */
   plugins?: ((app: FastifyInstance) => void | Promise<void>)[]
+  /** Per-address API limits (the login throttle lives in core); omit for none. */
+  limits?: AbuseLimits
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; default none. */
+  trustProxy?: string[]
 }
 
 // Body limit of the contract: anything larger is hostile or broken.
@@ -48,6 +54,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // Only listed proxies may name the client; anyone else's X-Forwarded-For is ignored.
+    trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy : false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 2048 },
     clientErrorHandler: (error, socket) => {
       // The HTTP parser refused the request (headers too large, broken syntax): answer in TMDB's
@@ -62,6 +70,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.decorateRequest('client', null)
   registerCors(app)
+  if (options.limits) registerApiRateLimit(app, options.limits, isApiPath)
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
