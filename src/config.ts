@@ -1,3 +1,4 @@
+import { loadAbuseConfig, type AbuseConfig } from './abuse-config.js'
 import { DEFAULT_LIFETIMES, type Lifetimes } from './core/context.js'
 import { UsageError } from './core/errors.js'
 
@@ -14,6 +15,8 @@ export interface Config {
   /** Create and print a demo application and user on a brand-new database. */
   demo: boolean
   logLevel: string
+  /** Rate limits, login throttles, trusted proxies, hashing bounds. */
+  abuse: AbuseConfig
   /** Whether the website lets anyone create an account (`CINEPASS_SIGNUP=open|closed`, default open). */
   signup: 'open' | 'closed'
 }
@@ -52,6 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     sqliteSync,
     demo: flags.demo ?? env.NODE_ENV !== 'production',
     logLevel: env.CINEPASS_LOG_LEVEL ?? 'info',
+    abuse: loadAbuseConfig(env),
     signup: signupSetting(env.CINEPASS_SIGNUP),
   }
 }

@@ -6,12 +6,14 @@ import { AuthService } from './core/auth-service.js'
 import { systemClock, type Clock } from './core/clock.js'
 import type { CoreDeps } from './core/context.js'
 import { Argon2Hasher, type PasswordHasher } from './core/password.js'
+import { AbuseLimits } from './core/rate-limits.js'
 import { cryptoRandom, type RandomSource } from './core/secrets.js'
 import { SigningKeys } from './core/signing-keys.js'
 import type { Store } from './core/store.js'
 import { V4Service } from './core/v4-service.js'
 import { DEFAULT_WEB_SESSION_TTL_MS, WebsiteService } from './core/website-service.js'
 import { createApp } from './http/app.js'
+import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
 import { registerV4Routes } from './http/v4-routes.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
 import { registerWebsite } from './web/website.js'
@@ -30,6 +32,8 @@ export interface CoreOverrides {
   clock?: Clock
   random?: RandomSource
   hasher?: PasswordHasher
+  /** Where limit counters live; default: this process's memory. */
+  limiters?: LimiterBackend
 }
 
 /** Opens the store named by `database`: a SQLite file path (the default) or, later, a PostgreSQL URL. */
@@ -40,7 +44,11 @@ export async function openStore(config: Pick<Config, 'database' | 'sqliteSync'>)
   return SqliteStore.open(config.database, { synchronous: config.sqliteSync })
 }
 
-export function buildCore(store: Store, config: Pick<Config, 'lifetimes'> & Partial<Pick<Config, 'signup'>>, overrides: CoreOverrides = {}): Core {
+export function buildCore(
+  store: Store,
+  config: Pick<Config, 'lifetimes'> & Partial<Pick<Config, 'signup' | 'abuse'>>,
+  overrides: CoreOverrides = {},
+): Core {
   const clock = overrides.clock ?? systemClock
   const random = overrides.random ?? cryptoRandom
   const keys = new SigningKeys(store, clock, random)
@@ -48,9 +56,10 @@ export function buildCore(store: Store, config: Pick<Config, 'lifetimes'> & Part
     store,
     clock,
     random,
-    hasher: overrides.hasher ?? new Argon2Hasher(),
+    hasher: overrides.hasher ?? new Argon2Hasher({ maxConcurrent: config.abuse?.hashConcurrency, maxQueued: config.abuse?.hashQueue }),
     keys,
     lifetimes: config.lifetimes,
+    limits: new AbuseLimits((overrides.limiters ?? memoryLimiterBackend()).counters, config.abuse?.limits),
   }
   const auth = new AuthService(deps)
   const admin = new AdminService(deps)
@@ -88,16 +97,19 @@ export async function startServer(
   options: { logger?: Logger; store?: Store; overrides?: CoreOverrides; closeGraceMs?: number } = {},
 ): Promise<RunningServer> {
   const store = options.store ?? (await openStore(config))
-  const core = buildCore(store, config, options.overrides)
+  const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database }))
+  const core = buildCore(store, config, { ...options.overrides, limiters })
   await core.keys.ensureKey()
   const appOptions = {
     auth: core.auth,
     store,
     publicUrl: config.publicUrl,
+    limits: core.deps.limits,
+    trustProxy: config.abuse.trustProxy,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.closeGraceMs ? { closeGraceMs: options.closeGraceMs } : {}),
     plugins: [
-      (app: FastifyInstance) => registerV4Routes(app, core.v4),
+      (app: FastifyInstance) => registerV4Routes(app, core.v4, core.deps.limits),
       (app: FastifyInstance) => registerWebsite(app, { website: core.website, publicUrl: () => appOptions.publicUrl }),
     ],
   }
@@ -118,6 +130,8 @@ export async function startServer(
       (closing ??= (async () => {
         await app.close()
         await store.close()
+        // A backend passed in by the caller is the caller's to close.
+        if (!options.overrides?.limiters) await limiters.close()
       })()),
   }
 }

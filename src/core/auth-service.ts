@@ -104,15 +104,31 @@ export class AuthService {
     return account
   }
 
+  /**
+   * The one throttled sign-in of cinepass (`validate_with_login` and the website's sign-in): checks
+   * the password like `verifyLogin` unless the login throttle refuses `address` first (429/25 with
+   * Retry-After). Only a wrong password or unknown user (401/30) counts as a failure.
+   * `address` is the client's IP (IPv6 is counted by its /64).
+   */
+  async signIn(username: string, password: string, address: string): Promise<AccountRecord> {
+    return this.deps.limits.login.attempt(
+      username,
+      address,
+      () => this.verifyLogin(username, password),
+      (error) => error instanceof AuthError && error.code === 'INVALID_LOGIN',
+    )
+  }
+
   /** `validate_with_login`: the user's password approves the request token for them. */
   async validateWithLogin(
     client: ClientContext,
-    input: { username: string | undefined; password: string | undefined; requestToken: string | undefined },
+    input: { username: string | undefined; password: string | undefined; requestToken: string | undefined; address?: string | undefined },
   ): Promise<{ requestToken: string; expiresAt: number }> {
     const { username, password, requestToken } = input
     if (!username || !password) throw new AuthError('CREDENTIALS_REQUIRED')
     if (requestToken === undefined) throw new AuthError('INVALID_PARAMETERS')
-    const account = await this.verifyLogin(username, password)
+    // Callers without an address (none in HTTP) share one bucket: throttled, never unthrottled.
+    const account = await this.signIn(username, password, input.address ?? 'unknown')
     if (!HEX_40.test(requestToken)) throw new AuthError('INVALID_REQUEST_TOKEN')
     const approved = await this.deps.store.approveRequestToken({
       tokenHash: hashSecret(requestToken),

@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js'
 import type { PasswordHasher } from './password.js'
+import type { AbuseLimits } from './rate-limits.js'
 import type { RandomSource } from './secrets.js'
 import type { SigningKeys } from './signing-keys.js'
 import type { ApplicationRecord, Store } from './store.js'
@@ -31,6 +32,8 @@ export interface CoreDeps {
   hasher: PasswordHasher
   keys: SigningKeys
   lifetimes: Lifetimes
+  /** Per-address limits and the login throttle (always on). */
+  limits: AbuseLimits
 }
 
 /** The application a request speaks for, and the user when it came with a user's v4 access token. */

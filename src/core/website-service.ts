@@ -58,7 +58,8 @@ export class WebsiteService {
    */
   async signIn(input: SignInInput): Promise<SignedIn> {
     if (!input.username || !input.password) throw new AuthError('CREDENTIALS_REQUIRED')
-    const account = await this.auth.verifyLogin(input.username, input.password)
+    // The same throttled entry point as validate_with_login, so both share one set of counters.
+    const account = await this.auth.signIn(input.username, input.password, input.address)
     return { sessionToken: await this.#startSession(account.id), account }
   }
 

@@ -3,8 +3,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino'
 import type { AuthService } from '../core/auth-service.js'
 import type { ClientContext } from '../core/context.js'
+import type { AbuseLimits } from '../core/rate-limits.js'
 import { AuthError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
+import { registerApiRateLimit } from './abuse.js'
 import { registerCors } from './cors.js'
 import { registerDocsRoutes } from './docs-routes.js'
 import { assertParametersWithinLimits, bearerToken, parseForm, readParameter } from './params.js'
@@ -34,6 +36,10 @@ export interface AppOptions {
   closeGraceMs?: number
   /** Further route groups (the website, v4) registered after the v3 API. */
   plugins?: ((app: FastifyInstance) => void | Promise<void>)[]
+  /** Per-address API limits (the login throttle lives in core); omit for none. */
+  limits?: AbuseLimits
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; default none. */
+  trustProxy?: string[]
 }
 
 // Body limit of the contract: anything larger is hostile or broken.
@@ -56,6 +62,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     // While draining (see the preClose hook), a request already on an open connection is served,
     // not refused: its client sent it before the server began to stop.
     return503OnClosing: false,
+    // Only listed proxies may name the client; anyone else's X-Forwarded-For is ignored.
+    trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy : false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 2048 },
     clientErrorHandler: (error, socket) => {
       // The HTTP parser refused the request (headers too large, broken syntax): answer in TMDB's
@@ -70,6 +78,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.decorateRequest('client', null)
   registerCors(app)
+  if (options.limits) registerApiRateLimit(app, options.limits, isApiPath)
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -142,7 +151,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setNotFoundHandler((request, reply) => {
     if (isApiPath(request.url)) return sendAuthError(reply, new AuthError('NOT_FOUND'))
-    return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage())
+    // The same protective headers as the website's own pages.
+    return reply
+      .code(404)
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
+      .header('x-frame-options', 'DENY')
+      .header('referrer-policy', 'no-referrer')
+      .header('x-content-type-options', 'nosniff')
+      .send(notFoundPage())
   })
 
   app.get('/healthz', async (_request, reply) => sendJson(reply, 200, { status: 'ok' }))

@@ -13,6 +13,7 @@ import {
   type TokenResponseWithExpiration,
 } from '../wire/types.js'
 import type { AppOptions } from './app.js'
+import { clientAddress } from './abuse.js'
 import { apiRoute, clientOf } from './app.js'
 import { readParameter } from './params.js'
 import { sendJson } from './responses.js'
@@ -27,7 +28,9 @@ export function registerV3Routes(app: FastifyInstance, options: AppOptions): voi
   })
 
   apiRoute(app, '/3/authentication/token/new', ['GET'], async (request, reply) => {
-    const { requestToken, expiresAt } = await auth.createRequestToken(clientOf(request))
+    const client = clientOf(request)
+    await options.limits?.requestToken(clientAddress(request))
+    const { requestToken, expiresAt } = await auth.createRequestToken(client)
     reply.header('authentication-callback', `${options.publicUrl}/authenticate/${requestToken}`)
     const body: TokenResponseWithExpiration = { success: true, expires_at: formatTmdbTime(expiresAt), request_token: requestToken }
     return sendJson(reply, 200, body)
@@ -38,6 +41,7 @@ export function registerV3Routes(app: FastifyInstance, options: AppOptions): voi
       username: readParameter(request, 'username'),
       password: readParameter(request, 'password'),
       requestToken: readParameter(request, 'request_token'),
+      address: clientAddress(request),
     })
     const body: TokenResponseWithExpiration = { success: true, expires_at: formatTmdbTime(expiresAt), request_token: requestToken }
     return sendJson(reply, 200, body)
@@ -50,7 +54,9 @@ export function registerV3Routes(app: FastifyInstance, options: AppOptions): voi
   })
 
   apiRoute(app, '/3/authentication/guest_session/new', ['GET'], async (request, reply) => {
-    const { guestSessionId, expiresAt } = await auth.createGuestSession(clientOf(request))
+    const client = clientOf(request)
+    await options.limits?.guestSession(clientAddress(request))
+    const { guestSessionId, expiresAt } = await auth.createGuestSession(client)
     const body: GuestSessionResponse = { success: true, guest_session_id: guestSessionId, expires_at: formatTmdbTime(expiresAt) }
     return sendJson(reply, 200, body)
   })

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify'
+import type { AbuseLimits } from '../core/rate-limits.js'
 import type { V4Service } from '../core/v4-service.js'
 import { TMDB_STATUS } from '../wire/status.js'
 import type { SessionResponse, V4AccessTokenResponse, V4RequestTokenResponse } from '../wire/types.js'
+import { clientAddress } from './abuse.js'
 import { apiRoute, clientOf } from './app.js'
 import { readParameter } from './params.js'
 import { sendJson, statusBody } from './responses.js'
@@ -9,9 +11,12 @@ import { sendJson, statusBody } from './responses.js'
 const SUCCESS = { success: true, status_code: TMDB_STATUS.SUCCESS.status_code, status_message: TMDB_STATUS.SUCCESS.message } as const
 
 /** TMDB's v4 authentication endpoints and `POST /3/authentication/session/convert/4`. */
-export function registerV4Routes(app: FastifyInstance, v4: V4Service): void {
+export function registerV4Routes(app: FastifyInstance, v4: V4Service, limits?: AbuseLimits): void {
   apiRoute(app, '/4/auth/request_token', ['POST'], async (request, reply) => {
-    const requestToken = await v4.createRequestToken(clientOf(request), readParameter(request, 'redirect_to'))
+    const client = clientOf(request)
+    // v3 and v4 request tokens share one per-address limit.
+    await limits?.requestToken(clientAddress(request))
+    const requestToken = await v4.createRequestToken(client, readParameter(request, 'redirect_to'))
     const body: V4RequestTokenResponse = { ...SUCCESS, request_token: requestToken }
     return sendJson(reply, 200, body)
   })

@@ -85,7 +85,8 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const dir = temporaryDirectory()
   const dbPath = join(dir.path, 'cinepass.db')
-  const config = loadConfig({ CINEPASS_DATABASE: dbPath, CINEPASS_PORT: '0', NODE_ENV: 'production', ...options.env })
+  // The API rate limit is off (wire.md: "0 … for benchmarks, tests") unless a test sets it; the login throttles stay on.
+  const config = loadConfig({ CINEPASS_DATABASE: dbPath, CINEPASS_PORT: '0', NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', ...options.env })
   const server = await startServer(config, {
     ...(options.store ? { store: options.store } : {}),
     ...(options.overrides ? { overrides: options.overrides } : {}),

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest'
+import { AuthError } from './errors.js'
+import { Argon2Hasher } from './password.js'
+
+const FAST = { memoryCost: 1024, timeCost: 1 }
+
+describe('Argon2Hasher bounded hashing', () => {
+  it('hash() past the running cap and the queue is refused at once with 503/9 and a Retry-After, and the admitted ones finish', async () => {
+    const hasher = new Argon2Hasher({ ...FAST, maxConcurrent: 1, maxQueued: 2 })
+    const admitted = [hasher.hash('one'), hasher.hash('two'), hasher.hash('three')]
+    expect(hasher.queued).toBe(2)
+    const refused = await hasher.hash('four').then(
+      () => null,
+      (error: unknown) => error,
+    )
+    expect(refused).toBeInstanceOf(AuthError)
+    expect(refused).toMatchObject({ code: 'SERVICE_OFFLINE', retryAfterSeconds: 1 })
+    const hashes = await Promise.all(admitted)
+    expect(hashes.every((phc) => phc.startsWith('$argon2id$'))).toBe(true)
+    expect(hasher.queued).toBe(0)
+    // Capacity is back once the queue drains.
+    expect(await hasher.verify(hashes[0]!, 'one')).toBe(true)
+  })
+
+  it('a queue of 0 admits only the running cap', async () => {
+    const hasher = new Argon2Hasher({ ...FAST, maxConcurrent: 2, maxQueued: 0 })
+    const results = await Promise.allSettled([hasher.hash('a'), hasher.hash('b'), hasher.hash('c')])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected'])
+  })
+})

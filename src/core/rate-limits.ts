@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto'
+import ipaddr from 'ipaddr.js'
+import { rateLimitMessage } from '../wire/status.js'
+import { AuthError } from './errors.js'
+
+/** One fixed-window limit: at most `points` in `durationSeconds`, the window starting at the first point. */
+export interface LimitSpec {
+  /** Distinguishes the limit's keys in a shared store (`api`, `login_account`, …). */
+  name: string
+  points: number
+  durationSeconds: number
+}
+
+/** What a counter says after counting (or looking). */
+export interface CounterState {
+  /** False when this point went over the limit; the point still counts. */
+  allowed: boolean
+  /** Points counted in the current window, this one included. */
+  count: number
+  /** Milliseconds until the window ends. */
+  msBeforeNext: number
+}
+
+/**
+ * A shared counter per key (the port the limiter stores implement). Increments are atomic in every
+ * store, so concurrent callers never both get the last point.
+ */
+export interface Counter {
+  consume(key: string): Promise<CounterState>
+  /** Takes one point back (an attempt that turned out not to be a failure). */
+  refund(key: string): Promise<void>
+  /** The current window of `key`, or null when it has none. */
+  peek(key: string): Promise<CounterState | null>
+  reset(key: string): Promise<void>
+}
+
+export type CounterFactory = (spec: LimitSpec) => Counter
+
+/** Every abuse limit's figures; a per-second or per-hour `0` turns that limit off where allowed. */
+export interface AbuseSettings {
+  /** API requests per second per client address; 0 turns the API limits off (not the login throttles). */
+  apiPerSecond: number
+  /** Extra requests per 10 s a client may burst above `apiPerSecond`. */
+  apiBurst: number
+  requestTokensPerHour: number
+  guestSessionsPerHour: number
+  /** Failed logins per account per hour, from all addresses together. */
+  loginAccountFailuresPerHour: number
+  /** Failed logins per account and address before a soft lockout of that pair. */
+  loginPairFailures: number
+  loginPairWindowSeconds: number
+  /** Failed logins per address per hour, across all accounts. */
+  loginAddressFailuresPerHour: number
+}
+
+export const DEFAULT_ABUSE_SETTINGS: AbuseSettings = {
+  apiPerSecond: 40,
+  apiBurst: 10,
+  requestTokensPerHour: 1000,
+  guestSessionsPerHour: 1000,
+  loginAccountFailuresPerHour: 100,
+  loginPairFailures: 10,
+  loginPairWindowSeconds: 15 * 60,
+  loginAddressFailuresPerHour: 100,
+}
+
+const HOUR = 3600
+// A successful sign-in makes its address "known" to the account for this long (see LoginThrottle).
+// Under 24.8 days: the memory store expires keys with setTimeout, which overflows past 2^31 ms.
+const KNOWN_ADDRESS_SECONDS = 14 * 24 * HOUR
+
+/**
+ * The key a client address is limited under: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64,
+ * since one host usually owns a whole /64.
+ */
+export function addressKey(ip: string): string {
+  if (!ipaddr.isValid(ip)) return `other:${ip}`
+  const parsed = ipaddr.process(ip)
+  if (parsed.kind() === 'ipv4') return parsed.toString()
+  const parts = (parsed as ipaddr.IPv6).parts.slice(0, 4)
+  return `${parts.map((part) => part.toString(16)).join(':')}::/64`
+}
+
+/** The 429 / code 25 refusal, with TMDB's figures filled in and a whole-seconds Retry-After ≥ 1. */
+export function rateLimited(state: CounterState, limit: number): AuthError {
+  return new AuthError('RATE_LIMITED', {
+    retryAfterSeconds: Math.max(1, Math.ceil(state.msBeforeNext / 1000)),
+    statusMessage: rateLimitMessage(state.count, limit),
+  })
+}
+
+/** The per-address limits of the API: requests overall, request tokens, guest sessions. */
+export class AbuseLimits {
+  readonly login: LoginThrottle
+  readonly #settings: AbuseSettings
+  readonly #api: Counter | null
+  readonly #burst: Counter | null
+  readonly #requestTokens: Counter | null
+  readonly #guestSessions: Counter | null
+
+  constructor(counters: CounterFactory, settings: AbuseSettings = DEFAULT_ABUSE_SETTINGS) {
+    this.#settings = settings
+    const on = settings.apiPerSecond > 0
+    this.#api = on ? counters({ name: 'api', points: settings.apiPerSecond, durationSeconds: 1 }) : null
+    this.#burst = on && settings.apiBurst > 0 ? counters({ name: 'api_burst', points: settings.apiBurst, durationSeconds: 10 }) : null
+    this.#requestTokens = on && settings.requestTokensPerHour > 0 ? counters({ name: 'request_token', points: settings.requestTokensPerHour, durationSeconds: HOUR }) : null
+    this.#guestSessions = on && settings.guestSessionsPerHour > 0 ? counters({ name: 'guest_session', points: settings.guestSessionsPerHour, durationSeconds: HOUR }) : null
+    this.login = new LoginThrottle(counters, settings)
+  }
+
+  get settings(): AbuseSettings {
+    return this.#settings
+  }
+
+  /** Counts one API request of `address` (a client IP); 429/25 past the per-second limit and its burst allowance. */
+  async apiRequest(address: string): Promise<void> {
+    if (!this.#api) return
+    const key = addressKey(address)
+    const state = await this.#api.consume(key)
+    if (state.allowed) return
+    // Bursty: a request over the per-second figure may still spend the small burst allowance.
+    if (this.#burst && (await this.#burst.consume(key)).allowed) return
+    throw rateLimited(state, this.#settings.apiPerSecond)
+  }
+
+  /** Counts one new request token of `address` (429/25 past the hourly limit). */
+  async requestToken(address: string): Promise<void> {
+    await limit(this.#requestTokens, address, this.#settings.requestTokensPerHour)
+  }
+
+  /** Counts one new guest session of `address` (429/25 past the hourly limit). */
+  async guestSession(address: string): Promise<void> {
+    await limit(this.#guestSessions, address, this.#settings.guestSessionsPerHour)
+  }
+}
+
+async function limit(counter: Counter | null, key: string, points: number): Promise<void> {
+  if (!counter) return
+  const state = await counter.consume(addressKey(key))
+  if (!state.allowed) throw rateLimited(state, points)
+}
+
+/**
+ * Password-guessing throttle. Failures are counted per account, per account+address and per
+ * address; a success clears its account+address counter. An attempt over any limit is refused with
+ * 429/25 before any password is checked, and is not itself counted as a failure.
+ *
+ * Why the owner is not locked out: an attacker at one address is stopped by the account+address
+ * limit long before the per-account limit fills, so the owner elsewhere still signs in; and an
+ * address that signed in to the account successfully before is exempt from the per-account limit,
+ * so even a distributed attack that fills it does not lock the owner out of their usual address.
+ */
+export class LoginThrottle {
+  readonly #account: Counter
+  readonly #pair: Counter
+  readonly #address: Counter
+  readonly #known: Counter
+  readonly #settings: AbuseSettings
+
+  constructor(counters: CounterFactory, settings: AbuseSettings) {
+    this.#settings = settings
+    this.#account = counters({ name: 'login_account', points: settings.loginAccountFailuresPerHour, durationSeconds: HOUR })
+    this.#pair = counters({ name: 'login_pair', points: settings.loginPairFailures, durationSeconds: settings.loginPairWindowSeconds })
+    this.#address = counters({ name: 'login_address', points: settings.loginAddressFailuresPerHour, durationSeconds: HOUR })
+    this.#known = counters({ name: 'login_known', points: Number.MAX_SAFE_INTEGER, durationSeconds: KNOWN_ADDRESS_SECONDS })
+  }
+
+  /**
+   * Runs `verify` (a password check) for `username` from `address` unless a limit refuses it.
+   * A rejection of `verify` with `isFailure(error)` counts as a failed attempt; success resets the
+   * account+address counter. Points are reserved before `verify` so that concurrent guesses can
+   * never pass a limit, and handed back when the attempt was not a failure.
+   */
+  async attempt<T>(username: string, address: string, verify: () => Promise<T>, isFailure: (error: unknown) => boolean): Promise<T> {
+    // Usernames can be 2 KiB of anything: the store keys are fixed-length digests.
+    const account = createHash('sha256').update(username).digest('hex')
+    const key = addressKey(address)
+    const pair = `${account}:${key}`
+    const reserved = await this.#reserve(account, pair, key)
+    let failed = false
+    try {
+      const result = await verify()
+      await Promise.all([this.#pair.reset(pair), this.#known.consume(pair)])
+      return result
+    } catch (error) {
+      failed = isFailure(error)
+      throw error
+    } finally {
+      if (!failed) await Promise.all(reserved.map(([counter, key]) => counter.refund(key)))
+    }
+  }
+
+  async #reserve(account: string, pair: string, address: string): Promise<[Counter, string][]> {
+    const reserved: [Counter, string][] = []
+    const take = async (counter: Counter, key: string, points: number, exempt = false): Promise<void> => {
+      const state = await counter.consume(key)
+      reserved.push([counter, key])
+      if (state.allowed || exempt) return
+      await Promise.all(reserved.map(([c, k]) => c.refund(k)))
+      throw rateLimited(state, points)
+    }
+    const { loginPairFailures, loginAddressFailuresPerHour, loginAccountFailuresPerHour } = this.#settings
+    await take(this.#pair, pair, loginPairFailures)
+    await take(this.#address, address, loginAddressFailuresPerHour)
+    await take(this.#account, account, loginAccountFailuresPerHour, (await this.#known.peek(pair)) !== null)
+    return reserved
+  }
+}

@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { postgresLimiterBackend, redisLimiterBackend, type LimiterBackend } from '../store/limiters.js'
+import { call, createTestUser, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { WebClient } from '../test-support/web-client.js'
+
+const REDIS_URL = process.env.CINEPASS_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const PG_SERVER = process.env.CINEPASS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432'
+const servers: TestServer[] = []
+
+async function server(env: NodeJS.ProcessEnv = {}, overrides: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
+  const started = await startTestServer({ ...overrides, env: { ...env, ...overrides.env } })
+  servers.push(started)
+  return started
+}
+
+beforeEach(() => {
+  // Only time is faked: Date (rate-limiter-flexible's clock) and setTimeout, by which its memory store
+  // drops a key at the end of its window (on a loaded machine a test can outlast a real second).
+  vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] })
+  vi.setSystemTime(Date.UTC(2026, 0, 1, 12))
+})
+afterEach(async () => {
+  vi.useRealTimers()
+  await Promise.all(servers.splice(0).map((s) => s.stop()))
+})
+
+function login(s: TestServer, username: string, password: string, headers: Record<string, string> = {}) {
+  return call(`${s.base}/3/authentication/token/validate_with_login?api_key=${s.application.apiKey}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ username, password, request_token: 'a'.repeat(40) }),
+  })
+}
+
+describe('API rate limit over HTTP', () => {
+  it('a flood from one address gets 429/25 with a whole-seconds Retry-After, while another address is served; recovery after the window', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '5', CINEPASS_RATE_LIMIT_BURST: '0', CINEPASS_TRUST_PROXY: '127.0.0.1' })
+    const url = `${s.base}/3/authentication?api_key=${s.application.apiKey}`
+    const flood = { 'x-forwarded-for': '198.51.100.7' }
+    const statuses = []
+    for (let i = 0; i < 8; i++) statuses.push((await call(url, { headers: flood })).status)
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
+    const refused = await call(url, { headers: flood })
+    expect(refused.status).toBe(429)
+    expect(refused.headers.get('retry-after')).toBe('1')
+    expect(refused.headers.get('content-type')).toBe('application/json;charset=utf-8')
+    expect(refused.text).toBe('{"success":false,"status_code":25,"status_message":"Your request count (9) is over the allowed limit of (5)."}')
+    expect((await call(url, { headers: { 'x-forwarded-for': '198.51.100.8' } })).status).toBe(200)
+    // Unauthenticated requests count too (the limit runs before the credential check).
+    expect((await call(`${s.base}/3/authentication`, { headers: flood })).status).toBe(429)
+    vi.advanceTimersByTime(1000)
+    expect((await call(url, { headers: flood })).status).toBe(200)
+  })
+
+  it('without a trusted proxy, X-Forwarded-For is ignored: 50 spoofed addresses count against the socket address', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '10', CINEPASS_RATE_LIMIT_BURST: '0' })
+    const url = `${s.base}/3/authentication?api_key=${s.application.apiKey}`
+    const statuses = []
+    for (let i = 0; i < 50; i++) statuses.push((await call(url, { headers: { 'x-forwarded-for': `10.9.${i}.1` } })).status)
+    expect(statuses.filter((status) => status === 200)).toHaveLength(10)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(40)
+  })
+
+  it('with a trusted proxy, the right-most untrusted hop of X-Forwarded-For is the client', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '2', CINEPASS_RATE_LIMIT_BURST: '0', CINEPASS_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8' })
+    const url = `${s.base}/3/authentication?api_key=${s.application.apiKey}`
+    // The client forged a first hop; the proxies 10.1.1.1 and 127.0.0.1 are trusted; 198.51.100.9 is the client.
+    const hops = (forged: string) => ({ 'x-forwarded-for': `${forged}, 198.51.100.9, 10.1.1.1` })
+    const statuses = []
+    for (let i = 0; i < 4; i++) statuses.push((await call(url, { headers: hops(`203.0.113.${i}`) })).status)
+    expect(statuses).toEqual([200, 200, 429, 429])
+  })
+
+  it('CINEPASS_RATE_LIMIT=0 turns the API limit off', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '0' })
+    const url = `${s.base}/3/authentication?api_key=${s.application.apiKey}`
+    for (let i = 0; i < 100; i++) expect((await call(url)).status).toBe(200)
+  })
+
+  it('guest sessions and request tokens are limited per address by their settings', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '1000', CINEPASS_GUEST_SESSION_LIMIT: '3', CINEPASS_REQUEST_TOKEN_LIMIT: '2' })
+    const key = s.application.apiKey
+    const guests = []
+    for (let i = 0; i < 4; i++) guests.push(await call(`${s.base}/3/authentication/guest_session/new?api_key=${key}`))
+    expect(guests.map((g) => g.status)).toEqual([200, 200, 200, 429])
+    expect(guests[3]?.headers.get('retry-after')).toBe('3600')
+    expect(guests[3]?.body).toEqual({ success: false, status_code: 25, status_message: 'Your request count (4) is over the allowed limit of (3).' })
+    const tokens = []
+    for (let i = 0; i < 2; i++) tokens.push((await call(`${s.base}/3/authentication/token/new?api_key=${key}`)).status)
+    const v4 = await call(`${s.base}/4/auth/request_token`, { method: 'POST', headers: { authorization: `Bearer ${s.application.readAccessToken}` } })
+    tokens.push(v4.status)
+    expect(tokens).toEqual([200, 200, 429])
+  })
+})
+
+describe('login throttle over HTTP', () => {
+  it('stops a guessing run from one address with 429/25 and Retry-After, and the owner signs in from another address', async () => {
+    const s = await server({ CINEPASS_TRUST_PROXY: '127.0.0.1' })
+    const attacker = { 'x-forwarded-for': '203.0.113.50' }
+    for (let i = 0; i < 10; i++) expect((await login(s, s.user.username, `guess${i}`, attacker)).body.status_code).toBe(30)
+    const stopped = await login(s, s.user.username, s.user.password, attacker)
+    expect(stopped.status).toBe(429)
+    expect(stopped.headers.get('retry-after')).toBe('900')
+    expect(stopped.body).toEqual({ success: false, status_code: 25, status_message: 'Your request count (11) is over the allowed limit of (10).' })
+    const token = (await call(`${s.base}/3/authentication/token/new?api_key=${s.application.apiKey}`)).body.request_token as string
+    const owner = await call(`${s.base}/3/authentication/token/validate_with_login?api_key=${s.application.apiKey}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.20' },
+      body: JSON.stringify({ username: s.user.username, password: s.user.password, request_token: token }),
+    })
+    expect(owner.status).toBe(200)
+  })
+
+  it('the website sign-in shares the throttle: after 10 failures the form answers 429 with Retry-After', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '0' })
+    for (let i = 0; i < 10; i++) expect((await login(s, s.user.username, 'wrong')).status).toBe(401)
+    const web = new WebClient(s.base)
+    const page = await web.signIn({ username: s.user.username, password: s.user.password })
+    expect(page.status).toBe(429)
+    expect(Number(page.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+  })
+
+  it('the login throttle stays on when CINEPASS_RATE_LIMIT=0', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '0' })
+    for (let i = 0; i < 10; i++) await login(s, s.user.username, 'wrong')
+    expect((await login(s, s.user.username, 'wrong')).status).toBe(429)
+  })
+
+  it('an unknown user and a wrong password give byte-identical bodies and the same headers (but Date)', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '0' })
+    const wrong = await login(s, s.user.username, 'not the password')
+    const unknown = await login(s, 'no-such-user-anywhere', 'not the password')
+    expect(wrong.status).toBe(401)
+    expect(unknown.status).toBe(wrong.status)
+    expect(unknown.text).toBe(wrong.text)
+    const headers = (h: Headers) => [...h.entries()].filter(([name]) => name !== 'date' && name !== 'x-request-id')
+    expect(headers(unknown.headers)).toEqual(headers(wrong.headers))
+  })
+})
+
+/** Two servers on `backends` (one each): 100 request tokens split over both meet one limit of 30. */
+async function expectOneSharedLimit(backends: LimiterBackend[]): Promise<void> {
+  vi.useRealTimers()
+  try {
+    const env = { CINEPASS_RATE_LIMIT: '1000', CINEPASS_REQUEST_TOKEN_LIMIT: '30' }
+    const instances = [await server(env, { overrides: { limiters: backends[0]! } }), await server(env, { overrides: { limiters: backends[1]! } })]
+    const statuses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => {
+        const s = instances[i % 2]!
+        return call(`${s.base}/3/authentication/token/new?api_key=${s.application.apiKey}`).then((r) => r.status)
+      }),
+    )
+    expect(statuses.filter((status) => status === 200)).toHaveLength(30)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(70)
+  } finally {
+    await Promise.all(servers.splice(0).map((s) => s.stop()))
+    await Promise.all(backends.map((backend) => backend.close()))
+  }
+}
+
+describe('limits shared through Redis', () => {
+  const prefix = `cinepass-test-${process.pid}-${Date.now()}`
+  afterEach(async () => {
+    const redis = new Redis(REDIS_URL)
+    const keys = await redis.keys(`${prefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+  })
+
+  it('100 requests split over two instances count against one limit', async () => {
+    await expectOneSharedLimit([redisLimiterBackend(REDIS_URL, prefix), redisLimiterBackend(REDIS_URL, prefix)])
+  })
+
+  it('with Redis unreachable, the insurance limiter still throttles logins and the API keeps serving', async () => {
+    vi.useRealTimers()
+    const backend = redisLimiterBackend('redis://127.0.0.1:1', prefix)
+    try {
+      const s = await server({ CINEPASS_RATE_LIMIT: '40' }, { overrides: { limiters: backend } })
+      expect((await call(`${s.base}/3/authentication?api_key=${s.application.apiKey}`)).status).toBe(200)
+      const user = await createTestUser(s.core)
+      for (let i = 0; i < 10; i++) expect((await login(s, user.username, 'wrong')).status).toBe(401)
+      expect((await login(s, user.username, user.password)).status).toBe(429)
+    } finally {
+      await Promise.all(servers.splice(0).map((s) => s.stop()))
+      await backend.close()
+    }
+  })
+})
+
+describe('limits shared through PostgreSQL', () => {
+  const database = `cinepass_limits_${process.pid}_${randomBytes(4).toString('hex')}`
+  const url = (name: string) => Object.assign(new URL(PG_SERVER), { pathname: `/${name}` }).toString()
+  async function admin(sql: string): Promise<void> {
+    const client = new pg.Client({ connectionString: url('postgres') })
+    await client.connect()
+    try {
+      await client.query(sql)
+    } finally {
+      await client.end()
+    }
+  }
+  beforeEach(async () => {
+    await admin(`CREATE DATABASE "${database}"`)
+  })
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()))
+    await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
+  })
+
+  it('100 requests split over two instances count against one limit', async () => {
+    await expectOneSharedLimit(await Promise.all([postgresLimiterBackend(url(database)), postgresLimiterBackend(url(database))]))
+  })
+
+  it('with the limiter table gone, the insurance limiter still throttles logins and the API keeps serving', async () => {
+    vi.useRealTimers()
+    const backend = await postgresLimiterBackend(url(database))
+    try {
+      const s = await server({ CINEPASS_RATE_LIMIT: '40' }, { overrides: { limiters: backend } })
+      const client = new pg.Client({ connectionString: url(database) })
+      await client.connect()
+      await client.query('DROP TABLE cinepass_rate_limits')
+      await client.end()
+      expect((await call(`${s.base}/3/authentication?api_key=${s.application.apiKey}`)).status).toBe(200)
+      for (let i = 0; i < 10; i++) expect((await login(s, s.user.username, 'wrong')).status).toBe(401)
+      expect((await login(s, s.user.username, s.user.password)).status).toBe(429)
+    } finally {
+      await Promise.all(servers.splice(0).map((s) => s.stop()))
+      await backend.close()
+    }
+  })
+})

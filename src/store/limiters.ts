@@ -1,0 +1,153 @@
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import type { Counter, CounterFactory, CounterState, LimitSpec } from '../core/rate-limits.js'
+
+/** Where the limit counters live; one per process, shared by every limit. */
+export interface LimiterBackend {
+  kind: 'memory' | 'redis' | 'postgres'
+  counters: CounterFactory
+  close(): Promise<void>
+}
+
+const KEY_PREFIX = 'cinepass'
+
+/**
+ * Counters in this process's memory: right for a single instance (the SQLite mode). They read the
+ * time from `Date.now()` (rate-limiter-flexible's clock), which tests fake.
+ */
+export function memoryLimiterBackend(): LimiterBackend {
+  return { kind: 'memory', counters: (spec) => new FlexibleCounter(memoryLimiter(spec, KEY_PREFIX)), close: async () => {} }
+}
+
+/**
+ * Counters in Redis, shared by every instance, each with an in-memory insurance limiter: when Redis
+ * cannot be reached, limits are enforced per instance instead of not at all (logins never become
+ * unlimited), and the API keeps serving.
+ */
+export function redisLimiterBackend(url: string, keyPrefix = KEY_PREFIX): LimiterBackend {
+  // No offline queue and one retry: a command to an unreachable Redis fails at once, and the
+  // insurance limiter answers instead of the request hanging.
+  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
+  // Connection errors are expected during an outage (ioredis reconnects by itself); the insurance
+  // limiter covers them, so they must not crash the process as unhandled 'error' events.
+  client.on('error', () => {})
+  return {
+    kind: 'redis',
+    counters: (spec) =>
+      new FlexibleCounter(
+        new RateLimiterRedis({
+          storeClient: client,
+          keyPrefix: `${keyPrefix}:${spec.name}`,
+          points: spec.points,
+          duration: spec.durationSeconds,
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: memoryLimiter(spec, keyPrefix),
+        }),
+      ),
+    close: async () => {
+      client.disconnect()
+    },
+  }
+}
+
+const PG_TABLE = 'cinepass_rate_limits'
+
+/**
+ * Counters in a PostgreSQL table, shared by every instance on that database (rate-limiter-flexible's
+ * atomic `INSERT … ON CONFLICT … DO UPDATE … RETURNING`), each with the same in-memory insurance as
+ * Redis. Its own small pool with short timeouts, so a slow database cannot hold requests for long.
+ */
+export async function postgresLimiterBackend(url: string, keyPrefix = KEY_PREFIX): Promise<LimiterBackend> {
+  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 1000, query_timeout: 1000 })
+  // Broken idle connections are dropped by the pool; the insurance limiter covers the outage.
+  pool.on('error', () => {})
+  try {
+    // Created once here, not by each limiter: concurrent CREATE TABLEs race in PostgreSQL, and the
+    // library throws an unhandled rejection when its own creation fails.
+    await pool.query(`CREATE TABLE IF NOT EXISTS "${PG_TABLE}" (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`)
+  } catch (error) {
+    // Another instance created it at the same moment.
+    if ((error as { code?: string }).code !== '23505') {
+      await pool.end().catch(() => {})
+      throw error
+    }
+  }
+  let sweeper = true
+  return {
+    kind: 'postgres',
+    counters: (spec) => {
+      // One limiter per process deletes expired rows (hourly); the others share its table.
+      const clearExpiredByTimeout = sweeper
+      sweeper = false
+      return new FlexibleCounter(
+        new RateLimiterPostgres({
+          storeClient: pool,
+          storeType: 'pool',
+          tableName: PG_TABLE,
+          tableCreated: true,
+          clearExpiredByTimeout,
+          keyPrefix: `${keyPrefix}:${spec.name}`,
+          points: spec.points,
+          duration: spec.durationSeconds,
+          insuranceLimiter: memoryLimiter(spec, keyPrefix),
+        }),
+      )
+    },
+    close: () => pool.end(),
+  }
+}
+
+/** True when `database` is a PostgreSQL URL rather than a SQLite file. */
+function isPostgres(database: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(database)
+}
+
+/**
+ * Chooses the limiter store: Redis when `redisUrl` is set, else the database when it is PostgreSQL
+ * (several instances share it), else this process's memory (SQLite: one instance).
+ */
+export async function openLimiterBackend(options: { redisUrl: string | null; database: string }): Promise<LimiterBackend> {
+  if (options.redisUrl) return redisLimiterBackend(options.redisUrl)
+  if (isPostgres(options.database)) return postgresLimiterBackend(options.database)
+  return memoryLimiterBackend()
+}
+
+function memoryLimiter(spec: LimitSpec, keyPrefix: string): RateLimiterMemory {
+  return new RateLimiterMemory({ keyPrefix: `${keyPrefix}:${spec.name}`, points: spec.points, duration: spec.durationSeconds })
+}
+
+/** The core's Counter port over any rate-limiter-flexible limiter. */
+export class FlexibleCounter implements Counter {
+  constructor(private readonly limiter: RateLimiterAbstract) {}
+
+  async consume(key: string): Promise<CounterState> {
+    try {
+      return state(await this.limiter.consume(key), true)
+    } catch (refusal) {
+      // The limiter rejects with its result when over the limit; anything else is a store failure
+      // with no insurance left, which must not pass as "allowed".
+      if (refusal instanceof RateLimiterRes) return state(refusal, false)
+      throw refusal
+    }
+  }
+
+  async refund(key: string): Promise<void> {
+    await this.limiter.reward(key, 1)
+  }
+
+  async peek(key: string): Promise<CounterState | null> {
+    const result = await this.limiter.get(key)
+    // The memory store keeps an expired record until its timer fires; an expired window is none.
+    if (!result || result.msBeforeNext <= 0) return null
+    return state(result, result.remainingPoints > 0)
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.limiter.delete(key)
+  }
+}
+
+function state(result: RateLimiterRes, allowed: boolean): CounterState {
+  return { allowed, count: result.consumedPoints, msBeforeNext: Math.max(0, result.msBeforeNext) }
+}
