@@ -15,7 +15,7 @@ afterEach(async () => {
 
 /** A cinepass instance in this process with its own clock, over real HTTP on 127.0.0.1. */
 async function instance(database: string, clock: Clock, seeded: Seeded): Promise<V3> {
-  const config = loadConfig({ CINEPASS_DATABASE: database, CINEPASS_PORT: '0', NODE_ENV: 'production', CINEPASS_SESSION_TTL: '3600' })
+  const config = loadConfig({ CINEPASS_DATABASE: database, CINEPASS_PORT: '0', NODE_ENV: 'production', CINEPASS_SESSION_TTL: '3600', CINEPASS_RATE_LIMIT: '0' })
   const server = await startServer(config, { overrides: { clock } })
   running.push(server)
   return new V3(server.url, seeded.apiKey)

@@ -13,7 +13,7 @@ afterEach(async () => {
 async function server(closeGraceMs: number): Promise<{ running: RunningServer; port: number; apiKey: string }> {
   const dir = temporaryDirectory()
   cleanups.push(() => dir.remove())
-  const config = loadConfig({ CINEPASS_DATABASE: join(dir.path, 'cinepass.db'), CINEPASS_PORT: '0', NODE_ENV: 'production' })
+  const config = loadConfig({ CINEPASS_DATABASE: join(dir.path, 'cinepass.db'), CINEPASS_PORT: '0', NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0' })
   const running = await startServer(config, { closeGraceMs })
   cleanups.push(() => running.close())
   const app = await createTestApplication(running.core)
