@@ -83,6 +83,45 @@ describe.each(kinds)('one-time use under races on %s', (kind) => {
   )
 
   it(
+    `DELETE session racing account calls on both instances: after the DELETE's 200 no call started later succeeds, ${ROUNDS / 4} rounds`,
+    async () => {
+      const user = seeded.users[1]!
+      let stale = 0
+      let lateCalls = 0
+      for (let round = 0; round < ROUNDS / 4; round++) {
+        const session = await instances[round % 2]!.sessionNew(await instances[round % 2]!.approvedToken(user))
+        expect(session.status).toBe(200)
+        const sessionId = session.body.session_id as string
+        let deletedAt = Infinity
+        // Callers keep checking the session on both instances while the DELETE runs on one of them.
+        const callers = Array.from({ length: 8 }, async (_, i) => {
+          const outcomes: { startedAt: number; status: number }[] = []
+          // Each caller goes on until one of its calls started after the DELETE was answered.
+          while (outcomes.length < 2_000 && (outcomes.at(-1)?.startedAt ?? -Infinity) <= deletedAt) {
+            const startedAt = performance.now()
+            const answer = await instances[i % 2]!.account(sessionId)
+            if (answer.status !== 200) expect(answer).toMatchObject({ status: 401, body: { success: false, status_code: 3 } })
+            outcomes.push({ startedAt, status: answer.status })
+          }
+          return outcomes
+        })
+        const deleted = await instances[(round + 1) % 2]!.deleteSession(sessionId)
+        expect(deleted).toMatchObject({ status: 200, body: { success: true } })
+        deletedAt = performance.now()
+        const after = (await Promise.all(callers)).flat().filter((outcome) => outcome.startedAt > deletedAt)
+        lateCalls += after.length
+        stale += after.filter((outcome) => outcome.status === 200).length
+        // And at once on the other instance (T36): the delete is visible everywhere.
+        expect((await instances[round % 2]!.account(sessionId)).status).toBe(401)
+      }
+      expect(stale).toBe(0)
+      expect(lateCalls).toBeGreaterThan(0)
+      console.info(`delete race (${kind}): ${ROUNDS / 4} rounds, ${lateCalls} calls started after the DELETE's 200, ${stale} succeeded`)
+    },
+    (LONG ? 600 : 180) * 1000,
+  )
+
+  it(
     `access_token: ${RACERS} concurrent calls on one approved v4 request token succeed exactly once, ${ROUNDS} rounds`,
     async () => {
       const user = seeded.users[0]!

@@ -28,3 +28,32 @@ describe('Argon2Hasher bounded hashing', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected'])
   })
 })
+
+describe('Argon2Hasher and hostile stored hashes (security.md T30)', () => {
+  it('verify() refuses a stored hash asking for 4 GiB at once, without allocating it', async () => {
+    const hasher = new Argon2Hasher(FAST)
+    const honest = await hasher.hash('secret')
+    const hostile = honest.replace(/m=\d+/, 'm=4194304')
+    const rssBefore = process.memoryUsage().rss
+    expect(await hasher.verify(hostile, 'secret')).toBe(false)
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(50 * 1024 * 1024)
+    // The same hash within bounds does verify: the refusal is the ceiling, not a broken string.
+    expect(await hasher.verify(honest, 'secret')).toBe(true)
+  })
+
+  it.each(['$argon2id$v=19$m=19456,t=200,p=1$c2FsdHNhbHQ$aGFzaA', '$argon2id$v=19$m=19456,t=2,p=64$c2FsdHNhbHQ$aGFzaA', '$argon2id$v=19$garbage$x$y', 'plain text'])(
+    'verify() refuses %s',
+    async (phc) => {
+      expect(await new Argon2Hasher(FAST).verify(phc, 'secret')).toBe(false)
+    },
+  )
+
+  it('long passwords (64 to 1,024 characters, any Unicode) hash and verify', async () => {
+    const hasher = new Argon2Hasher(FAST)
+    for (const password of ['p'.repeat(64), 'ü😀'.repeat(100), 'x'.repeat(1_024)]) {
+      const phc = await hasher.hash(password)
+      expect(await hasher.verify(phc, password)).toBe(true)
+      expect(await hasher.verify(phc, password.slice(0, -1))).toBe(false)
+    }
+  })
+})

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashSecret } from '../core/secrets.js'
 import { call, createTestUser, loginOverHttp, startTestServer, type TestServer } from '../test-support/fixtures.js'
@@ -216,6 +217,30 @@ describe('the login flow', () => {
     expect(headerNames(wrong.headers)).toEqual(headerNames(unknown.headers))
   })
 
+  it('validate_with_login accepts long passwords (64 and 1,000 characters, Unicode) as given', async () => {
+    for (const password of ['correct horse battery staple '.repeat(3).slice(0, 64), 'ü😀 long phrase '.repeat(63).slice(0, 1_000)]) {
+      const user = await createTestUser(server.core, { password })
+      const token = await newToken()
+      const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
+      expectTmdbError(await call(url, json({ username: user.username, password: password.slice(0, -1), request_token: token }, { method: 'POST' })), 'INVALID_LOGIN')
+      const validated = await call(url, json({ username: user.username, password, request_token: token }, { method: 'POST' }))
+      expect(validated).toMatchObject({ status: 200, body: { success: true, request_token: token } })
+    }
+  })
+
+  it('validate_with_login refuses, as a wrong password, an account whose stored hash asks for 4 GiB (security.md T30)', async () => {
+    const user = await createTestUser(server.core)
+    const account = (await server.store.findAccountByUsername(user.username))!
+    await server.store.setAccountPassword(account.id, account.passwordHash.replace(/m=\d+/, 'm=4194304'), false, Date.now())
+    const rssBefore = process.memoryUsage().rss
+    const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
+    const hostile = await call(url, json({ username: user.username, password: user.password, request_token: await newToken() }, { method: 'POST' }))
+    const wrong = await call(url, json({ username: server.user.username, password: 'wrong password', request_token: await newToken() }, { method: 'POST' }))
+    expectTmdbError(hostile, 'INVALID_LOGIN')
+    expect(hostile.text).toBe(wrong.text)
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(50 * 1024 * 1024)
+  })
+
   it('validate_with_login answers 401/31 for the right password of a disabled account', async () => {
     const user = await createTestUser(server.core)
     await server.core.admin.setUserDisabled(user.username, true)
@@ -330,6 +355,22 @@ describe('sessions and the account', () => {
     const other = await server.core.admin.createApplication({ name: 'Third' })
     expectTmdbError(await call(`${base}/3/account?api_key=${other.api_key}&session_id=${sessionId}`), 'AUTHENTICATION_FAILED')
   })
+
+  it('GET /3/account refuses 10,000 guessed well-formed session ids with 401/3 (security.md T4)', async () => {
+    const guesses = Array.from({ length: 10_000 }, () => randomBytes(20).toString('hex'))
+    const statuses = new Map<string, number>()
+    // 25 guessers at a time, as a patient attacker would; the API limit is off in this server, so every guess reaches the store.
+    for (let i = 0; i < guesses.length; i += 25) {
+      const answers = await Promise.all(
+        guesses.slice(i, i + 25).map(async (sessionId) => {
+          const response = await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`)
+          return `${response.status}/${response.body.status_code}`
+        }),
+      )
+      for (const answer of answers) statuses.set(answer, (statuses.get(answer) ?? 0) + 1)
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ '401/3': 10_000 })
+  }, 120_000)
 
   it('DELETE session ends it at once; deleting again is 404/37', async () => {
     const sessionId = await loginOverHttp(server)
