@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import pino, { type Logger } from 'pino'
-import type { Config } from './config.js'
+import { isPostgresUrl, type Config } from './config.js'
 import { AdminService } from './core/admin-service.js'
 import { AuthService } from './core/auth-service.js'
 import { systemClock, type Clock } from './core/clock.js'
@@ -15,6 +15,7 @@ import { DEFAULT_WEB_SESSION_TTL_MS, WebsiteService } from './core/website-servi
 import { createApp } from './http/app.js'
 import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
 import { registerV4Routes } from './http/v4-routes.js'
+import { PostgresStore } from './store/postgres/postgres-store.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
 import { registerWebsite } from './web/website.js'
 
@@ -36,11 +37,12 @@ export interface CoreOverrides {
   limiters?: LimiterBackend
 }
 
-/** Opens the store named by `database`: a SQLite file path (the default) or, later, a PostgreSQL URL. */
-export async function openStore(config: Pick<Config, 'database' | 'sqliteSync'>): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(config.database)) {
-    throw new Error('PostgreSQL support is not built into this version')
-  }
+/**
+ * Opens the store named by `database`: a SQLite file path (the default) or a postgres:// URL, and
+ * applies its pending migrations.
+ */
+export async function openStore(config: Pick<Config, 'database' | 'sqliteSync'> & Partial<Pick<Config, 'postgres'>>): Promise<Store> {
+  if (isPostgresUrl(config.database)) return PostgresStore.open(config.database, config.postgres ?? {})
   return SqliteStore.open(config.database, { synchronous: config.sqliteSync })
 }
 
