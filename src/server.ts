@@ -5,6 +5,7 @@ import { AdminService } from './core/admin-service.js'
 import { AuthService } from './core/auth-service.js'
 import { systemClock, type Clock } from './core/clock.js'
 import type { CoreDeps } from './core/context.js'
+import { startPurgeSweep } from './core/purge.js'
 import { Argon2Hasher, type PasswordHasher } from './core/password.js'
 import { AbuseLimits } from './core/rate-limits.js'
 import { cryptoRandom, type RandomSource } from './core/secrets.js'
@@ -122,6 +123,18 @@ export async function startServer(
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   // Asked for any free port: the public URL learns the one we got.
   if (appOptions.publicUrl.endsWith(':0')) appOptions.publicUrl = `${appOptions.publicUrl.slice(0, -2)}:${port}`
+  const sweep =
+    config.purgeIntervalSeconds > 0
+      ? startPurgeSweep({
+          store,
+          clock: core.deps.clock,
+          intervalMs: config.purgeIntervalSeconds * 1000,
+          onSwept: (deleted) => {
+            if (deleted > 0) options.logger?.info({ deleted }, 'purged expired rows')
+          },
+          onError: (error) => options.logger?.warn({ err: (error as Error).name }, 'purge sweep failed; retrying at the next interval'),
+        })
+      : null
   let closing: Promise<void> | undefined
   return {
     app,
@@ -131,6 +144,7 @@ export async function startServer(
     close: () =>
       (closing ??= (async () => {
         await app.close()
+        await sweep?.stop()
         await store.close()
         // A backend passed in by the caller is the caller's to close.
         if (!options.overrides?.limiters) await limiters.close()
