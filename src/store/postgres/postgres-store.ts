@@ -111,6 +111,10 @@ export class PostgresStore implements Store {
   async migrate(): Promise<number> {
     const client = await this.#pool.connect()
     let broken: Error | undefined
+    const onError = (error: Error): void => {
+      broken = error
+    }
+    client.on('error', onError)
     try {
       // Migrations may take longer than a request's statement; the lock wait too.
       await client.query('SET statement_timeout = 0')
@@ -140,6 +144,7 @@ export class PostgresStore implements Store {
       broken = error as Error
       throw error
     } finally {
+      client.off('error', onError)
       // Not back into the pool with statement_timeout = 0 (or broken): a fresh connection replaces it.
       client.release(broken ?? true)
     }
@@ -184,6 +189,12 @@ export class PostgresStore implements Store {
     return this.#run(async () => {
       const client = await this.#pool.connect()
       let broken: Error | undefined
+      // A checked-out client has no listener of the pool's: a connection lost mid-transaction would
+      // otherwise be an unhandled 'error' event and end the process. The failing query rejects too.
+      const onError = (error: Error): void => {
+        broken = error
+      }
+      client.on('error', onError)
       try {
         await client.query(begin)
         const result = await work(client)
@@ -194,6 +205,7 @@ export class PostgresStore implements Store {
         if (isUnavailable(error)) broken = error as Error
         throw error
       } finally {
+        client.off('error', onError)
         // A connection whose state is unknown is destroyed rather than handed to the next request.
         client.release(broken ?? false)
       }
