@@ -28,7 +28,7 @@ export interface Config {
 export interface PostgresSettings {
   /** Connections per instance for the store (`CINEPASS_PG_POOL`, default 10); the limiter pool adds 4. */
   poolSize: number
-  /** Server-side statement timeout, ms (`CINEPASS_PG_STATEMENT_TIMEOUT`, default 5000). */
+  /** Server-side statement timeout, ms (`CINEPASS_PG_STATEMENT_TIMEOUT`, default 1000). */
   statementTimeoutMs: number
 }
 
@@ -71,7 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     sqliteSync,
     postgres: {
       poolSize: integer('CINEPASS_PG_POOL', env.CINEPASS_PG_POOL ?? '10', 1, 1000),
-      statementTimeoutMs: integer('CINEPASS_PG_STATEMENT_TIMEOUT (ms)', env.CINEPASS_PG_STATEMENT_TIMEOUT ?? '5000', 100, 3_600_000),
+      statementTimeoutMs: integer('CINEPASS_PG_STATEMENT_TIMEOUT (ms)', env.CINEPASS_PG_STATEMENT_TIMEOUT ?? '1000', 100, 3_600_000),
     },
     purgeIntervalSeconds: integer('CINEPASS_PURGE_INTERVAL (seconds)', env.CINEPASS_PURGE_INTERVAL ?? '300', 0, 7 * 24 * 3600),
     demo: flags.demo ?? env.NODE_ENV !== 'production',

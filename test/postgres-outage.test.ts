@@ -15,12 +15,27 @@ if (skipReason) console.warn(`database outage: skipped: ${skipReason}`)
 // The promise of the issue: during an outage every request is answered, with 503/9, within 2 s.
 const OUTAGE_ANSWER_MS = 2000
 
-let postgres: ThrowawayPostgres | undefined
+const postgresServers: ThrowawayPostgres[] = []
 const servers: ServerProcess[] = []
 afterAll(async () => {
   for (const server of servers) await server.stop()
-  await postgres?.remove()
+  for (const postgres of postgresServers) await postgres.remove()
 }, 60_000)
+
+async function ownPostgres(): Promise<ThrowawayPostgres> {
+  const postgres = await startThrowawayPostgres()
+  postgresServers.push(postgres)
+  return postgres
+}
+
+async function untilReady(url: string): Promise<Answer | undefined> {
+  let ready: Answer | undefined
+  for (let attempt = 0; attempt < 100 && ready?.status !== 200; attempt++) {
+    ready = await request(`${url}/readyz`)
+    if (ready.status !== 200) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return ready
+}
 
 async function timed(work: () => Promise<Answer>): Promise<{ answer: Answer; ms: number }> {
   const started = performance.now()
@@ -32,7 +47,7 @@ describe.skipIf(skipReason !== null)('PostgreSQL outage', () => {
   it(
     'stopped under load: requests get 503/9 within 2 s and /readyz 503; started again: serving resumes without a restart and every acknowledged write is there',
     async () => {
-      postgres = await startThrowawayPostgres()
+      const postgres = await ownPostgres()
       const seeded = await seed(postgres.url, 4)
       const server = await spawnServer(postgres.url)
       servers.push(server)
@@ -69,12 +84,7 @@ describe.skipIf(skipReason !== null)('PostgreSQL outage', () => {
       expect(ready.ms).toBeLessThan(OUTAGE_ANSWER_MS)
 
       await postgres.start()
-      let readyAgain: Answer | undefined
-      for (let attempt = 0; attempt < 100 && readyAgain?.status !== 200; attempt++) {
-        readyAgain = await request(`${server.url}/readyz`)
-        if (readyAgain.status !== 200) await new Promise((resolve) => setTimeout(resolve, 100))
-      }
-      expect(readyAgain).toMatchObject({ status: 200, body: { status: 'ok' } })
+      expect(await untilReady(server.url)).toMatchObject({ status: 200, body: { status: 'ok' } })
       // The same process serves the whole flow again.
       const token = await v3.approvedToken(seeded.users[0]!)
       expect(await v3.sessionNew(token)).toMatchObject({ status: 200, body: { success: true } })
@@ -90,6 +100,39 @@ describe.skipIf(skipReason !== null)('PostgreSQL outage', () => {
         `outage: ${stats.sessions} sessions and ${stats.deletes} deletes acknowledged before the stop, all intact after it; ` +
           `answers during the outage in ${Math.round(Math.max(...during.map((d) => d.ms)))} ms at most`,
       )
+      expect(await server.stop()).toEqual({ code: 0, signal: null })
+    },
+    120_000,
+  )
+
+  it(
+    'a server that stops answering (frozen) is answered 503/9 within 2 s with the default settings, and serving resumes when it thaws',
+    async () => {
+      const postgres = await ownPostgres()
+      const seeded = await seed(postgres.url, 1)
+      const server = await spawnServer(postgres.url)
+      servers.push(server)
+      const v3 = new V3(server.url, seeded.apiKey)
+      const sessionId = (await v3.sessionNew(await v3.approvedToken(seeded.users[0]!))).body.session_id as string
+      // Warm the pool, so the probes meet open connections that go silent as well as new ones.
+      await Promise.all(Array.from({ length: 10 }, () => v3.account(sessionId)))
+
+      await postgres.freeze()
+      try {
+        const during = await Promise.all(
+          [() => v3.tokenNew(), () => v3.account(sessionId), () => v3.guestSession(), () => request(`${server.url}/readyz`)].flatMap((probe) => [timed(probe), timed(probe)]),
+        )
+        for (const { answer, ms } of during) {
+          expect(answer.status).toBe(503)
+          if (answer.body?.status_code !== undefined) expect(answer.body).toMatchObject({ success: false, status_code: 9 })
+          expect(ms).toBeLessThan(OUTAGE_ANSWER_MS)
+        }
+        console.info(`frozen database: answers in ${Math.round(Math.min(...during.map((d) => d.ms)))}–${Math.round(Math.max(...during.map((d) => d.ms)))} ms`)
+      } finally {
+        await postgres.thaw()
+      }
+      expect(await untilReady(server.url)).toMatchObject({ status: 200 })
+      expect(await v3.account(sessionId)).toMatchObject({ status: 200, body: { id: seeded.users[0]!.id } })
       expect(await server.stop()).toEqual({ code: 0, signal: null })
     },
     120_000,

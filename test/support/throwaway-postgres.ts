@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -16,6 +16,12 @@ export interface ThrowawayPostgres {
   start(): Promise<void>
   /** Stops it at once (`-m immediate`: no checkpoint, recovery from the WAL on the next start). */
   stop(): Promise<void>
+  /**
+   * Freezes every process of the server (SIGSTOP): it keeps its connections and port open but answers
+   * nothing, like a hung server or a network that drops packets. `thaw()` (SIGCONT) resumes it.
+   */
+  freeze(): Promise<void>
+  thaw(): Promise<void>
   /** Stops it if running and deletes its folder. */
   remove(): Promise<void>
 }
@@ -51,6 +57,23 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   await pgTool('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '--no-instructions'])
   const port = await freePort()
   let running = false
+  // The postmaster's pid is the first line of postmaster.pid; its children are the backends and helpers.
+  const signalServer = async (signal: NodeJS.Signals): Promise<void> => {
+    const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
+    const children = readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          // The field after the parenthesised command name: state, then the parent's pid.
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster
+        } catch {
+          return false
+        }
+      })
+      .map(Number)
+    for (const pid of [postmaster, ...children]) process.kill(pid, signal)
+  }
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=100`
   const instance: ThrowawayPostgres = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
@@ -63,8 +86,13 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
       await pgTool('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
       running = false
     },
+    freeze: () => signalServer('SIGSTOP'),
+    thaw: () => signalServer('SIGCONT'),
     remove: async () => {
-      if (running) await instance.stop().catch(() => {})
+      if (running) {
+        await instance.thaw().catch(() => {})
+        await instance.stop().catch(() => {})
+      }
       rmSync(dir, { recursive: true, force: true })
     },
   }

@@ -37,15 +37,17 @@ import { POSTGRES_MIGRATIONS } from './migrations.js'
 export interface PostgresStoreOptions {
   /** Most connections this process opens (`CINEPASS_PG_POOL`, default 10). */
   poolSize?: number
-  /** Longest a statement may run before the server cancels it, ms (`CINEPASS_PG_STATEMENT_TIMEOUT`, default 5000). */
+  /** Longest a statement may run before the server cancels it, ms (`CINEPASS_PG_STATEMENT_TIMEOUT`, default 1000). */
   statementTimeoutMs?: number
   /** Longest to wait for a connection (new, or free in the pool), ms (default 1500, so an outage fails within 2 s). */
   connectTimeoutMs?: number
 }
 
 export const DEFAULT_PG_POOL = 10
-export const DEFAULT_PG_STATEMENT_TIMEOUT_MS = 5000
+export const DEFAULT_PG_STATEMENT_TIMEOUT_MS = 1000
 const DEFAULT_CONNECT_TIMEOUT_MS = 1500
+// How much longer than the statement timeout the client waits for an answer before giving up.
+const CLIENT_GRACE_MS = 500
 
 // Any constant: every cinepass instance on one database takes this advisory lock while migrating.
 const MIGRATION_LOCK = 0x63696e65
@@ -85,7 +87,7 @@ export class PostgresStore implements Store {
       // The server cancels a statement running longer; the client gives up a little later still, for
       // a server that stopped answering altogether.
       statement_timeout: statementTimeoutMs,
-      query_timeout: statementTimeoutMs + 1000,
+      query_timeout: statementTimeoutMs + CLIENT_GRACE_MS,
       idleTimeoutMillis: 30_000,
       application_name: 'cinepass',
       types,
