@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js'
 import { createTemporaryPostgresDatabase, postgresSkipReason, type TemporaryPostgresDatabase } from '../src/test-support/postgres.js'
 import { seed, type Seeded } from './support/backends.js'
 import { V3, request } from './support/flow.js'
-import { spawnServer, type ServerProcess } from './support/processes.js'
+import { runCli, spawnServer, type ServerProcess } from './support/processes.js'
 
 const skipReason = await postgresSkipReason('several instances on one PostgreSQL')
 const databases: TemporaryPostgresDatabase[] = []
@@ -77,3 +77,32 @@ describe.skipIf(skipReason !== null)('concurrent start on an empty PostgreSQL da
     for (const server of started) expect((await new V3(server.url, seeded.apiKey).tokenNew()).status).toBe(200)
   }, 60_000)
 })
+
+describe.skipIf(skipReason !== null)('purging on PostgreSQL', () => {
+  it('cinepass purge deletes expired rows, and serve sweeps them by itself every CINEPASS_PURGE_INTERVAL seconds', async () => {
+    const database = await freshDatabase()
+    const seeded = await seed(database.url, 1)
+    const expire = (count: number) =>
+      database.query(
+        `INSERT INTO request_tokens (token_hash, app_id, created_at, expires_at, status)
+         SELECT md5(random()::text) || md5(random()::text), $1, 1, 2, 'pending' FROM generate_series(1, ${count})`,
+        [seeded.appId],
+      )
+    const expired = async () => Number((await database.query('SELECT count(*) AS n FROM request_tokens WHERE expires_at <= 2'))[0]!.n)
+
+    await expire(1500)
+    const purged = await runCli(['purge', '--database', database.url, '--json'])
+    expect(purged.code, purged.stderr).toBe(0)
+    expect(JSON.parse(purged.stdout)).toEqual({ deleted: 1500 })
+    expect(await expired()).toBe(0)
+
+    const live = await new V3((await spawn(database)).url, seeded.apiKey).tokenNew()
+    servers.push(await spawnServer(database.url, { CINEPASS_PURGE_INTERVAL: '1' }))
+    await expire(2500)
+    await vi.waitFor(async () => expect(await expired()).toBe(0), { timeout: 10_000, interval: 200 })
+    // Only dead rows went: the live token made just before is still usable.
+    expect(live.status).toBe(200)
+    expect(Number((await database.query('SELECT count(*) AS n FROM request_tokens'))[0]!.n)).toBe(1)
+  }, 60_000)
+})
+
