@@ -364,22 +364,37 @@ export class PostgresStore implements Store {
   }
 
   createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: Omit<SessionRecord, 'accountId'>): Promise<ConsumeResult> {
-    return this.#transaction(async (client): Promise<ConsumeResult> => {
-      const consumed = await this.#rows<{ account_id: number }>(
-        `UPDATE request_tokens SET consumed_at = $1
-         WHERE token_hash = $2 AND app_id = $3 AND status = 'approved' AND consumed_at IS NULL AND expires_at > $1
-         RETURNING account_id`,
-        [now, tokenHash, appId],
-        client,
-      )
-      if (consumed.length !== 1) {
-        const token = toRequestToken(await this.#one('SELECT * FROM request_tokens WHERE token_hash = $1', [tokenHash], client))
-        return { ok: false, reason: whyNotConsumable(token, appId, now) }
-      }
-      const accountId = consumed[0]!.account_id
-      await this.#insertSession({ ...session, accountId }, client)
-      return { ok: true, accountId }
+    return this.#transaction(async (client) => {
+      const result = await this.#consumeApproved(client, 'request_tokens', 'token_hash', tokenHash, appId, now)
+      if (result.ok) await this.#insertSession({ ...session, accountId: result.accountId }, client)
+      return result
     })
+  }
+
+  /**
+   * Marks an approved, live, unconsumed token of `appId` consumed, inside the caller's transaction.
+   * The guarded UPDATE's row count decides: a racing caller blocks on the row lock, re-checks the
+   * guard after the winner commits and finds the token consumed. On failure, says why.
+   */
+  async #consumeApproved(
+    client: pg.PoolClient,
+    table: 'request_tokens' | 'v4_request_tokens',
+    key: 'token_hash' | 'id_hash',
+    hash: string,
+    appId: string,
+    now: number,
+  ): Promise<ConsumeResult> {
+    const consumed = await this.#rows<{ account_id: number }>(
+      `UPDATE ${table} SET consumed_at = $1
+       WHERE ${key} = $2 AND app_id = $3 AND status = 'approved' AND consumed_at IS NULL AND expires_at > $1
+       RETURNING account_id`,
+      [now, hash, appId],
+      client,
+    )
+    if (consumed.length === 1) return { ok: true, accountId: consumed[0]!.account_id }
+    const toToken = table === 'request_tokens' ? toRequestToken : toV4RequestToken
+    const token = toToken(await this.#one(`SELECT * FROM ${table} WHERE ${key} = $1`, [hash], client))
+    return { ok: false, reason: whyNotConsumable(token, appId, now) }
   }
 
   async #insertSession(session: SessionRecord, on: Queryable = this.#pool): Promise<void> {
@@ -459,25 +474,16 @@ export class PostgresStore implements Store {
   }
 
   createAccessTokenFromRequestToken(idHash: string, appId: string, now: number, accessToken: Omit<AccessTokenRecord, 'accountId'>): Promise<ConsumeResult> {
-    return this.#transaction(async (client): Promise<ConsumeResult> => {
-      const consumed = await this.#rows<{ account_id: number }>(
-        `UPDATE v4_request_tokens SET consumed_at = $1
-         WHERE id_hash = $2 AND app_id = $3 AND status = 'approved' AND consumed_at IS NULL AND expires_at > $1
-         RETURNING account_id`,
-        [now, idHash, appId],
-        client,
-      )
-      if (consumed.length !== 1) {
-        const token = toV4RequestToken(await this.#one('SELECT * FROM v4_request_tokens WHERE id_hash = $1', [idHash], client))
-        return { ok: false, reason: whyNotConsumable(token, appId, now) }
+    return this.#transaction(async (client) => {
+      const result = await this.#consumeApproved(client, 'v4_request_tokens', 'id_hash', idHash, appId, now)
+      if (result.ok) {
+        await this.#exec(
+          'INSERT INTO access_tokens (id_hash, app_id, account_id, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)',
+          [accessToken.idHash, accessToken.appId, result.accountId, accessToken.createdAt, accessToken.revokedAt],
+          client,
+        )
       }
-      const accountId = consumed[0]!.account_id
-      await this.#exec(
-        'INSERT INTO access_tokens (id_hash, app_id, account_id, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)',
-        [accessToken.idHash, accessToken.appId, accountId, accessToken.createdAt, accessToken.revokedAt],
-        client,
-      )
-      return { ok: true, accountId }
+      return result
     })
   }
 
