@@ -72,6 +72,9 @@ describe.skipIf(skipReason !== null)('concurrent start on an empty PostgreSQL da
     for (const server of started) expect(await request(`${server.url}/readyz`)).toMatchObject({ status: 200, body: { status: 'ok' } })
     const rows = await database.query('SELECT version, count(*) AS n FROM schema_migrations GROUP BY version ORDER BY version')
     expect(rows.map((row) => [Number(row.version), Number(row.n)])).toEqual(POSTGRES_MIGRATIONS.map((migration) => [migration.version, 1]))
+    const migrate = await runCli(['migrate', '--database', database.url, '--json'])
+    expect(migrate.code, migrate.stderr).toBe(0)
+    expect(JSON.parse(migrate.stdout)).toEqual({ database: 'postgres', schema_version: POSTGRES_MIGRATIONS.at(-1)!.version })
     // Each instance serves the same data: an application made through one is known to the others.
     const seeded = await seed(database.url, 1)
     for (const server of started) expect((await new V3(server.url, seeded.apiKey).tokenNew()).status).toBe(200)
