@@ -12,6 +12,10 @@ export interface Config {
   publicUrl: string
   lifetimes: Lifetimes
   sqliteSync: 'normal' | 'full'
+  /** PostgreSQL connection settings (used only when `database` is a URL). */
+  postgres: PostgresSettings
+  /** Seconds between in-process purges of expired rows by `serve` (`CINEPASS_PURGE_INTERVAL`, default 300; 0 = off). */
+  purgeIntervalSeconds: number
   /** Create and print a demo application and user on a brand-new database. */
   demo: boolean
   logLevel: string
@@ -19,6 +23,18 @@ export interface Config {
   abuse: AbuseConfig
   /** Whether the website lets anyone create an account (`CINEPASS_SIGNUP=open|closed`, default open). */
   signup: 'open' | 'closed'
+}
+
+export interface PostgresSettings {
+  /** Connections per instance for the store (`CINEPASS_PG_POOL`, default 10); the limiter pool adds 4. */
+  poolSize: number
+  /** Server-side statement timeout, ms (`CINEPASS_PG_STATEMENT_TIMEOUT`, default 1000). */
+  statementTimeoutMs: number
+}
+
+/** True when `database` names a PostgreSQL database (a postgres:// or postgresql:// URL) rather than a SQLite file. */
+export function isPostgresUrl(database: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(database)
 }
 
 /** Flags given on the command line; they win over the environment. */
@@ -53,6 +69,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
       v4RequestTokenTtlMs: DEFAULT_LIFETIMES.v4RequestTokenTtlMs,
     },
     sqliteSync,
+    postgres: {
+      poolSize: integer('CINEPASS_PG_POOL', env.CINEPASS_PG_POOL ?? '10', 1, 1000),
+      statementTimeoutMs: integer('CINEPASS_PG_STATEMENT_TIMEOUT (ms)', env.CINEPASS_PG_STATEMENT_TIMEOUT ?? '1000', 100, 3_600_000),
+    },
+    purgeIntervalSeconds: integer('CINEPASS_PURGE_INTERVAL (seconds)', env.CINEPASS_PURGE_INTERVAL ?? '300', 0, 7 * 24 * 3600),
     demo: flags.demo ?? env.NODE_ENV !== 'production',
     logLevel: env.CINEPASS_LOG_LEVEL ?? 'info',
     abuse: loadAbuseConfig(env),

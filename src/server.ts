@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import pino, { type Logger } from 'pino'
-import type { Config } from './config.js'
+import { isPostgresUrl, type Config } from './config.js'
 import { AdminService } from './core/admin-service.js'
 import { AuthService } from './core/auth-service.js'
 import { systemClock, type Clock } from './core/clock.js'
 import type { CoreDeps } from './core/context.js'
+import { startPurgeSweep } from './core/purge.js'
 import { Argon2Hasher, type PasswordHasher } from './core/password.js'
 import { AbuseLimits } from './core/rate-limits.js'
 import { cryptoRandom, type RandomSource } from './core/secrets.js'
@@ -15,6 +16,7 @@ import { DEFAULT_WEB_SESSION_TTL_MS, WebsiteService } from './core/website-servi
 import { createApp } from './http/app.js'
 import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
 import { registerV4Routes } from './http/v4-routes.js'
+import { PostgresStore } from './store/postgres/postgres-store.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
 import { registerWebsite } from './web/website.js'
 
@@ -36,11 +38,12 @@ export interface CoreOverrides {
   limiters?: LimiterBackend
 }
 
-/** Opens the store named by `database`: a SQLite file path (the default) or, later, a PostgreSQL URL. */
-export async function openStore(config: Pick<Config, 'database' | 'sqliteSync'>): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(config.database)) {
-    throw new Error('PostgreSQL support is not built into this version')
-  }
+/**
+ * Opens the store named by `database`: a SQLite file path (the default) or a postgres:// URL, and
+ * applies its pending migrations.
+ */
+export async function openStore(config: Pick<Config, 'database' | 'sqliteSync'> & Partial<Pick<Config, 'postgres'>>): Promise<Store> {
+  if (isPostgresUrl(config.database)) return PostgresStore.open(config.database, config.postgres ?? {})
   return SqliteStore.open(config.database, { synchronous: config.sqliteSync })
 }
 
@@ -120,6 +123,18 @@ export async function startServer(
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   // Asked for any free port: the public URL learns the one we got.
   if (appOptions.publicUrl.endsWith(':0')) appOptions.publicUrl = `${appOptions.publicUrl.slice(0, -2)}:${port}`
+  const sweep =
+    config.purgeIntervalSeconds > 0
+      ? startPurgeSweep({
+          store,
+          clock: core.deps.clock,
+          intervalMs: config.purgeIntervalSeconds * 1000,
+          onSwept: (deleted) => {
+            if (deleted > 0) options.logger?.info({ deleted }, 'purged expired rows')
+          },
+          onError: (error) => options.logger?.warn({ err: (error as Error).name }, 'purge sweep failed; retrying at the next interval'),
+        })
+      : null
   let closing: Promise<void> | undefined
   return {
     app,
@@ -129,6 +144,7 @@ export async function startServer(
     close: () =>
       (closing ??= (async () => {
         await app.close()
+        await sweep?.stop()
         await store.close()
         // A backend passed in by the caller is the caller's to close.
         if (!options.overrides?.limiters) await limiters.close()

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander'
 import { loadConfig } from '../config.js'
 import { UsageError } from '../core/errors.js'
+import { purgeAllExpired } from '../core/purge.js'
 import { buildCore, openStore, type Core } from '../server.js'
 import { databaseOption } from './main.js'
 import { printResult, readPasswordFromStdin } from './output.js'
@@ -163,12 +164,7 @@ export function registerAdminCommands(program: Command): void {
   withCommon(program.command('purge').description('delete expired request tokens, guest sessions and sessions')).action(
     async (options: Common) =>
       withCore(options, async ({ deps }) => {
-        let deleted = 0
-        for (;;) {
-          const batch = await deps.store.purgeExpired(deps.clock.now(), 1000)
-          deleted += batch
-          if (batch < 1000) break
-        }
+        const deleted = await purgeAllExpired(deps.store, deps.clock)
         printResult(options.json === true, { deleted }, `${deleted} expired rows deleted`)
       }),
   )

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { loadConfig } from '../config.js'
+import { isPostgresUrl, loadConfig } from '../config.js'
 import { UsageError } from '../core/errors.js'
 import { openStore } from '../server.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
@@ -26,7 +26,7 @@ export function registerBackupCommand(program: Command): void {
 }
 
 async function backup(config: ReturnType<typeof loadConfig>, to: string, json: boolean): Promise<void> {
-  if (/^postgres(ql)?:\/\//.test(config.database)) {
+  if (isPostgresUrl(config.database)) {
     throw new UsageError('backup copies SQLite databases only; for PostgreSQL use pg_dump')
   }
   const target = resolve(to)

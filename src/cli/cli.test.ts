@@ -47,7 +47,7 @@ describe('cinepass CLI', () => {
   it('--help lists the commands, and every command has its own --help', async () => {
     const help = await cinepass(['--help'])
     expect(help.code).toBe(0)
-    for (const command of ['serve', 'migrate', 'apps', 'users', 'keys', 'purge']) expect(help.stdout).toContain(command)
+    for (const command of ['serve', 'migrate', 'apps', 'users', 'keys', 'purge', 'backup', 'copy']) expect(help.stdout).toContain(command)
     for (const command of [['serve'], ['apps', 'create'], ['users', 'create'], ['users', 'set-password'], ['migrate']]) {
       const run = await cinepass([...command, '--help'])
       expect(run.code).toBe(0)

@@ -4,6 +4,7 @@ import { loadConfig, type ConfigFlags } from '../config.js'
 import { UsageError } from '../core/errors.js'
 import { registerAdminCommands } from './admin-commands.js'
 import { registerBackupCommand } from './backup-command.js'
+import { registerCopyCommand } from './copy-command.js'
 import { serve } from './serve.js'
 import { migrate } from './store-commands.js'
 
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
 
   registerAdminCommands(program)
   registerBackupCommand(program)
+  registerCopyCommand(program)
   return program
 }
 

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js'
 import { openStore } from '../server.js'
+import { PostgresStore } from '../store/postgres/postgres-store.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import { printResult } from './output.js'
 
@@ -7,7 +8,7 @@ import { printResult } from './output.js'
 export async function migrate(config: Config, json: boolean): Promise<void> {
   const store = await openStore(config)
   try {
-    const version = store instanceof SqliteStore ? store.schemaVersion() : null
+    const version = store instanceof SqliteStore || store instanceof PostgresStore ? await store.schemaVersion() : null
     printResult(json, { database: store.kind, schema_version: version }, `migrations applied; schema version ${version ?? 'current'}`)
   } finally {
     await store.close()

@@ -122,6 +122,36 @@ export interface Store {
    * callers loop while it returns `limit`, so no single call holds the database for long.
    */
   purgeExpired(now: number, limit: number): Promise<number>
+
+  /** True when no table holds a row (a freshly migrated database). Used by `cinepass copy`. */
+  isEmpty(): Promise<boolean>
+
+  /**
+   * Every row of every table (expired and revoked ones included), read in one transaction so the
+   * snapshot is consistent. Used by `cinepass copy`; the whole database is held in memory.
+   */
+  exportAll(): Promise<StoreSnapshot>
+
+  /**
+   * Replaces the whole content with `snapshot`, in one transaction: every existing row is deleted,
+   * then every row of the snapshot is inserted with its own keys (account ids included). Afterwards
+   * `insertAccount` continues after the highest account id. On failure nothing changed.
+   */
+  replaceAll(snapshot: StoreSnapshot): Promise<void>
+}
+
+/** The whole content of a store, table by table: what `exportAll` reads and `replaceAll` writes. */
+export interface StoreSnapshot {
+  meta: { key: string; value: string }[]
+  applications: ApplicationRecord[]
+  accounts: AccountRecord[]
+  requestTokens: RequestTokenRecord[]
+  sessions: SessionRecord[]
+  guestSessions: GuestSessionRecord[]
+  v4RequestTokens: V4RequestTokenRecord[]
+  accessTokens: AccessTokenRecord[]
+  signingKeys: SigningKeyRecord[]
+  webSessions: WebSessionRecord[]
 }
 
 export interface ApplicationRecord {

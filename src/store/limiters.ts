@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import { isPostgresUrl } from '../config.js'
 import type { Counter, CounterFactory, CounterState, LimitSpec } from '../core/rate-limits.js'
 
 /** Where the limit counters live; one per process, shared by every limit. */
@@ -98,18 +99,13 @@ export async function postgresLimiterBackend(url: string, keyPrefix = KEY_PREFIX
   }
 }
 
-/** True when `database` is a PostgreSQL URL rather than a SQLite file. */
-function isPostgres(database: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(database)
-}
-
 /**
  * Chooses the limiter store: Redis when `redisUrl` is set, else the database when it is PostgreSQL
  * (several instances share it), else this process's memory (SQLite: one instance).
  */
 export async function openLimiterBackend(options: { redisUrl: string | null; database: string }): Promise<LimiterBackend> {
   if (options.redisUrl) return redisLimiterBackend(options.redisUrl)
-  if (isPostgres(options.database)) return postgresLimiterBackend(options.database)
+  if (isPostgresUrl(options.database)) return postgresLimiterBackend(options.database)
   return memoryLimiterBackend()
 }
 

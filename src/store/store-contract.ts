@@ -303,5 +303,57 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findRequestToken(live.tokenHash)).not.toBeNull()
       expect(await store.findSession(forever.sessionHash)).not.toBeNull()
     })
+
+    it('exportAll() and replaceAll() copy every table into a fresh store, where new account ids continue after the copied ones', async () => {
+      const { store: target, teardown: dropTarget } = await factory()
+      try {
+        expect(await target.isEmpty()).toBe(true)
+        expect(await store.isEmpty()).toBe(false)
+        // At least one row in every table, whatever ran before.
+        await store.setMetaIfAbsent(`copy_${hex(4)}`, 'yes')
+        const token = pendingToken()
+        await store.insertRequestToken(token)
+        await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })
+        const session = newSession()
+        await store.createSessionFromRequestToken(token.tokenHash, app.id, now, session)
+        await store.insertGuestSession({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 1 })
+        const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+        await store.insertV4RequestToken(v4)
+        await store.approveV4RequestToken(v4.idHash, bob.id, now)
+        await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })
+        await store.insertSigningKey({ kid: hex(8), secret: hex(32), createdAt: now, retiredAt: now + 1 })
+        await store.insertWebSession({ sessionHash: hex(32), accountId: bob.id, createdAt: now, expiresAt: now + 1000 })
+        await store.setApplicationSuspended(otherApp.id, true)
+
+        const snapshot = await store.exportAll()
+        for (const [table, rows] of Object.entries(snapshot)) expect(rows.length, table).toBeGreaterThan(0)
+        await target.replaceAll(snapshot)
+        expect(await target.exportAll()).toEqual(snapshot)
+        expect(await target.isEmpty()).toBe(false)
+        expect(await target.findSession(session.sessionHash)).toEqual({ ...session, accountId: alice.id })
+        const next = await target.insertAccount(newAccount(`next_${hex(3)}`))
+        expect(next!.id).toBeGreaterThan(Math.max(...snapshot.accounts.map((account) => account.id)))
+
+        // Replacing means replacing: an empty snapshot leaves an empty store.
+        const empty = Object.fromEntries(Object.keys(snapshot).map((table) => [table, []])) as unknown as typeof snapshot
+        await target.replaceAll(empty)
+        expect(await target.isEmpty()).toBe(true)
+      } finally {
+        await dropTarget()
+      }
+    })
+
+    it('replaceAll() changes nothing when a row is refused', async () => {
+      const { store: target, teardown: dropTarget } = await factory()
+      try {
+        const before = await store.exportAll()
+        await target.replaceAll(before)
+        const orphan = { sessionHash: hex(32), appId: app.id, accountId: 987_654_321, createdAt: now, expiresAt: null }
+        await expect(target.replaceAll({ ...before, accounts: [], sessions: [orphan] })).rejects.toThrow()
+        expect(await target.exportAll()).toEqual(before)
+      } finally {
+        await dropTarget()
+      }
+    })
   })
 }

@@ -1,17 +1,12 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import { loadConfig } from '../../src/config.js'
 import { buildCore, openStore } from '../../src/server.js'
 import { temporaryDirectory } from '../../src/test-support/fixtures.js'
-
-const run = promisify(execFile)
+import { createTemporaryPostgresDatabase, postgresSkipReason } from '../../src/test-support/postgres.js'
 
 export type BackendKind = 'sqlite' | 'postgres'
-
-const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres'
 
 /** A fresh, empty database of one backend, and plain SQL access to it from outside cinepass. */
 export interface TestBackend {
@@ -31,6 +26,7 @@ export interface TestBackend {
  */
 export async function availableBackends(): Promise<BackendKind[]> {
   const kinds: BackendKind[] = ['sqlite']
+  if ((await postgresSkipReason('durability tests, PostgreSQL variants')) !== null) return kinds
   const probe = await createBackend('postgres').catch((error: unknown) => error as Error)
   if (probe instanceof Error) {
     console.warn(`durability tests: PostgreSQL variants skipped: ${probe.message}`)
@@ -78,28 +74,16 @@ function sqliteBackend(dir?: string): TestBackend {
   }
 }
 
-async function psql(url: string, sql: string): Promise<string> {
-  const { stdout } = await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', '-d', url, '-c', sql])
-  return stdout
-}
-
 async function postgresBackend(): Promise<TestBackend> {
-  const name = `cinepass_durability_${randomBytes(6).toString('hex')}`
-  await psql(PG_ADMIN, `CREATE DATABASE ${name}`)
-  const url = `postgres://postgres@127.0.0.1:5432/${name}`
+  const database = await createTemporaryPostgresDatabase('cinepass_durability')
   return {
     kind: 'postgres',
-    database: url,
-    query: async (sql) => {
-      const out = await psql(url, `SELECT coalesce(json_agg(q), '[]') FROM (${sql}) q`)
-      return JSON.parse(out) as Record<string, unknown>[]
-    },
+    database: database.url,
+    query: (sql) => database.query(sql),
     // PostgreSQL enforces its constraints on every commit; there is no file to check. The
     // consistency queries of each test do the rest.
     integrityProblems: async () => [],
-    remove: async () => {
-      await psql(PG_ADMIN, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    },
+    remove: () => database.drop(),
   }
 }
 

@@ -15,10 +15,12 @@ import type {
   SessionRecord,
   SigningKeyRecord,
   Store,
+  StoreSnapshot,
   V4RequestTokenRecord,
   WebSessionRecord,
 } from '../../core/store.js'
 import { whyNotConsumable } from '../../core/store.js'
+import { SNAPSHOT_TABLES, snapshotFromRows, snapshotTables } from '../rows.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 
 export interface SqliteStoreOptions {
@@ -530,6 +532,30 @@ export class SqliteStore implements Store {
       return limit - remaining
     })
   }
+
+  isEmpty(): Promise<boolean> {
+    return this.#run(() => SNAPSHOT_TABLES.every(({ table }) => this.#get(`SELECT 1 AS found FROM ${table} LIMIT 1`) === undefined))
+  }
+
+  exportAll(): Promise<StoreSnapshot> {
+    // A deferred transaction: one read snapshot of the WAL for every table.
+    return this.#run(() => this.#db.transaction(() => snapshotFromRows((table) => this.#all(`SELECT * FROM ${table} ORDER BY ${keyOf(table)}`))).deferred())
+  }
+
+  replaceAll(snapshot: StoreSnapshot): Promise<void> {
+    return this.#transaction(() => {
+      const tables = snapshotTables(snapshot, (value) => (value ? 1 : 0))
+      for (const { table } of [...tables].reverse()) this.#exec(`DELETE FROM ${table}`)
+      for (const { table, columns, rows } of tables) {
+        const insert = this.#db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
+        for (const row of rows) insert.run(...row)
+      }
+    })
+  }
+}
+
+function keyOf(table: string): string {
+  return SNAPSHOT_TABLES.find((entry) => entry.table === table)!.key
 }
 
 // Tables whose rows die at `expires_at`; sessions only when a lifetime was configured.
