@@ -11,7 +11,6 @@ import type {
   GuestSessionRecord,
   NewAccount,
   RequestTokenRecord,
-  RequestTokenStatus,
   SessionRecord,
   SigningKeyRecord,
   Store,
@@ -20,7 +19,21 @@ import type {
   WebSessionRecord,
 } from '../../core/store.js'
 import { whyNotConsumable } from '../../core/store.js'
-import { SNAPSHOT_TABLES, snapshotFromRows, snapshotTables } from '../rows.js'
+import {
+  SNAPSHOT_TABLES,
+  snapshotFromRows,
+  snapshotTables,
+  toAccessToken,
+  toAccount,
+  toApplication,
+  toGuestSession,
+  toRequestToken,
+  toSession,
+  toSigningKey,
+  toV4RequestToken,
+  toWebSession,
+  type Row,
+} from '../rows.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 
 export interface SqliteStoreOptions {
@@ -30,8 +43,6 @@ export interface SqliteStoreOptions {
    */
   synchronous?: 'normal' | 'full'
 }
-
-type Row = Record<string, unknown>
 
 // SQLite error codes meaning the database cannot take the operation now (disk full, I/O, locked too
 // long): the request fails closed with 503 rather than as a bug.
@@ -362,10 +373,7 @@ export class SqliteStore implements Store {
 
   findGuestSession(sessionHash: string): Promise<GuestSessionRecord | null> {
     return this.#run(() => {
-      const row = this.#get('SELECT * FROM guest_sessions WHERE session_hash = ?', sessionHash)
-      return row
-        ? { sessionHash: row.session_hash as string, appId: row.app_id as string, createdAt: row.created_at as number, expiresAt: row.expires_at as number }
-        : null
+      return toGuestSession(this.#get('SELECT * FROM guest_sessions WHERE session_hash = ?', sessionHash))
     })
   }
 
@@ -451,16 +459,7 @@ export class SqliteStore implements Store {
 
   findAccessToken(idHash: string): Promise<AccessTokenRecord | null> {
     return this.#run(() => {
-      const row = this.#get('SELECT * FROM access_tokens WHERE id_hash = ?', idHash)
-      return row
-        ? {
-            idHash: row.id_hash as string,
-            appId: row.app_id as string,
-            accountId: row.account_id as number,
-            createdAt: row.created_at as number,
-            revokedAt: (row.revoked_at as number | null) ?? null,
-          }
-        : null
+      return toAccessToken(this.#get('SELECT * FROM access_tokens WHERE id_hash = ?', idHash))
     })
   }
 
@@ -472,12 +471,7 @@ export class SqliteStore implements Store {
 
   listSigningKeys(): Promise<SigningKeyRecord[]> {
     return this.#run(() =>
-      this.#all('SELECT * FROM signing_keys ORDER BY created_at, kid').map((row) => ({
-        kid: row.kid as string,
-        secret: row.secret as string,
-        createdAt: row.created_at as number,
-        retiredAt: (row.retired_at as number | null) ?? null,
-      })),
+      this.#all('SELECT * FROM signing_keys ORDER BY created_at, kid').map(toSigningKey),
     )
   }
 
@@ -505,10 +499,7 @@ export class SqliteStore implements Store {
 
   findWebSession(sessionHash: string): Promise<WebSessionRecord | null> {
     return this.#run(() => {
-      const row = this.#get('SELECT * FROM web_sessions WHERE session_hash = ?', sessionHash)
-      return row
-        ? { sessionHash: row.session_hash as string, accountId: row.account_id as number, createdAt: row.created_at as number, expiresAt: row.expires_at as number }
-        : null
+      return toWebSession(this.#get('SELECT * FROM web_sessions WHERE session_hash = ?', sessionHash))
     })
   }
 
@@ -571,71 +562,4 @@ function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) return true
   return error instanceof TypeError && /database connection is not open/.test(error.message)
-}
-
-function toApplication(row: Row | undefined): ApplicationRecord | null {
-  if (!row) return null
-  return {
-    id: row.id as string,
-    name: row.name as string,
-    apiKeyHash: row.api_key_hash as string,
-    suspended: row.suspended === 1,
-    createdAt: row.created_at as number,
-    redirectOrigins: JSON.parse(row.redirect_origins as string) as string[],
-  }
-}
-
-function toAccount(row: Row | undefined): AccountRecord | null {
-  if (!row) return null
-  return {
-    id: row.id as number,
-    objectId: row.object_id as string,
-    username: row.username as string,
-    name: row.name as string,
-    email: (row.email as string | null) ?? null,
-    language: row.language as string,
-    country: row.country as string,
-    includeAdult: row.include_adult === 1,
-    passwordHash: row.password_hash as string,
-    disabled: row.disabled === 1,
-    createdAt: row.created_at as number,
-  }
-}
-
-function toRequestToken(row: Row | undefined): RequestTokenRecord | null {
-  if (!row) return null
-  return {
-    tokenHash: row.token_hash as string,
-    appId: row.app_id as string,
-    createdAt: row.created_at as number,
-    expiresAt: row.expires_at as number,
-    status: row.status as RequestTokenStatus,
-    accountId: (row.account_id as number | null) ?? null,
-    consumedAt: (row.consumed_at as number | null) ?? null,
-  }
-}
-
-function toV4RequestToken(row: Row | undefined): V4RequestTokenRecord | null {
-  if (!row) return null
-  return {
-    idHash: row.id_hash as string,
-    appId: row.app_id as string,
-    createdAt: row.created_at as number,
-    expiresAt: row.expires_at as number,
-    redirectTo: (row.redirect_to as string | null) ?? null,
-    status: row.status as RequestTokenStatus,
-    accountId: (row.account_id as number | null) ?? null,
-    consumedAt: (row.consumed_at as number | null) ?? null,
-  }
-}
-
-function toSession(row: Row | undefined): SessionRecord | null {
-  if (!row) return null
-  return {
-    sessionHash: row.session_hash as string,
-    appId: row.app_id as string,
-    accountId: row.account_id as number,
-    createdAt: row.created_at as number,
-    expiresAt: (row.expires_at as number | null) ?? null,
-  }
 }
