@@ -141,11 +141,14 @@ describe('login throttle over HTTP', () => {
   })
 })
 
-/** Two servers on `backends` (one each): 100 request tokens split over both meet one limit of 30. */
-async function expectOneSharedLimit(backends: LimiterBackend[]): Promise<void> {
+/**
+ * Two servers on `backends` (one each): 100 request tokens split over both meet one limit of 30.
+ * `database` puts both instances' stores on one database as well, as in a real deployment.
+ */
+async function expectOneSharedLimit(backends: LimiterBackend[], database?: string): Promise<void> {
   vi.useRealTimers()
   try {
-    const env = { CINEPASS_RATE_LIMIT: '1000', CINEPASS_REQUEST_TOKEN_LIMIT: '30' }
+    const env = { CINEPASS_RATE_LIMIT: '1000', CINEPASS_REQUEST_TOKEN_LIMIT: '30', ...(database ? { CINEPASS_DATABASE: database } : {}) }
     const instances = [await server(env, { overrides: { limiters: backends[0]! } }), await server(env, { overrides: { limiters: backends[1]! } })]
     const statuses = await Promise.all(
       Array.from({ length: 100 }, (_, i) => {
@@ -210,8 +213,8 @@ describe('limits shared through PostgreSQL', () => {
     await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
   })
 
-  it('100 requests split over two instances count against one limit', async () => {
-    await expectOneSharedLimit(await Promise.all([postgresLimiterBackend(url(database)), postgresLimiterBackend(url(database))]))
+  it('100 requests split over two instances on one PostgreSQL database (store and counters) count against one limit', async () => {
+    await expectOneSharedLimit(await Promise.all([postgresLimiterBackend(url(database)), postgresLimiterBackend(url(database))]), url(database))
   })
 
   it('with the limiter table gone, the insurance limiter still throttles logins and the API keeps serving', async () => {

@@ -1,22 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashSecret } from '../core/secrets.js'
-import { call, createTestUser, loginOverHttp, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { call, createTestUser, loginOverHttp, startTestServer, testBackends, type TestServer } from '../test-support/fixtures.js'
 import { TMDB_STATUS, type TmdbStatusName } from '../wire/status.js'
 
 let server: TestServer
 let base: string
 let key: string
 
-beforeAll(async () => {
-  server = await startTestServer()
-  base = server.base
-  key = server.application.apiKey
-})
-
-afterAll(async () => {
-  await server?.stop()
-})
 
 const json = (body: unknown, init: RequestInit = {}): RequestInit => ({
   ...init,
@@ -50,355 +41,367 @@ async function approvedToken(user = server.user): Promise<string> {
   return token
 }
 
-describe('GET /3/authentication', () => {
-  it('answers TMDB success for a valid API key', async () => {
-    const response = await call(`${base}/3/authentication?api_key=${key}`)
-    expect(response.status).toBe(200)
-    expect(response.headers.get('content-type')).toBe('application/json;charset=utf-8')
-    expect(response.text).toBe('{"success":true,"status_code":1,"status_message":"Success."}')
+describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => {
+  beforeAll(async () => {
+    server = await startTestServer({ backend })
+    base = server.base
+    key = server.application.apiKey
   })
 
-  it('refuses a missing, malformed or unknown API key with 401/7', async () => {
-    expectTmdbError(await call(`${base}/3/authentication`), 'INVALID_API_KEY')
-    expectTmdbError(await call(`${base}/3/authentication?api_key=nope`), 'INVALID_API_KEY')
-    expectTmdbError(await call(`${base}/3/authentication?api_key=${'0'.repeat(32)}`), 'INVALID_API_KEY')
+  afterAll(async () => {
+    await server?.stop()
   })
 
-  it('accepts the read access token as a Bearer, and refuses a bare API key or a tampered JWT as one', async () => {
-    const ok = await call(`${base}/3/authentication`, { headers: { authorization: `Bearer ${server.application.readAccessToken}` } })
-    expect(ok.status).toBe(200)
-    expectTmdbError(await call(`${base}/3/authentication`, { headers: { authorization: `Bearer ${key}` } }), 'INVALID_API_KEY')
-    const [header, payload, signature] = server.application.readAccessToken.split('.')
-    const tampered = `${header}.${payload}.${signature!.slice(0, -2)}${signature!.endsWith('AA') ? 'BB' : 'AA'}`
-    expectTmdbError(await call(`${base}/3/authentication`, { headers: { authorization: `Bearer ${tampered}` } }), 'INVALID_API_KEY')
-  })
-
-  it('accepts api_key in a JSON body, as one popular client sends it', async () => {
-    const token = await approvedToken()
-    const response = await call(`${base}/3/authentication/session/new`, json({ api_key: key, request_token: token }, { method: 'POST' }))
-    expect(response.status).toBe(200)
-  })
-
-  it('answers 401/10 for a suspended application, and serves it again once resumed', async () => {
-    const other = await server.core.admin.createApplication({ name: 'Soon suspended' })
-    await server.core.admin.setApplicationSuspended(other.api_key, true)
-    server.core.auth.forgetApplications()
-    expectTmdbError(await call(`${base}/3/authentication?api_key=${other.api_key}`), 'SUSPENDED_API_KEY')
-    await server.core.admin.setApplicationSuspended(other.api_key, false)
-    server.core.auth.forgetApplications()
-    expect((await call(`${base}/3/authentication?api_key=${other.api_key}`)).status).toBe(200)
-  })
-})
-
-describe('routing', () => {
-  it('checks credentials before routing: an unknown path without a key is 401/7, with one 404/34', async () => {
-    expectTmdbError(await call(`${base}/3/no/such/thing`), 'INVALID_API_KEY')
-    expectTmdbError(await call(`${base}/3/no/such/thing?api_key=${key}`), 'NOT_FOUND')
-    expectTmdbError(await call(`${base}/4/nothing?api_key=${key}`), 'NOT_FOUND')
-  })
-
-  it('answers 405/42 for a method a known path does not serve', async () => {
-    expectTmdbError(await call(`${base}/3/authentication/token/new?api_key=${key}`, { method: 'POST' }), 'METHOD_NOT_SUPPORTED')
-    expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}`, { method: 'GET' }), 'METHOD_NOT_SUPPORTED')
-    expectTmdbError(await call(`${base}/3/authentication?api_key=${key}`, { method: 'PUT' }), 'METHOD_NOT_SUPPORTED')
-    expectTmdbError(await call(`${base}/3/authentication/token/new`, { method: 'PATCH' }), 'INVALID_API_KEY')
-  })
-
-  it('serves health and readiness outside the API without credentials', async () => {
-    expect((await call(`${base}/healthz`)).body).toEqual({ status: 'ok' })
-    expect((await call(`${base}/readyz`)).body).toEqual({ status: 'ok' })
-  })
-})
-
-describe('bodies and parameters', () => {
-  it('answers 400/47 for a body that claims JSON but is not', async () => {
-    const response = await call(`${base}/3/authentication/session/new?api_key=${key}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{"request_token":',
+  describe('GET /3/authentication', () => {
+    it('answers TMDB success for a valid API key', async () => {
+      const response = await call(`${base}/3/authentication?api_key=${key}`)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toBe('application/json;charset=utf-8')
+      expect(response.text).toBe('{"success":true,"status_code":1,"status_message":"Success."}')
     })
-    expectTmdbError(response, 'INVALID_INPUT')
-  })
 
-  it('treats an empty body with a JSON Content-Type as no body, on GET and on DELETE', async () => {
-    const get = await call(`${base}/3/authentication/token/new?api_key=${key}`, { headers: { 'content-type': 'application/json' } })
-    expect(get.status).toBe(200)
-    const sessionId = await loginOverHttp(server)
-    const del = await call(`${base}/3/authentication/session?api_key=${key}&session_id=${sessionId}`, {
-      method: 'DELETE',
-      headers: { 'content-type': 'application/json' },
-      body: '',
+    it('refuses a missing, malformed or unknown API key with 401/7', async () => {
+      expectTmdbError(await call(`${base}/3/authentication`), 'INVALID_API_KEY')
+      expectTmdbError(await call(`${base}/3/authentication?api_key=nope`), 'INVALID_API_KEY')
+      expectTmdbError(await call(`${base}/3/authentication?api_key=${'0'.repeat(32)}`), 'INVALID_API_KEY')
     })
-    expect(del.status).toBe(200)
-    expect(del.body).toEqual({ success: true })
-  })
 
-  it('reads parameters from a form-encoded body', async () => {
-    const token = await approvedToken()
-    const response = await call(`${base}/3/authentication/session/new?api_key=${key}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ request_token: token }).toString(),
+    it('accepts the read access token as a Bearer, and refuses a bare API key or a tampered JWT as one', async () => {
+      const ok = await call(`${base}/3/authentication`, { headers: { authorization: `Bearer ${server.application.readAccessToken}` } })
+      expect(ok.status).toBe(200)
+      expectTmdbError(await call(`${base}/3/authentication`, { headers: { authorization: `Bearer ${key}` } }), 'INVALID_API_KEY')
+      const [header, payload, signature] = server.application.readAccessToken.split('.')
+      const tampered = `${header}.${payload}.${signature!.slice(0, -2)}${signature!.endsWith('AA') ? 'BB' : 'AA'}`
+      expectTmdbError(await call(`${base}/3/authentication`, { headers: { authorization: `Bearer ${tampered}` } }), 'INVALID_API_KEY')
     })
-    expect(response.status).toBe(200)
+
+    it('accepts api_key in a JSON body, as one popular client sends it', async () => {
+      const token = await approvedToken()
+      const response = await call(`${base}/3/authentication/session/new`, json({ api_key: key, request_token: token }, { method: 'POST' }))
+      expect(response.status).toBe(200)
+    })
+
+    it('answers 401/10 for a suspended application, and serves it again once resumed', async () => {
+      const other = await server.core.admin.createApplication({ name: 'Soon suspended' })
+      await server.core.admin.setApplicationSuspended(other.api_key, true)
+      server.core.auth.forgetApplications()
+      expectTmdbError(await call(`${base}/3/authentication?api_key=${other.api_key}`), 'SUSPENDED_API_KEY')
+      await server.core.admin.setApplicationSuspended(other.api_key, false)
+      server.core.auth.forgetApplications()
+      expect((await call(`${base}/3/authentication?api_key=${other.api_key}`)).status).toBe(200)
+    })
   })
 
-  it('ignores unknown extra parameters such as language and a stray session_id', async () => {
-    const response = await call(`${base}/3/authentication/token/new?api_key=${key}&language=en-US&session_id=whatever`)
-    expect(response.status).toBe(200)
+  describe('routing', () => {
+    it('checks credentials before routing: an unknown path without a key is 401/7, with one 404/34', async () => {
+      expectTmdbError(await call(`${base}/3/no/such/thing`), 'INVALID_API_KEY')
+      expectTmdbError(await call(`${base}/3/no/such/thing?api_key=${key}`), 'NOT_FOUND')
+      expectTmdbError(await call(`${base}/4/nothing?api_key=${key}`), 'NOT_FOUND')
+    })
+
+    it('answers 405/42 for a method a known path does not serve', async () => {
+      expectTmdbError(await call(`${base}/3/authentication/token/new?api_key=${key}`, { method: 'POST' }), 'METHOD_NOT_SUPPORTED')
+      expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}`, { method: 'GET' }), 'METHOD_NOT_SUPPORTED')
+      expectTmdbError(await call(`${base}/3/authentication?api_key=${key}`, { method: 'PUT' }), 'METHOD_NOT_SUPPORTED')
+      expectTmdbError(await call(`${base}/3/authentication/token/new`, { method: 'PATCH' }), 'INVALID_API_KEY')
+    })
+
+    it('serves health and readiness outside the API without credentials', async () => {
+      expect((await call(`${base}/healthz`)).body).toEqual({ status: 'ok' })
+      expect((await call(`${base}/readyz`)).body).toEqual({ status: 'ok' })
+    })
   })
 
-  it('refuses a body over 16 KiB with 400/47', async () => {
-    const response = await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: 'a'.repeat(20_000) }, { method: 'POST' }))
-    expectTmdbError(response, 'INVALID_INPUT')
+  describe('bodies and parameters', () => {
+    it('answers 400/47 for a body that claims JSON but is not', async () => {
+      const response = await call(`${base}/3/authentication/session/new?api_key=${key}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"request_token":',
+      })
+      expectTmdbError(response, 'INVALID_INPUT')
+    })
+
+    it('treats an empty body with a JSON Content-Type as no body, on GET and on DELETE', async () => {
+      const get = await call(`${base}/3/authentication/token/new?api_key=${key}`, { headers: { 'content-type': 'application/json' } })
+      expect(get.status).toBe(200)
+      const sessionId = await loginOverHttp(server)
+      const del = await call(`${base}/3/authentication/session?api_key=${key}&session_id=${sessionId}`, {
+        method: 'DELETE',
+        headers: { 'content-type': 'application/json' },
+        body: '',
+      })
+      expect(del.status).toBe(200)
+      expect(del.body).toEqual({ success: true })
+    })
+
+    it('reads parameters from a form-encoded body', async () => {
+      const token = await approvedToken()
+      const response = await call(`${base}/3/authentication/session/new?api_key=${key}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ request_token: token }).toString(),
+      })
+      expect(response.status).toBe(200)
+    })
+
+    it('ignores unknown extra parameters such as language and a stray session_id', async () => {
+      const response = await call(`${base}/3/authentication/token/new?api_key=${key}&language=en-US&session_id=whatever`)
+      expect(response.status).toBe(200)
+    })
+
+    it('refuses a body over 16 KiB with 400/47', async () => {
+      const response = await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: 'a'.repeat(20_000) }, { method: 'POST' }))
+      expectTmdbError(response, 'INVALID_INPUT')
+    })
+
+    it('refuses non-string and over-long parameter values with 400/47', async () => {
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: ['a'] }, { method: 'POST' })), 'INVALID_INPUT')
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: 42 }, { method: 'POST' })), 'INVALID_INPUT')
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${'a'.repeat(3000)}`), 'INVALID_INPUT')
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=a&request_token=b`), 'INVALID_INPUT')
+    })
+
+    it('reads URLs of 8 KiB and more, refusing the over-long value with 400/47 rather than a bare status line', async () => {
+      const response = await call(`${base}/3/authentication/token/new?api_key=${key}&language=${'x'.repeat(9000)}`)
+      expectTmdbError(response, 'INVALID_INPUT')
+    })
+
+    it('answers a request the HTTP parser refuses with a TMDB error body', async () => {
+      const response = await call(`${base}/3/authentication?api_key=${key}`, { headers: { 'x-big': 'y'.repeat(40_000) } })
+      expectTmdbError(response, 'INVALID_INPUT')
+    })
   })
 
-  it('refuses non-string and over-long parameter values with 400/47', async () => {
-    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: ['a'] }, { method: 'POST' })), 'INVALID_INPUT')
-    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: 42 }, { method: 'POST' })), 'INVALID_INPUT')
-    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${'a'.repeat(3000)}`), 'INVALID_INPUT')
-    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=a&request_token=b`), 'INVALID_INPUT')
-  })
+  describe('the login flow', () => {
+    it('token/new returns a 40-hex token, its expiry in TMDB format and the Authentication-Callback header', async () => {
+      const response = await call(`${base}/3/authentication/token/new?api_key=${key}`)
+      expect(response.status).toBe(200)
+      expect(Object.keys(response.body)).toEqual(['success', 'expires_at', 'request_token'])
+      expect(response.body.success).toBe(true)
+      expect(response.body.request_token).toMatch(/^[0-9a-f]{40}$/)
+      expect(response.body.expires_at).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/)
+      const expires = Date.parse(response.body.expires_at.replace(' UTC', 'Z').replace(' ', 'T'))
+      expect(Math.abs(expires - (Date.now() + 3_600_000))).toBeLessThan(120_000)
+      expect(response.headers.get('authentication-callback')).toBe(`${base}/authenticate/${response.body.request_token}`)
+    })
 
-  it('reads URLs of 8 KiB and more, refusing the over-long value with 400/47 rather than a bare status line', async () => {
-    const response = await call(`${base}/3/authentication/token/new?api_key=${key}&language=${'x'.repeat(9000)}`)
-    expectTmdbError(response, 'INVALID_INPUT')
-  })
+    it('validate_with_login works as GET with query parameters and as POST with JSON, returning the token\'s own expiry', async () => {
+      const created = await call(`${base}/3/authentication/token/new?api_key=${key}`)
+      const token = created.body.request_token
+      const { username, password } = server.user
+      const viaGet = await call(
+        `${base}/3/authentication/token/validate_with_login?api_key=${key}&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}&request_token=${token}`,
+      )
+      expect(viaGet.status).toBe(200)
+      expect(viaGet.body).toEqual({ success: true, expires_at: created.body.expires_at, request_token: token })
+      const viaPost = await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ username, password, request_token: token }, { method: 'POST' }))
+      expect(viaPost.body).toEqual(viaGet.body)
+    })
 
-  it('answers a request the HTTP parser refuses with a TMDB error body', async () => {
-    const response = await call(`${base}/3/authentication?api_key=${key}`, { headers: { 'x-big': 'y'.repeat(40_000) } })
-    expectTmdbError(response, 'INVALID_INPUT')
-  })
-})
-
-describe('the login flow', () => {
-  it('token/new returns a 40-hex token, its expiry in TMDB format and the Authentication-Callback header', async () => {
-    const response = await call(`${base}/3/authentication/token/new?api_key=${key}`)
-    expect(response.status).toBe(200)
-    expect(Object.keys(response.body)).toEqual(['success', 'expires_at', 'request_token'])
-    expect(response.body.success).toBe(true)
-    expect(response.body.request_token).toMatch(/^[0-9a-f]{40}$/)
-    expect(response.body.expires_at).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/)
-    const expires = Date.parse(response.body.expires_at.replace(' UTC', 'Z').replace(' ', 'T'))
-    expect(Math.abs(expires - (Date.now() + 3_600_000))).toBeLessThan(120_000)
-    expect(response.headers.get('authentication-callback')).toBe(`${base}/authenticate/${response.body.request_token}`)
-  })
-
-  it('validate_with_login works as GET with query parameters and as POST with JSON, returning the token\'s own expiry', async () => {
-    const created = await call(`${base}/3/authentication/token/new?api_key=${key}`)
-    const token = created.body.request_token
-    const { username, password } = server.user
-    const viaGet = await call(
-      `${base}/3/authentication/token/validate_with_login?api_key=${key}&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}&request_token=${token}`,
-    )
-    expect(viaGet.status).toBe(200)
-    expect(viaGet.body).toEqual({ success: true, expires_at: created.body.expires_at, request_token: token })
-    const viaPost = await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ username, password, request_token: token }, { method: 'POST' }))
-    expect(viaPost.body).toEqual(viaGet.body)
-  })
-
-  it('validate_with_login refuses missing credentials with 400/26 and a missing token with 422/5', async () => {
-    const token = await newToken()
-    const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
-    expectTmdbError(await call(url, json({ username: server.user.username, request_token: token }, { method: 'POST' })), 'CREDENTIALS_REQUIRED')
-    expectTmdbError(await call(url, json({ password: 'x', request_token: token }, { method: 'POST' })), 'CREDENTIALS_REQUIRED')
-    expectTmdbError(await call(url, json({ username: server.user.username, password: server.user.password }, { method: 'POST' })), 'INVALID_PARAMETERS')
-  })
-
-  it('validate_with_login gives byte-identical 401/30 for an unknown user and a wrong password', async () => {
-    const token = await newToken()
-    const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
-    const unknown = await call(url, json({ username: 'nobody_here', password: 'whatever', request_token: token }, { method: 'POST' }))
-    const wrong = await call(url, json({ username: server.user.username, password: 'wrong password', request_token: token }, { method: 'POST' }))
-    expectTmdbError(unknown, 'INVALID_LOGIN')
-    expect(wrong.text).toBe(unknown.text)
-    expect(wrong.status).toBe(unknown.status)
-    const headerNames = (h: Headers) => [...h.keys()].filter((name) => name !== 'date').sort()
-    expect(headerNames(wrong.headers)).toEqual(headerNames(unknown.headers))
-  })
-
-  it('validate_with_login accepts long passwords (64 and 1,000 characters, Unicode) as given', async () => {
-    for (const password of ['correct horse battery staple '.repeat(3).slice(0, 64), 'ü😀 long phrase '.repeat(63).slice(0, 1_000)]) {
-      const user = await createTestUser(server.core, { password })
+    it('validate_with_login refuses missing credentials with 400/26 and a missing token with 422/5', async () => {
       const token = await newToken()
       const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
-      expectTmdbError(await call(url, json({ username: user.username, password: password.slice(0, -1), request_token: token }, { method: 'POST' })), 'INVALID_LOGIN')
-      const validated = await call(url, json({ username: user.username, password, request_token: token }, { method: 'POST' }))
-      expect(validated).toMatchObject({ status: 200, body: { success: true, request_token: token } })
-    }
-  })
+      expectTmdbError(await call(url, json({ username: server.user.username, request_token: token }, { method: 'POST' })), 'CREDENTIALS_REQUIRED')
+      expectTmdbError(await call(url, json({ password: 'x', request_token: token }, { method: 'POST' })), 'CREDENTIALS_REQUIRED')
+      expectTmdbError(await call(url, json({ username: server.user.username, password: server.user.password }, { method: 'POST' })), 'INVALID_PARAMETERS')
+    })
 
-  it('validate_with_login refuses, as a wrong password, an account whose stored hash asks for 4 GiB (security.md T30)', async () => {
-    const user = await createTestUser(server.core)
-    const account = (await server.store.findAccountByUsername(user.username))!
-    await server.store.setAccountPassword(account.id, account.passwordHash.replace(/m=\d+/, 'm=4194304'), false, Date.now())
-    const rssBefore = process.memoryUsage().rss
-    const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
-    const hostile = await call(url, json({ username: user.username, password: user.password, request_token: await newToken() }, { method: 'POST' }))
-    const wrong = await call(url, json({ username: server.user.username, password: 'wrong password', request_token: await newToken() }, { method: 'POST' }))
-    expectTmdbError(hostile, 'INVALID_LOGIN')
-    expect(hostile.text).toBe(wrong.text)
-    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(50 * 1024 * 1024)
-  })
+    it('validate_with_login gives byte-identical 401/30 for an unknown user and a wrong password', async () => {
+      const token = await newToken()
+      const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
+      const unknown = await call(url, json({ username: 'nobody_here', password: 'whatever', request_token: token }, { method: 'POST' }))
+      const wrong = await call(url, json({ username: server.user.username, password: 'wrong password', request_token: token }, { method: 'POST' }))
+      expectTmdbError(unknown, 'INVALID_LOGIN')
+      expect(wrong.text).toBe(unknown.text)
+      expect(wrong.status).toBe(unknown.status)
+      const headerNames = (h: Headers) => [...h.keys()].filter((name) => name !== 'date').sort()
+      expect(headerNames(wrong.headers)).toEqual(headerNames(unknown.headers))
+    })
 
-  it('validate_with_login answers 401/31 for the right password of a disabled account', async () => {
-    const user = await createTestUser(server.core)
-    await server.core.admin.setUserDisabled(user.username, true)
-    const token = await newToken()
-    const response = await call(
-      `${base}/3/authentication/token/validate_with_login?api_key=${key}`,
-      json({ username: user.username, password: user.password, request_token: token }, { method: 'POST' }),
-    )
-    expectTmdbError(response, 'ACCOUNT_DISABLED')
-  })
+    it('validate_with_login accepts long passwords (64 and 1,000 characters, Unicode) as given', async () => {
+      for (const password of ['correct horse battery staple '.repeat(3).slice(0, 64), 'ü😀 long phrase '.repeat(63).slice(0, 1_000)]) {
+        const user = await createTestUser(server.core, { password })
+        const token = await newToken()
+        const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
+        expectTmdbError(await call(url, json({ username: user.username, password: password.slice(0, -1), request_token: token }, { method: 'POST' })), 'INVALID_LOGIN')
+        const validated = await call(url, json({ username: user.username, password, request_token: token }, { method: 'POST' }))
+        expect(validated).toMatchObject({ status: 200, body: { success: true, request_token: token } })
+      }
+    })
 
-  it('validate_with_login refuses unknown, malformed, consumed and other-application tokens with 401/33', async () => {
-    const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
-    const creds = { username: server.user.username, password: server.user.password }
-    expectTmdbError(await call(url, json({ ...creds, request_token: 'f'.repeat(40) }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
-    expectTmdbError(await call(url, json({ ...creds, request_token: 'not-a-token' }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
-    const consumed = await approvedToken()
-    expect((await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: consumed }, { method: 'POST' }))).status).toBe(200)
-    expectTmdbError(await call(url, json({ ...creds, request_token: consumed }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
-    const other = await server.core.admin.createApplication({ name: 'Other' })
-    const foreign = await newToken(other.api_key)
-    expectTmdbError(await call(url, json({ ...creds, request_token: foreign }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
-  })
+    it('validate_with_login refuses, as a wrong password, an account whose stored hash asks for 4 GiB (security.md T30)', async () => {
+      const user = await createTestUser(server.core)
+      const account = (await server.store.findAccountByUsername(user.username))!
+      await server.store.setAccountPassword(account.id, account.passwordHash.replace(/m=\d+/, 'm=4194304'), false, Date.now())
+      const rssBefore = process.memoryUsage().rss
+      const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
+      const hostile = await call(url, json({ username: user.username, password: user.password, request_token: await newToken() }, { method: 'POST' }))
+      const wrong = await call(url, json({ username: server.user.username, password: 'wrong password', request_token: await newToken() }, { method: 'POST' }))
+      expectTmdbError(hostile, 'INVALID_LOGIN')
+      expect(hostile.text).toBe(wrong.text)
+      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(50 * 1024 * 1024)
+    })
 
-  it('validate_with_login refuses a token already approved for another user with 401/33', async () => {
-    const token = await approvedToken()
-    const other = await createTestUser(server.core)
-    const response = await call(
-      `${base}/3/authentication/token/validate_with_login?api_key=${key}`,
-      json({ username: other.username, password: other.password, request_token: token }, { method: 'POST' }),
-    )
-    expectTmdbError(response, 'INVALID_REQUEST_TOKEN')
-  })
+    it('validate_with_login answers 401/31 for the right password of a disabled account', async () => {
+      const user = await createTestUser(server.core)
+      await server.core.admin.setUserDisabled(user.username, true)
+      const token = await newToken()
+      const response = await call(
+        `${base}/3/authentication/token/validate_with_login?api_key=${key}`,
+        json({ username: user.username, password: user.password, request_token: token }, { method: 'POST' }),
+      )
+      expectTmdbError(response, 'ACCOUNT_DISABLED')
+    })
 
-  it('session/new works as GET with a query parameter and as POST with JSON', async () => {
-    const first = await approvedToken()
-    const viaGet = await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${first}`)
-    expect(viaGet.status).toBe(200)
-    expect(Object.keys(viaGet.body)).toEqual(['success', 'session_id'])
-    expect(viaGet.body.session_id).toMatch(/^[0-9a-f]{40}$/)
-    const second = await approvedToken()
-    const viaPost = await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: second }, { method: 'POST' }))
-    expect(viaPost.body.session_id).toMatch(/^[0-9a-f]{40}$/)
-    expect(viaPost.body.session_id).not.toBe(viaGet.body.session_id)
-  })
+    it('validate_with_login refuses unknown, malformed, consumed and other-application tokens with 401/33', async () => {
+      const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
+      const creds = { username: server.user.username, password: server.user.password }
+      expectTmdbError(await call(url, json({ ...creds, request_token: 'f'.repeat(40) }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
+      expectTmdbError(await call(url, json({ ...creds, request_token: 'not-a-token' }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
+      const consumed = await approvedToken()
+      expect((await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: consumed }, { method: 'POST' }))).status).toBe(200)
+      expectTmdbError(await call(url, json({ ...creds, request_token: consumed }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
+      const other = await server.core.admin.createApplication({ name: 'Other' })
+      const foreign = await newToken(other.api_key)
+      expectTmdbError(await call(url, json({ ...creds, request_token: foreign }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
+    })
 
-  it('session/new answers 401/17 with failure:true for a pending token', async () => {
-    const token = await newToken()
-    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`), 'SESSION_DENIED')
-  })
+    it('validate_with_login refuses a token already approved for another user with 401/33', async () => {
+      const token = await approvedToken()
+      const other = await createTestUser(server.core)
+      const response = await call(
+        `${base}/3/authentication/token/validate_with_login?api_key=${key}`,
+        json({ username: other.username, password: other.password, request_token: token }, { method: 'POST' }),
+      )
+      expectTmdbError(response, 'INVALID_REQUEST_TOKEN')
+    })
 
-  it('session/new answers 401/33 for unknown, consumed and other-application tokens, and 422/5 without one', async () => {
-    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${'a'.repeat(40)}`), 'INVALID_REQUEST_TOKEN')
-    const token = await approvedToken()
-    expect((await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`)).status).toBe(200)
-    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`), 'INVALID_REQUEST_TOKEN')
-    const other = await server.core.admin.createApplication({ name: 'Another' })
-    const mine = await approvedToken()
-    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${other.api_key}&request_token=${mine}`), 'INVALID_REQUEST_TOKEN')
-    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, { method: 'POST' }), 'INVALID_PARAMETERS')
-  })
+    it('session/new works as GET with a query parameter and as POST with JSON', async () => {
+      const first = await approvedToken()
+      const viaGet = await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${first}`)
+      expect(viaGet.status).toBe(200)
+      expect(Object.keys(viaGet.body)).toEqual(['success', 'session_id'])
+      expect(viaGet.body.session_id).toMatch(/^[0-9a-f]{40}$/)
+      const second = await approvedToken()
+      const viaPost = await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: second }, { method: 'POST' }))
+      expect(viaPost.body.session_id).toMatch(/^[0-9a-f]{40}$/)
+      expect(viaPost.body.session_id).not.toBe(viaGet.body.session_id)
+    })
 
-  it('session/new gives exactly one session to 50 concurrent callers of one approved token', async () => {
-    const token = await approvedToken()
-    const responses = await Promise.all(
-      Array.from({ length: 50 }, () => call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: token }, { method: 'POST' }))),
-    )
-    const wins = responses.filter((r) => r.status === 200)
-    expect(wins).toHaveLength(1)
-    for (const loss of responses.filter((r) => r.status !== 200)) expectTmdbError(loss, 'INVALID_REQUEST_TOKEN')
-  })
+    it('session/new answers 401/17 with failure:true for a pending token', async () => {
+      const token = await newToken()
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`), 'SESSION_DENIED')
+    })
 
-  it('guest_session/new returns a 32-hex id expiring in 24 hours', async () => {
-    const response = await call(`${base}/3/authentication/guest_session/new?api_key=${key}`)
-    expect(response.status).toBe(200)
-    expect(Object.keys(response.body)).toEqual(['success', 'guest_session_id', 'expires_at'])
-    expect(response.body.guest_session_id).toMatch(/^[0-9a-f]{32}$/)
-    const expires = Date.parse(response.body.expires_at.replace(' UTC', 'Z').replace(' ', 'T'))
-    expect(Math.abs(expires - (Date.now() + 86_400_000))).toBeLessThan(120_000)
-    const row = await server.store.findGuestSession(hashSecret(response.body.guest_session_id))
-    expect(row).not.toBeNull()
-  })
-})
+    it('session/new answers 401/33 for unknown, consumed and other-application tokens, and 422/5 without one', async () => {
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${'a'.repeat(40)}`), 'INVALID_REQUEST_TOKEN')
+      const token = await approvedToken()
+      expect((await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`)).status).toBe(200)
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`), 'INVALID_REQUEST_TOKEN')
+      const other = await server.core.admin.createApplication({ name: 'Another' })
+      const mine = await approvedToken()
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${other.api_key}&request_token=${mine}`), 'INVALID_REQUEST_TOKEN')
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, { method: 'POST' }), 'INVALID_PARAMETERS')
+    })
 
-describe('sessions and the account', () => {
-  it('GET /3/account returns the account in TMDB\'s shape, by session_id', async () => {
-    const sessionId = await loginOverHttp(server)
-    const response = await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`)
-    expect(response.status).toBe(200)
-    expect(Object.keys(response.body)).toEqual(['avatar', 'id', 'iso_639_1', 'iso_3166_1', 'name', 'include_adult', 'username'])
-    expect(response.body).toMatchObject({
-      avatar: { gravatar: { hash: expect.stringMatching(/^[0-9a-f]{32}$/) }, tmdb: { avatar_path: null } },
-      id: server.user.id,
-      iso_639_1: 'en',
-      iso_3166_1: 'US',
-      include_adult: false,
-      username: server.user.username,
+    it('session/new gives exactly one session to 50 concurrent callers of one approved token', async () => {
+      const token = await approvedToken()
+      const responses = await Promise.all(
+        Array.from({ length: 50 }, () => call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: token }, { method: 'POST' }))),
+      )
+      const wins = responses.filter((r) => r.status === 200)
+      expect(wins).toHaveLength(1)
+      for (const loss of responses.filter((r) => r.status !== 200)) expectTmdbError(loss, 'INVALID_REQUEST_TOKEN')
+    })
+
+    it('guest_session/new returns a 32-hex id expiring in 24 hours', async () => {
+      const response = await call(`${base}/3/authentication/guest_session/new?api_key=${key}`)
+      expect(response.status).toBe(200)
+      expect(Object.keys(response.body)).toEqual(['success', 'guest_session_id', 'expires_at'])
+      expect(response.body.guest_session_id).toMatch(/^[0-9a-f]{32}$/)
+      const expires = Date.parse(response.body.expires_at.replace(' UTC', 'Z').replace(' ', 'T'))
+      expect(Math.abs(expires - (Date.now() + 86_400_000))).toBeLessThan(120_000)
+      const row = await server.store.findGuestSession(hashSecret(response.body.guest_session_id))
+      expect(row).not.toBeNull()
     })
   })
 
-  it('GET /3/account/{account_id} serves the session\'s own account and 404/34 for another id', async () => {
-    const sessionId = await loginOverHttp(server)
-    expect((await call(`${base}/3/account/${server.user.id}?api_key=${key}&session_id=${sessionId}`)).body.id).toBe(server.user.id)
-    expectTmdbError(await call(`${base}/3/account/${server.user.id + 1000}?api_key=${key}&session_id=${sessionId}`), 'NOT_FOUND')
-  })
+  describe('sessions and the account', () => {
+    it('GET /3/account returns the account in TMDB\'s shape, by session_id', async () => {
+      const sessionId = await loginOverHttp(server)
+      const response = await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`)
+      expect(response.status).toBe(200)
+      expect(Object.keys(response.body)).toEqual(['avatar', 'id', 'iso_639_1', 'iso_3166_1', 'name', 'include_adult', 'username'])
+      expect(response.body).toMatchObject({
+        avatar: { gravatar: { hash: expect.stringMatching(/^[0-9a-f]{32}$/) }, tmdb: { avatar_path: null } },
+        id: server.user.id,
+        iso_639_1: 'en',
+        iso_3166_1: 'US',
+        include_adult: false,
+        username: server.user.username,
+      })
+    })
 
-  it('GET /3/account answers 401/3 for a missing, unknown, malformed or other application\'s session', async () => {
-    expectTmdbError(await call(`${base}/3/account?api_key=${key}`), 'AUTHENTICATION_FAILED')
-    expectTmdbError(await call(`${base}/3/account?api_key=${key}&session_id=${'b'.repeat(40)}`), 'AUTHENTICATION_FAILED')
-    expectTmdbError(await call(`${base}/3/account?api_key=${key}&session_id=short`), 'AUTHENTICATION_FAILED')
-    const sessionId = await loginOverHttp(server)
-    const other = await server.core.admin.createApplication({ name: 'Third' })
-    expectTmdbError(await call(`${base}/3/account?api_key=${other.api_key}&session_id=${sessionId}`), 'AUTHENTICATION_FAILED')
-  })
+    it('GET /3/account/{account_id} serves the session\'s own account and 404/34 for another id', async () => {
+      const sessionId = await loginOverHttp(server)
+      expect((await call(`${base}/3/account/${server.user.id}?api_key=${key}&session_id=${sessionId}`)).body.id).toBe(server.user.id)
+      expectTmdbError(await call(`${base}/3/account/${server.user.id + 1000}?api_key=${key}&session_id=${sessionId}`), 'NOT_FOUND')
+    })
 
-  it('GET /3/account refuses 10,000 guessed well-formed session ids with 401/3 (security.md T4)', async () => {
-    const guesses = Array.from({ length: 10_000 }, () => randomBytes(20).toString('hex'))
-    const statuses = new Map<string, number>()
-    // 25 guessers at a time, as a patient attacker would; the API limit is off in this server, so every guess reaches the store.
-    for (let i = 0; i < guesses.length; i += 25) {
-      const answers = await Promise.all(
-        guesses.slice(i, i + 25).map(async (sessionId) => {
-          const response = await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`)
-          return `${response.status}/${response.body.status_code}`
-        }),
-      )
-      for (const answer of answers) statuses.set(answer, (statuses.get(answer) ?? 0) + 1)
-    }
-    expect(Object.fromEntries(statuses)).toEqual({ '401/3': 10_000 })
-  }, 120_000)
+    it('GET /3/account answers 401/3 for a missing, unknown, malformed or other application\'s session', async () => {
+      expectTmdbError(await call(`${base}/3/account?api_key=${key}`), 'AUTHENTICATION_FAILED')
+      expectTmdbError(await call(`${base}/3/account?api_key=${key}&session_id=${'b'.repeat(40)}`), 'AUTHENTICATION_FAILED')
+      expectTmdbError(await call(`${base}/3/account?api_key=${key}&session_id=short`), 'AUTHENTICATION_FAILED')
+      const sessionId = await loginOverHttp(server)
+      const other = await server.core.admin.createApplication({ name: 'Third' })
+      expectTmdbError(await call(`${base}/3/account?api_key=${other.api_key}&session_id=${sessionId}`), 'AUTHENTICATION_FAILED')
+    })
 
-  it('DELETE session ends it at once; deleting again is 404/37', async () => {
-    const sessionId = await loginOverHttp(server)
-    const viaQuery = await call(`${base}/3/authentication/session?api_key=${key}&session_id=${sessionId}`, { method: 'DELETE' })
-    expect(viaQuery.status).toBe(200)
-    expect(viaQuery.text).toBe('{"success":true}')
-    expectTmdbError(await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`), 'AUTHENTICATION_FAILED')
-    expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}&session_id=${sessionId}`, { method: 'DELETE' }), 'SESSION_NOT_FOUND')
-  })
+    it('GET /3/account refuses 10,000 guessed well-formed session ids with 401/3 (security.md T4)', async () => {
+      const guesses = Array.from({ length: 10_000 }, () => randomBytes(20).toString('hex'))
+      const statuses = new Map<string, number>()
+      // 25 guessers at a time, as a patient attacker would; the API limit is off in this server, so every guess reaches the store.
+      for (let i = 0; i < guesses.length; i += 25) {
+        const answers = await Promise.all(
+          guesses.slice(i, i + 25).map(async (sessionId) => {
+            const response = await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`)
+            return `${response.status}/${response.body.status_code}`
+          }),
+        )
+        for (const answer of answers) statuses.set(answer, (statuses.get(answer) ?? 0) + 1)
+      }
+      expect(Object.fromEntries(statuses)).toEqual({ '401/3': 10_000 })
+    }, 120_000)
 
-  it('DELETE session reads session_id (and api_key) from a JSON body', async () => {
-    const sessionId = await loginOverHttp(server)
-    const response = await call(`${base}/3/authentication/session`, json({ api_key: key, session_id: sessionId }, { method: 'DELETE' }))
-    expect(response.status).toBe(200)
-    expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}`, { method: 'DELETE' }), 'INVALID_PARAMETERS')
-  })
+    it('DELETE session ends it at once; deleting again is 404/37', async () => {
+      const sessionId = await loginOverHttp(server)
+      const viaQuery = await call(`${base}/3/authentication/session?api_key=${key}&session_id=${sessionId}`, { method: 'DELETE' })
+      expect(viaQuery.status).toBe(200)
+      expect(viaQuery.text).toBe('{"success":true}')
+      expectTmdbError(await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`), 'AUTHENTICATION_FAILED')
+      expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}&session_id=${sessionId}`, { method: 'DELETE' }), 'SESSION_NOT_FOUND')
+    })
 
-  it('DELETE session refuses another application\'s session with 404/37 and leaves it working', async () => {
-    const sessionId = await loginOverHttp(server)
-    const other = await server.core.admin.createApplication({ name: 'Fourth' })
-    expectTmdbError(await call(`${base}/3/authentication/session?api_key=${other.api_key}&session_id=${sessionId}`, { method: 'DELETE' }), 'SESSION_NOT_FOUND')
-    expect((await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`)).status).toBe(200)
-  })
+    it('DELETE session reads session_id (and api_key) from a JSON body', async () => {
+      const sessionId = await loginOverHttp(server)
+      const response = await call(`${base}/3/authentication/session`, json({ api_key: key, session_id: sessionId }, { method: 'DELETE' }))
+      expect(response.status).toBe(200)
+      expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}`, { method: 'DELETE' }), 'INVALID_PARAMETERS')
+    })
 
-  it('disabling a user ends their sessions at once', async () => {
-    const user = await createTestUser(server.core)
-    const sessionId = await loginOverHttp(server, user)
-    await server.core.admin.setUserDisabled(user.username, true)
-    expectTmdbError(await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`), 'AUTHENTICATION_FAILED')
+    it('DELETE session refuses another application\'s session with 404/37 and leaves it working', async () => {
+      const sessionId = await loginOverHttp(server)
+      const other = await server.core.admin.createApplication({ name: 'Fourth' })
+      expectTmdbError(await call(`${base}/3/authentication/session?api_key=${other.api_key}&session_id=${sessionId}`, { method: 'DELETE' }), 'SESSION_NOT_FOUND')
+      expect((await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`)).status).toBe(200)
+    })
+
+    it('disabling a user ends their sessions at once', async () => {
+      const user = await createTestUser(server.core)
+      const sessionId = await loginOverHttp(server, user)
+      await server.core.admin.setUserDisabled(user.username, true)
+      expectTmdbError(await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`), 'AUTHENTICATION_FAILED')
+    })
   })
 })

@@ -6,17 +6,17 @@ import { TMDB, TMDBError } from '@lorenzopant/tmdb'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ManualClock } from '../core/clock.js'
-import { call, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { call, startTestServer, testBackends, type TestServer } from '../test-support/fixtures.js'
 
 const run = promisify(execFile)
 const CLI = join(import.meta.dirname, '../../dist/cli/main.js')
 
-describe('v4 authentication over HTTP', () => {
+describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %s', (backend) => {
   let server: TestServer
   const clock = new ManualClock(Date.now())
 
   beforeAll(async () => {
-    server = await startTestServer({ overrides: { clock } })
+    server = await startTestServer({ overrides: { clock }, backend })
   })
   afterAll(async () => {
     await server?.stop()

@@ -8,11 +8,22 @@ import type { Store } from '../core/store.js'
 import { buildCore, startServer, type Core, type CoreOverrides, type RunningServer } from '../server.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import { checkApiResponse } from './openapi-validator.js'
+import { createTemporaryPostgresDatabase, postgresSkipReason } from './postgres.js'
 
 /** A fresh temporary folder, removed by the returned cleanup. */
 export function temporaryDirectory(prefix = 'cinepass-test-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+export type BackendKind = 'sqlite' | 'postgres'
+
+/**
+ * The store backends a suite runs on: SQLite always, PostgreSQL when the test server answers. Outside CI
+ * a missing PostgreSQL is skipped with the reason printed; in CI it fails the suite.
+ */
+export async function testBackends(suite: string): Promise<BackendKind[]> {
+  return (await postgresSkipReason(suite)) === null ? ['sqlite', 'postgres'] : ['sqlite']
 }
 
 /** A real SQLite file in a temporary folder. */
@@ -71,6 +82,7 @@ export interface TestServer extends RunningServer {
   base: string
   application: TestApplication
   user: TestUser
+  /** The SQLite file, or the PostgreSQL URL with `backend: 'postgres'`. */
   dbPath: string
   /** Closes the server and removes its database. */
   stop(): Promise<void>
@@ -81,10 +93,11 @@ export interface TestServer extends RunningServer {
  * `env` is read as the process environment would be (CINEPASS_* settings).
  */
 export async function startTestServer(
-  options: { env?: NodeJS.ProcessEnv; overrides?: CoreOverrides; store?: Store; logger?: Logger } = {},
+  options: { env?: NodeJS.ProcessEnv; overrides?: CoreOverrides; store?: Store; logger?: Logger; backend?: BackendKind } = {},
 ): Promise<TestServer> {
   const dir = temporaryDirectory()
-  const dbPath = join(dir.path, 'cinepass.db')
+  const postgres = options.backend === 'postgres' ? await createTemporaryPostgresDatabase() : undefined
+  const dbPath = postgres?.url ?? join(dir.path, 'cinepass.db')
   // The API rate limit is off (wire.md: "0 … for benchmarks, tests") unless a test sets it; the login throttles stay on.
   const config = loadConfig({ CINEPASS_DATABASE: dbPath, CINEPASS_PORT: '0', NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', ...options.env })
   const server = await startServer(config, {
@@ -103,6 +116,7 @@ export async function startTestServer(
     stop: async () => {
       await server.close()
       dir.remove()
+      await postgres?.drop()
     },
   }
 }

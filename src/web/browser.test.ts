@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { call, createTestUser, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { call, createTestUser, startTestServer, testBackends, type TestServer } from '../test-support/fixtures.js'
 import { newRequestToken, sessionFor } from '../test-support/web-client.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -21,14 +21,14 @@ async function startCallbackServer(): Promise<{ url: string; hits: URL[]; server
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits, server }
 }
 
-describe('the approval website in Chromium', () => {
+describe.each(await testBackends('browser tests'))('the approval website in Chromium on %s', (backend) => {
   let server: TestServer
   let browser: Browser
   let callback: Awaited<ReturnType<typeof startCallbackServer>>
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`)
-    server = await startTestServer({ env: { CINEPASS_SIGNUP: 'open' } })
+    server = await startTestServer({ env: { CINEPASS_SIGNUP: 'open' }, backend })
     callback = await startCallbackServer()
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
   })
@@ -56,11 +56,13 @@ describe('the approval website in Chromium', () => {
     await page.goto(`${server.base}/authenticate/${token}?redirect_to=${encodeURIComponent(`${callback.url}/done?state=42`)}`)
     await expect(page.getByRole('heading', { name: 'Log in' }).isVisible()).resolves.toBe(true)
     mkdirSync(SCREENSHOTS, { recursive: true })
-    await page.screenshot({ path: join(SCREENSHOTS, 'sign-in.png'), fullPage: true })
+    // The pages are the same on either backend: one run writes the README's pictures.
+    const screenshot = (name: string) => (backend === 'sqlite' ? page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true }) : page.screenshot())
+    await screenshot('sign-in.png')
     await logIn(page, user)
     await page.getByRole('button', { name: 'Approve' }).waitFor()
     expect(await page.locator('h1').innerText()).toContain('Movie Night')
-    await page.screenshot({ path: join(SCREENSHOTS, 'approve.png'), fullPage: true })
+    await screenshot('approve.png')
     await page.getByRole('button', { name: 'Approve' }).click()
     await page.waitForURL((url) => url.href.startsWith(callback.url))
     const landed = new URL(page.url())

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ManualClock } from '../core/clock.js'
-import { createTestApplication, createTestUser, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { createTestApplication, createTestUser, startTestServer, testBackends, type TestServer } from '../test-support/fixtures.js'
 import { WebClient, csrfOf, newRequestToken, sessionFor } from '../test-support/web-client.js'
 import { CSRF_COOKIE, SESSION_COOKIE, safeNext } from './website.js'
 
-describe('the approval website over HTTP', () => {
+describe.each(await testBackends('website'))('the approval website over HTTP on %s', (backend) => {
   let server: TestServer
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 12))
 
   beforeAll(async () => {
-    server = await startTestServer({ overrides: { clock } })
+    server = await startTestServer({ overrides: { clock }, backend })
   })
   afterAll(async () => {
     await server?.stop()

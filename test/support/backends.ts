@@ -3,10 +3,10 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { loadConfig } from '../../src/config.js'
 import { buildCore, openStore } from '../../src/server.js'
-import { temporaryDirectory } from '../../src/test-support/fixtures.js'
-import { createTemporaryPostgresDatabase, postgresSkipReason } from '../../src/test-support/postgres.js'
+import { temporaryDirectory, testBackends, type BackendKind } from '../../src/test-support/fixtures.js'
+import { createTemporaryPostgresDatabase } from '../../src/test-support/postgres.js'
 
-export type BackendKind = 'sqlite' | 'postgres'
+export type { BackendKind }
 
 /** A fresh, empty database of one backend, and plain SQL access to it from outside cinepass. */
 export interface TestBackend {
@@ -20,28 +20,9 @@ export interface TestBackend {
   remove(): Promise<void>
 }
 
-/**
- * The backends the durability tests run on: SQLite always; PostgreSQL once this build has the
- * PostgreSQL store (otherwise the reason is printed and the PostgreSQL variants are skipped).
- */
+/** The backends the durability tests run on: SQLite always, PostgreSQL when it answers (required in CI). */
 export async function availableBackends(): Promise<BackendKind[]> {
-  const kinds: BackendKind[] = ['sqlite']
-  if ((await postgresSkipReason('durability tests, PostgreSQL variants')) !== null) return kinds
-  const probe = await createBackend('postgres').catch((error: unknown) => error as Error)
-  if (probe instanceof Error) {
-    console.warn(`durability tests: PostgreSQL variants skipped: ${probe.message}`)
-    return kinds
-  }
-  try {
-    const store = await openStore(loadConfig({ CINEPASS_DATABASE: probe.database }))
-    await store.close()
-    kinds.push('postgres')
-  } catch (error) {
-    console.warn(`durability tests: PostgreSQL variants skipped: ${(error as Error).message}`)
-  } finally {
-    await probe.remove()
-  }
-  return kinds
+  return testBackends('durability tests, PostgreSQL variants')
 }
 
 export async function createBackend(kind: BackendKind, options: { dir?: string } = {}): Promise<TestBackend> {

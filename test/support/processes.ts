@@ -25,11 +25,11 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `node dist/cli/main.js serve` on 127.0.0.1, port 0, and resolves with its URL once it logs
- * that it listens.
+ * Starts `node dist/cli/main.js serve` on 127.0.0.1 (on `port`, or any free one) and resolves with its URL
+ * once it logs that it listens.
  */
-export async function spawnServer(database: string, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--no-demo', '--database', database], {
+export async function spawnServer(database: string, env: NodeJS.ProcessEnv = {}, port = 0): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--no-demo', '--database', database], {
     // The 'cinepass listening' line is logged at info: the level stays there.
     // Every load comes from 127.0.0.1: the per-address API limit (tested on its own) is off unless a
     // test sets it.
