@@ -1,7 +1,9 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createBackend, seed, type Seeded, type TestBackend } from './support/backends.js'
+import { availableBackends, createBackend, seed, type Seeded, type TestBackend } from './support/backends.js'
 import { V3 } from './support/flow.js'
 import { runCli, spawnServer, type ServerProcess } from './support/processes.js'
 
@@ -10,6 +12,7 @@ const SOAK_MS = Number(process.env.CINEPASS_SOAK_SECONDS ?? 600) * 1000
 const WARMUP_MS = Math.min(120_000, SOAK_MS / 5)
 const SAMPLE_MS = 5_000
 const PURGE_MS = 20_000
+const SOAK_RESULTS = fileURLToPath(new URL('../bench/results/', import.meta.url))
 if (!LONG) console.warn('soak test skipped: it runs for 10 minutes; set CINEPASS_LONG_TESTS=1 to run it')
 
 interface Sample {
@@ -43,12 +46,18 @@ async function capacity(v3: V3, seeded: Seeded, workers: number, ms: number): Pr
   return flows / (ms / 1000)
 }
 
-function measure(server: ServerProcess, backend: TestBackend, flows: number, start: number): Sample {
+/** Bytes the database takes: the SQLite files, or what PostgreSQL reports for the database. */
+async function databaseBytes(backend: TestBackend): Promise<number> {
+  if (backend.kind === 'postgres') return Number((await backend.query('SELECT pg_database_size(current_database()) AS bytes'))[0]!.bytes)
+  const files = ['', '-wal', '-shm'].map((suffix) => backend.database + suffix)
+  return files.reduce((sum, file) => sum + (statSync(file, { throwIfNoEntry: false })?.size ?? 0), 0)
+}
+
+async function measure(server: ServerProcess, backend: TestBackend, flows: number, start: number): Promise<Sample> {
   const pid = server.child.pid!
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)![1])
-  const files = ['', '-wal', '-shm'].map((suffix) => backend.database + suffix)
-  const bytes = files.reduce((sum, file) => sum + (statSync(file, { throwIfNoEntry: false })?.size ?? 0), 0)
+  const bytes = await databaseBytes(backend)
   return { at: Math.round((performance.now() - start) / 1000), rssMb: rssKb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length, dbMb: bytes / 2 ** 20, flows }
 }
 
@@ -57,11 +66,11 @@ afterAll(async () => {
   for (const backend of backends) await backend.remove()
 })
 
-describe.skipIf(!LONG)('soak on sqlite', () => {
+describe.each(LONG ? await availableBackends() : [])('soak on %s', (kind) => {
   it(
     'churns at half capacity with flat memory, no file-descriptor growth and a stable database size',
     async () => {
-      const backend = await createBackend('sqlite')
+      const backend = await createBackend(kind)
       backends.push(backend)
       const seeded = await seed(backend.database, 4)
       // Short lifetimes, so purging has dead rows to remove within the run.
@@ -74,7 +83,7 @@ describe.skipIf(!LONG)('soak on sqlite', () => {
       let flows = 0
       let failures = 0
       let purged = 0
-      const sampler = setInterval(() => samples.push(measure(server, backend, flows, start)), SAMPLE_MS)
+      const sampler = setInterval(() => void measure(server, backend, flows, start).then((sample) => samples.push(sample)), SAMPLE_MS)
       const purger = setInterval(() => {
         void runCli(['purge', '--database', backend.database, '--json']).then((r) => (purged += JSON.parse(r.stdout).deleted as number))
       }, PURGE_MS)
@@ -113,7 +122,10 @@ describe.skipIf(!LONG)('soak on sqlite', () => {
         fds: { early: max(early, 'fds'), late: max(late, 'fds') },
         dbMb: { early: max(early, 'dbMb').toFixed(2), late: max(late, 'dbMb').toFixed(2) },
       }
-      console.info(`soak (${SOAK_MS / 1000} s): ${JSON.stringify(report)}`)
+      console.info(`soak on ${kind} (${SOAK_MS / 1000} s): ${JSON.stringify(report)}`)
+      // The benchmark's report shows the latest soak of each backend (bench/results/).
+      mkdirSync(SOAK_RESULTS, { recursive: true })
+      writeFileSync(join(SOAK_RESULTS, `soak-${kind}.json`), `${JSON.stringify({ backend: kind, seconds: SOAK_MS / 1000, finishedAt: new Date().toISOString(), ...report, samples }, null, 2)}\n`)
       console.info(samples.map((s) => `${s.at}s rss=${s.rssMb.toFixed(1)}MB fds=${s.fds} db=${s.dbMb.toFixed(2)}MB flows=${s.flows}`).join('\n'))
       expect(failures).toBe(0)
       expect(purged).toBeGreaterThan(0)
