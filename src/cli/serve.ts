@@ -3,6 +3,7 @@ import type { Config } from '../config.js'
 import { buildCore, createLogger, openStore, startServer } from '../server.js'
 import type { Core } from '../server.js'
 import type { Store } from '../core/store.js'
+import { lowerThreadpoolPriority } from './thread-priority.js'
 
 const DRAIN_TIMEOUT_MS = 10_000
 // After SIGTERM, requests arriving on open keep-alive connections are still answered this long, so one a
@@ -22,12 +23,14 @@ export async function serve(config: Config, workers = 1): Promise<void> {
   if (cluster.isWorker) {
     // The primary prepared the database (migrations, signing key, demo) before forking.
     const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS })
+    lowerThreadpoolPriority(config.abuse.hashNice)
     logger.info({ url: server.url, worker: cluster.worker?.id }, 'worker listening')
     process.send?.({ type: 'listening', url: server.url })
     onSignals((signal) => drain(logger, signal, () => server.close()))
     return
   }
   const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS })
+  lowerThreadpoolPriority(config.abuse.hashNice)
   if (config.demo) await printDemoOnce(server.store, server.core, config)
   // Last, so that whoever waits for this line also has the demo banner.
   logger.info({ url: server.url, database: server.store.kind, publicUrl: config.publicUrl }, 'cinepass listening')

@@ -9,7 +9,7 @@ import type { Store } from '../core/store.js'
 import { registerApiRateLimit } from './abuse.js'
 import { registerCors } from './cors.js'
 import { registerDocsRoutes } from './docs-routes.js'
-import { registerMetrics, type MetricsOptions } from './metrics.js'
+import type { MetricsOptions } from './metrics.js'
 import { assertParametersWithinLimits, bearerToken, parseForm, readParameter } from './params.js'
 import { redactUrl } from './redact.js'
 import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
@@ -138,7 +138,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     )
   })
 
-  if (options.metrics) registerMetrics(app, options.metrics)
+  // prom-client loads only when metrics are on: it is memory a process without them never uses.
+  if (options.metrics) (await import('./metrics.js')).registerMetrics(app, options.metrics)
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof AuthError) {
