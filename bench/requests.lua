@@ -14,14 +14,16 @@ function init(args)
   local total = tonumber(args[2]) or 1
   local me = id or 0
   items = {}
-  local n = 0
+  local all = {}
   for line in io.lines(args[1]) do
-    if n % total == me then
-      local method, path, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
-      items[#items + 1] = { method, path, body }
-    end
-    n = n + 1
+    local method, path, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
+    if method then all[#all + 1] = { method, path, body } end
   end
+  for i, item in ipairs(all) do
+    if (i - 1) % total == me then items[#items + 1] = item end
+  end
+  -- A list shorter than the thread count (one fixed request): every thread sends all of it.
+  if #items == 0 then items = all end
   position = 0
   headers = { ["Content-Type"] = "application/json" }
 end
