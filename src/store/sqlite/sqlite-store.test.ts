@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { StoreUnavailableError } from '../../core/errors.js'
 import type { RequestTokenRecord } from '../../core/store.js'
-import { temporaryDirectory, temporarySqliteStore } from '../../test-support/fixtures.js'
+import { fillDisk, mountSmallDisk } from '../../test-support/disk.js'
+import { temporarySqliteStore } from '../../test-support/fixtures.js'
 import { runStoreContract } from '../store-contract.js'
 import { SqliteStore } from './sqlite-store.js'
 
@@ -60,21 +60,13 @@ describe('sqlite group commit', () => {
   })
 
   // A real failing disk: a 2 MiB tmpfs (needs root), filled up before a batch that needs new space.
-  const mountPoint = temporaryDirectory('cinepass-batchfull-')
-  const mountProblem = (() => {
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', mountPoint.path], { stdio: 'pipe' })
-      return null
-    } catch (error) {
-      mountPoint.remove()
-      return `cannot mount a tmpfs (${(error as Error).message.split('\n')[0]}); run as root to fill a real disk`
-    }
-  })()
+  const disk = mountSmallDisk(2, 'cinepass-batchfull-')
+  const mountProblem = disk.problem
   if (mountProblem) console.warn(`group commit on a full disk skipped: ${mountProblem}`)
 
   it.skipIf(mountProblem !== null)('fails every write of a batch on a full disk with StoreUnavailableError, and none of them is kept', async () => {
-    const path = join(mountPoint.path, 'cinepass.db')
-    const filler = join(mountPoint.path, 'filler')
+    const path = join(disk.path, 'cinepass.db')
+    const filler = join(disk.path, 'filler')
     const store = SqliteStore.open(path)
     try {
       const app = appRecord()
@@ -93,27 +85,7 @@ describe('sqlite group commit', () => {
       expect(await store.findRequestToken(next.tokenHash)).not.toBeNull()
     } finally {
       await store.close()
-      execFileSync('umount', [mountPoint.path])
-      mountPoint.remove()
+      disk.remove()
     }
   })
 })
-
-/** Writes a file until the filesystem refuses with ENOSPC. */
-function fillDisk(path: string): void {
-  const fd = openSync(path, 'w')
-  try {
-    for (const block of [Buffer.alloc(64 * 1024, 1), Buffer.alloc(4096, 1), Buffer.alloc(512, 1)]) {
-      for (;;) {
-        try {
-          writeSync(fd, block)
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break
-          throw error
-        }
-      }
-    }
-  } finally {
-    closeSync(fd)
-  }
-}
