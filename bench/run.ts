@@ -557,7 +557,7 @@ function machine(): Record<string, unknown> {
     cores,
     memoryGb: Math.round(totalmem() / 2 ** 30),
     node: process.version,
-    loadGenerator: generator === 'wrk' ? wrkVersion.trim() : 'autocannon',
+    loadGenerator: generator === 'wrk' ? wrkVersion.replace(/\s*Copyright.*$/, '').trim() : 'autocannon',
     pinned: pinned ? 'server on CPU 0, load generator on CPU 1 (taskset)' : 'not pinned (one core)',
   }
 }
