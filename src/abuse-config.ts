@@ -11,6 +11,8 @@ export interface AbuseConfig {
   /** Password hashes running at once, and calls allowed to wait for one, before a fast 503. */
   hashConcurrency: number
   hashQueue: number
+  /** Nice value (0–19) of the threads password hashes run on; 0 leaves them at the event loop's priority. */
+  hashNice: number
 }
 
 /** Reads the CINEPASS_* abuse settings; a malformed value is a UsageError naming the variable. */
@@ -48,5 +50,6 @@ export function loadAbuseConfig(env: NodeJS.ProcessEnv): AbuseConfig {
     redisUrl: env.CINEPASS_REDIS_URL?.trim() || null,
     hashConcurrency: n('CINEPASS_HASH_CONCURRENCY', 2, 1),
     hashQueue: n('CINEPASS_HASH_QUEUE', 64, 0),
+    hashNice: n('CINEPASS_HASH_NICE', 10, 0, 19),
   }
 }

@@ -23,6 +23,8 @@ export interface Config {
   abuse: AbuseConfig
   /** Whether the website lets anyone create an account (`CINEPASS_SIGNUP=open|closed`, default open). */
   signup: 'open' | 'closed'
+  /** Whether `GET /metrics` answers (`CINEPASS_METRICS=on|off`, default off). */
+  metrics: boolean
 }
 
 export interface PostgresSettings {
@@ -78,7 +80,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     logLevel: env.CINEPASS_LOG_LEVEL ?? 'info',
     abuse: loadAbuseConfig(env),
     signup: signupSetting(env.CINEPASS_SIGNUP),
+    metrics: onOff('CINEPASS_METRICS', env.CINEPASS_METRICS, false),
   }
+}
+
+function onOff(name: string, value: string | undefined, fallback: boolean): boolean {
+  const setting = (value ?? '').trim().toLowerCase()
+  if (setting === '') return fallback
+  if (setting !== 'on' && setting !== 'off') throw new UsageError(`${name} must be "on" or "off"`)
+  return setting === 'on'
 }
 
 function integer(name: string, value: string, min: number, max: number): number {

@@ -71,7 +71,12 @@ export function buildCore(
   return { deps, auth, admin, keys, v4, website }
 }
 
-export function createLogger(level: string): Logger {
+/**
+ * The process logger: JSON lines on stdout. Lines are written asynchronously (sonic-boom), so a busy
+ * server gathers many request lines into one write instead of one blocking write each; pino flushes
+ * what is left when the process exits.
+ */
+export function createLogger(level: string, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
   return pino({
     level,
     base: { service: 'cinepass' },
@@ -81,7 +86,7 @@ export function createLogger(level: string): Logger {
       paths: ['req.headers.authorization', 'headers.authorization', '*.password', '*.api_key', '*.session_id', '*.request_token', '*.access_token'],
       censor: '[REDACTED]',
     },
-  })
+  }, destination)
 }
 
 export interface RunningServer {
@@ -109,6 +114,7 @@ export async function startServer(
     publicUrl: config.publicUrl,
     limits: core.deps.limits,
     trustProxy: config.abuse.trustProxy,
+    ...(config.metrics ? { metrics: { store, clock: core.deps.clock, hasher: core.deps.hasher } } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.closeGraceMs ? { closeGraceMs: options.closeGraceMs } : {}),
     plugins: [

@@ -1,46 +1,16 @@
-import { execFileSync } from 'node:child_process'
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { temporaryDirectory } from '../src/test-support/fixtures.js'
+import { fillDisk, mountSmallDisk } from '../src/test-support/disk.js'
 import { createBackend, seed, type Seeded, type TestBackend } from './support/backends.js'
 import { V3 } from './support/flow.js'
 import { spawnServer, type ServerProcess } from './support/processes.js'
 
 // A small tmpfs holds the database, so the test can fill the disk without touching anyone else's.
-const mountPoint = temporaryDirectory('cinepass-diskfull-')
-const mountProblem = (() => {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mountPoint.path], { stdio: 'pipe' })
-    return null
-  } catch (error) {
-    return `cannot mount a tmpfs (${(error as Error).message.split('\n')[0]}); run as root to test a full disk`
-  }
-})()
+const disk = mountSmallDisk(4, 'cinepass-diskfull-')
+const mountPoint = { path: disk.path }
+const mountProblem = disk.problem
 if (mountProblem) console.warn(`disk-full test skipped: ${mountProblem}`)
-
-/** Writes a file until the filesystem refuses with ENOSPC; returns how many bytes it took. */
-function fillDisk(path: string): number {
-  const fd = openSync(path, 'w')
-  const chunk = Buffer.alloc(64 * 1024, 1)
-  const page = Buffer.alloc(4096, 1)
-  let written = 0
-  try {
-    for (const block of [chunk, page]) {
-      for (;;) {
-        try {
-          written += writeSync(fd, block)
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break
-          throw error
-        }
-      }
-    }
-  } finally {
-    closeSync(fd)
-  }
-  return written
-}
 
 describe.skipIf(mountProblem !== null)('disk full on SQLite', () => {
   let backend: TestBackend
@@ -54,8 +24,7 @@ describe.skipIf(mountProblem !== null)('disk full on SQLite', () => {
 
   afterAll(async () => {
     await server?.stop('SIGKILL')
-    if (!mountProblem) execFileSync('umount', [mountPoint.path])
-    mountPoint.remove()
+    disk.remove()
   })
 
   it(

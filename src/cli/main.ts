@@ -24,11 +24,12 @@ export function buildProgram(): Command {
     .addOption(databaseOption())
     .addOption(new Option('--public-url <url>', 'URL users reach this server at (CINEPASS_PUBLIC_URL)'))
     .option('--no-demo', 'do not create the demo application and user on a new database')
-    .action(async (options: ConfigFlags & { demo: boolean }) => {
-      const flags: ConfigFlags = { ...options }
+    .addOption(new Option('--workers <n>', 'processes serving the port (node:cluster; CINEPASS_WORKERS, default 1); see docs/performance.md'))
+    .action(async (options: ConfigFlags & { demo: boolean; workers?: string }) => {
+      const { workers, ...flags }: ConfigFlags & { demo?: boolean; workers?: string } = { ...options }
       // Commander sets demo=true by default; only an explicit --no-demo overrides NODE_ENV.
       if (options.demo) delete flags.demo
-      await serve(loadConfig(process.env, flags))
+      await serve(loadConfig(process.env, flags), workerCount(workers ?? process.env.CINEPASS_WORKERS))
     })
 
   program
@@ -44,6 +45,13 @@ export function buildProgram(): Command {
   registerBackupCommand(program)
   registerCopyCommand(program)
   return program
+}
+
+/** `--workers` / CINEPASS_WORKERS: a whole number from 1 to 64 (default 1: no cluster). */
+export function workerCount(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 1
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || Number(value) > 64) throw new UsageError('--workers / CINEPASS_WORKERS must be a whole number from 1 to 64')
+  return Number(value)
 }
 
 export function databaseOption(): Option {

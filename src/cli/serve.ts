@@ -1,48 +1,136 @@
+import cluster, { type Worker } from 'node:cluster'
 import type { Config } from '../config.js'
-import { createLogger, startServer, type RunningServer } from '../server.js'
+import { buildCore, createLogger, openStore, startServer } from '../server.js'
+import type { Core } from '../server.js'
+import type { Store } from '../core/store.js'
+import { lowerThreadpoolPriority } from './thread-priority.js'
 
 const DRAIN_TIMEOUT_MS = 10_000
 // After SIGTERM, requests arriving on open keep-alive connections are still answered this long, so one a
 // client sent just before the signal is not cut off with its idle connection.
 const CLOSE_GRACE_MS = 500
+// A worker that dies this soon after starting is not restarted: it would only die again.
+const CRASH_LOOP_MS = 5_000
 
-/** `cinepass serve`: listens until SIGTERM or SIGINT, then drains and exits 0. */
-export async function serve(config: Config): Promise<void> {
+/**
+ * `cinepass serve`: listens until SIGTERM or SIGINT, then drains and exits 0. With `workers` > 1 the
+ * process is a node:cluster primary that forks that many workers sharing the port; SIGTERM to the
+ * primary drains every worker, and the primary exits once they all have.
+ */
+export async function serve(config: Config, workers = 1): Promise<void> {
+  if (workers > 1 && cluster.isPrimary) return servePrimary(config, workers)
   const logger = createLogger(config.logLevel)
+  if (cluster.isWorker) {
+    // The primary prepared the database (migrations, signing key, demo) before forking.
+    const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS })
+    lowerThreadpoolPriority(config.abuse.hashNice)
+    logger.info({ url: server.url, worker: cluster.worker?.id }, 'worker listening')
+    process.send?.({ type: 'listening', url: server.url })
+    onSignals((signal) => drain(logger, signal, () => server.close()))
+    return
+  }
   const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS })
-  if (config.demo) await printDemoOnce(server, config)
+  lowerThreadpoolPriority(config.abuse.hashNice)
+  if (config.demo) await printDemoOnce(server.store, server.core, config)
   // Last, so that whoever waits for this line also has the demo banner.
   logger.info({ url: server.url, database: server.store.kind, publicUrl: config.publicUrl }, 'cinepass listening')
+  onSignals((signal) => drain(logger, signal, () => server.close()))
+}
 
-  const shutdown = (signal: string): void => {
-    logger.info({ signal }, 'shutting down: finishing requests in flight')
+async function servePrimary(config: Config, count: number): Promise<void> {
+  const logger = createLogger(config.logLevel)
+  // Migrations, the first signing key and the demo happen once, here, before any worker races for them.
+  const store = await openStore(config)
+  try {
+    const core = buildCore(store, config)
+    await core.keys.ensureKey()
+    if (config.demo) await printDemoOnce(store, core, config)
+  } finally {
+    await store.close()
+  }
+
+  let stopping = false
+  const listening = new Map<number, string>()
+  let announced = false
+  const fork = (): Worker => {
+    const worker = cluster.fork()
+    const bornAt = Date.now()
+    worker.on('message', (message: { type?: string; url?: string }) => {
+      if (message?.type !== 'listening' || typeof message.url !== 'string') return
+      listening.set(worker.id, message.url)
+      if (!announced && listening.size === count) {
+        announced = true
+        logger.info({ url: message.url, database: store.kind, publicUrl: config.publicUrl, workers: count }, 'cinepass listening')
+      }
+    })
+    worker.once('exit', (code, signal) => {
+      listening.delete(worker.id)
+      if (stopping) return
+      logger.error({ worker: worker.id, code, signal }, 'worker exited')
+      if (Date.now() - bornAt < CRASH_LOOP_MS) {
+        logger.error('a worker died while starting; stopping')
+        void stopAll('worker failure', 1)
+        return
+      }
+      fork()
+    })
+    return worker
+  }
+  for (let i = 0; i < count; i++) fork()
+
+  const stopAll = async (reason: string, code: number): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal: reason }, 'shutting down: finishing requests in flight')
     const timer = setTimeout(() => {
       logger.error('drain timeout passed; exiting')
       process.exit(1)
-    }, DRAIN_TIMEOUT_MS)
+    }, DRAIN_TIMEOUT_MS + 2_000)
     timer.unref()
-    server.close().then(
-      () => {
-        logger.info('stopped')
-        logger.flush()
-        process.exit(0)
-      },
-      (error: unknown) => {
-        logger.error({ err: error instanceof Error ? error.name : 'error' }, 'error while stopping')
-        process.exit(1)
-      },
+    const exits = Object.values(cluster.workers ?? {}).map(
+      (worker) =>
+        new Promise<boolean>((resolve) => {
+          if (!worker || worker.isDead()) return resolve(true)
+          worker.once('exit', (exitCode) => resolve(exitCode === 0))
+          worker.process.kill('SIGTERM')
+        }),
     )
+    const clean = (await Promise.all(exits)).every(Boolean)
+    logger.info('stopped')
+    logger.flush(() => process.exit(clean ? code : 1))
   }
-  process.once('SIGTERM', () => shutdown('SIGTERM'))
-  process.once('SIGINT', () => shutdown('SIGINT'))
+  onSignals((signal) => void stopAll(signal, 0))
+}
+
+function onSignals(handler: (signal: string) => void): void {
+  process.once('SIGTERM', () => handler('SIGTERM'))
+  process.once('SIGINT', () => handler('SIGINT'))
+}
+
+function drain(logger: ReturnType<typeof createLogger>, signal: string, close: () => Promise<void>): void {
+  logger.info({ signal }, 'shutting down: finishing requests in flight')
+  const timer = setTimeout(() => {
+    logger.error('drain timeout passed; exiting')
+    process.exit(1)
+  }, DRAIN_TIMEOUT_MS)
+  timer.unref()
+  close().then(
+    () => {
+      logger.info('stopped')
+      logger.flush(() => process.exit(0))
+    },
+    (error: unknown) => {
+      logger.error({ err: error instanceof Error ? error.name : 'error' }, 'error while stopping')
+      logger.flush(() => process.exit(1))
+    },
+  )
 }
 
 /**
  * On a brand-new database, creates a demo application and user and prints them once (to the
  * terminal, not to the log), so a newcomer can try the flow at once. Never again on that database.
  */
-async function printDemoOnce(server: RunningServer, config: Config): Promise<void> {
-  const { store, core } = server
+async function printDemoOnce(store: Store, core: Core, config: Config): Promise<void> {
   const [apps, users] = await Promise.all([store.listApplications(), store.listAccounts()])
   if (apps.length > 0 || users.length > 0) return
   if (!(await store.setMetaIfAbsent('demo_created_at', new Date().toISOString()))) return

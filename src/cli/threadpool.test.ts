@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -11,6 +11,11 @@ if (!HAS_PROC) console.warn('threadpool.test.ts: skipped, this system has no /pr
 
 /** Starts `cinepass serve` through `entry`, counts the process's threads once it listens, stops it. */
 async function threadsOf(entry: string, env: NodeJS.ProcessEnv): Promise<number> {
+  return (await nicesOf(entry, env)).length
+}
+
+/** Starts `cinepass serve` through `entry` and reads the nice value of each of its threads once it listens. */
+async function nicesOf(entry: string, env: NodeJS.ProcessEnv): Promise<number[]> {
   const dir = temporaryDirectory()
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
   delete childEnv.UV_THREADPOOL_SIZE
@@ -27,7 +32,8 @@ async function threadsOf(entry: string, env: NodeJS.ProcessEnv): Promise<number>
       })
       child.once('exit', (code) => reject(new Error(`cinepass exited with ${code}`)))
     })
-    return readdirSync(`/proc/${child.pid}/task`).length
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the nice value (the command name before it has no spaces here).
+    return readdirSync(`/proc/${child.pid}/task`).map((tid) => Number(readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').split(' ')[18]))
   } finally {
     child.kill('SIGTERM')
     await new Promise((resolve) => child.once('exit', resolve))
@@ -41,5 +47,13 @@ describe('the cinepass entry point', () => {
     // The same server started without the CommonJS entry gets libuv's default pool of 4 threads.
     const [entry, plain] = [await threadsOf('cinepass.cjs', env), await threadsOf('main.js', env)]
     expect(entry - plain).toBe(3 + 4 - 4)
+  }, 60_000)
+
+  it.skipIf(!HAS_PROC)('lowers the priority of the threadpool, where hashes run, to CINEPASS_HASH_NICE and leaves the event loop alone', async () => {
+    const nices = await nicesOf('cinepass.cjs', { CINEPASS_HASH_CONCURRENCY: '2', CINEPASS_HASH_NICE: '7', NODE_ENV: 'production' })
+    // The pool is 2 + 4 threads; the main thread and V8's keep nice 0.
+    expect(nices.filter((nice) => nice === 7)).toHaveLength(6)
+    expect(nices.filter((nice) => nice === 0).length).toBeGreaterThanOrEqual(1)
+    expect(nices.filter((nice) => nice !== 0 && nice !== 7)).toEqual([])
   }, 60_000)
 })

@@ -53,6 +53,16 @@ export class Argon2Hasher implements PasswordHasher {
     return this.#gate.queued
   }
 
+  /** How many hashes run now (for metrics). */
+  get running(): number {
+    return this.#gate.running
+  }
+
+  /** Called with the milliseconds each hash waited for a slot (for metrics). */
+  set onWait(observer: ((ms: number) => void) | undefined) {
+    this.#gate.onWait = observer
+  }
+
   hash(password: string): Promise<string> {
     return this.#gate.run(() => hash(password, { algorithm: ARGON2ID, ...this.#options }))
   }
@@ -88,6 +98,7 @@ function withinCeiling(phc: string): boolean {
 class Gate {
   #running = 0
   readonly #waiting: (() => void)[] = []
+  onWait: ((ms: number) => void) | undefined
   constructor(
     readonly maxRunning: number,
     readonly maxQueued: number,
@@ -97,12 +108,19 @@ class Gate {
     return this.#waiting.length
   }
 
+  get running(): number {
+    return this.#running
+  }
+
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.#running >= this.maxRunning) {
       if (this.#waiting.length >= this.maxQueued) throw new AuthError('SERVICE_OFFLINE', { retryAfterSeconds: 1 })
+      const queuedAt = performance.now()
       await new Promise<void>((resolve) => this.#waiting.push(resolve))
+      this.onWait?.(performance.now() - queuedAt)
     } else {
       this.#running++
+      this.onWait?.(0)
     }
     try {
       return await work()

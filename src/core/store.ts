@@ -138,6 +138,32 @@ export interface Store {
    * `insertAccount` continues after the highest account id. On failure nothing changed.
    */
   replaceAll(snapshot: StoreSnapshot): Promise<void>
+
+  /**
+   * How many credentials are usable at `now` (for metrics, computed when they are scraped): request
+   * tokens (v3) unexpired and unconsumed, sessions unexpired (or without expiry), guest sessions
+   * unexpired, v4 access tokens unrevoked. Counts only; cheap enough to run on every scrape.
+   */
+  countLive(now: number): Promise<LiveCounts>
+
+  /**
+   * The connection pool's state, for backends that have one (PostgreSQL): connections open, idle
+   * among them, and callers waiting for one. Absent on backends without a pool (SQLite).
+   */
+  poolStats?(): PoolStats
+}
+
+export interface LiveCounts {
+  requestTokens: number
+  sessions: number
+  guestSessions: number
+  accessTokens: number
+}
+
+export interface PoolStats {
+  total: number
+  idle: number
+  waiting: number
 }
 
 /** The whole content of a store, table by table: what `exportAll` reads and `replaceAll` writes. */

@@ -9,6 +9,7 @@ import type { Store } from '../core/store.js'
 import { registerApiRateLimit } from './abuse.js'
 import { registerCors } from './cors.js'
 import { registerDocsRoutes } from './docs-routes.js'
+import type { MetricsOptions } from './metrics.js'
 import { assertParametersWithinLimits, bearerToken, parseForm, readParameter } from './params.js'
 import { redactUrl } from './redact.js'
 import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
@@ -40,6 +41,8 @@ export interface AppOptions {
   limits?: AbuseLimits
   /** Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; default none. */
   trustProxy?: string[]
+  /** When given, `GET /metrics` answers in Prometheus's format; otherwise it is an unknown path. */
+  metrics?: MetricsOptions
 }
 
 // Body limit of the contract: anything larger is hostile or broken.
@@ -134,6 +137,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       'request',
     )
   })
+
+  // prom-client loads only when metrics are on: it is memory a process without them never uses.
+  if (options.metrics) (await import('./metrics.js')).registerMetrics(app, options.metrics)
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof AuthError) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AccountRecord, ApplicationRecord, Store } from '../core/store.js'
+import type { AccountRecord, ApplicationRecord, Store, V4RequestTokenRecord } from '../core/store.js'
 
 /**
  * The one contract every `Store` backend passes. A backend's test file only calls this with a
@@ -279,6 +279,53 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findWebSession(web.sessionHash)).toEqual(web)
       await store.deleteWebSession(web.sessionHash)
       expect(await store.findWebSession(web.sessionHash)).toBeNull()
+    })
+
+    it('writes racing in one moment each get their own result, and one that fails leaves the others committed', async () => {
+      const tokens = Array.from({ length: 20 }, () => pendingToken())
+      const duplicate = tokens[3]!
+      const results = await Promise.allSettled([...tokens, duplicate].map((token) => store.insertRequestToken(token)))
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1)
+      for (const token of tokens) expect(await store.findRequestToken(token.tokenHash)).toMatchObject({ tokenHash: token.tokenHash, status: 'pending' })
+      // A consumption racing with its own token's approval and with other writes is still exactly-once.
+      const approved = pendingToken()
+      await store.insertRequestToken(approved)
+      await store.approveRequestToken({ tokenHash: approved.tokenHash, accountId: alice.id, now })
+      const consumed = await Promise.all(Array.from({ length: 5 }, () => store.createSessionFromRequestToken(approved.tokenHash, app.id, now, newSession())))
+      expect(consumed.filter((r) => r.ok)).toHaveLength(1)
+    })
+
+    it('countLive() counts usable request tokens, sessions, guest sessions and access tokens only', async () => {
+      const at = now + 5_000_000
+      const before = await store.countLive(at)
+      await store.insertRequestToken(pendingToken(app.id, at + 1))
+      await store.insertRequestToken(pendingToken(app.id, at))
+      const consumed = pendingToken(app.id, at + 1)
+      await store.insertRequestToken(consumed)
+      await store.approveRequestToken({ tokenHash: consumed.tokenHash, accountId: alice.id, now })
+      await store.createSessionFromRequestToken(consumed.tokenHash, app.id, now, { ...newSession(), expiresAt: at + 1 })
+      await store.insertSession({ ...newSession(), accountId: alice.id, expiresAt: at })
+      await store.insertSession({ ...newSession(), accountId: alice.id })
+      await store.insertGuestSession({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: at + 1 })
+      await store.insertGuestSession({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: at })
+      const v4 = (): V4RequestTokenRecord => ({ idHash: hex(32), appId: app.id, createdAt: now, expiresAt: at + 1, redirectTo: null, status: 'pending', accountId: null, consumedAt: null })
+      const issued: string[] = []
+      for (let i = 0; i < 2; i++) {
+        const token = v4()
+        await store.insertV4RequestToken(token)
+        await store.approveV4RequestToken(token.idHash, alice.id, now)
+        const idHash = hex(32)
+        await store.createAccessTokenFromRequestToken(token.idHash, app.id, now, { idHash, appId: app.id, createdAt: now, revokedAt: null })
+        issued.push(idHash)
+      }
+      await store.revokeAccessToken(issued[0]!, app.id, now)
+      const after = await store.countLive(at)
+      expect({
+        requestTokens: after.requestTokens - before.requestTokens,
+        sessions: after.sessions - before.sessions,
+        guestSessions: after.guestSessions - before.guestSessions,
+        accessTokens: after.accessTokens - before.accessTokens,
+      }).toEqual({ requestTokens: 1, sessions: 2, guestSessions: 1, accessTokens: 1 })
     })
 
     it('purgeExpired() deletes only dead rows, in batches no larger than asked', async () => {

@@ -7,6 +7,8 @@ import type {
   ApproveInput,
   ConsumeResult,
   GuestSessionRecord,
+  LiveCounts,
+  PoolStats,
   NewAccount,
   RequestTokenRecord,
   SessionRecord,
@@ -159,8 +161,27 @@ export class PostgresStore implements Store {
   }
 
   /** Connections of this process's pool, for metrics: open, idle among them, and callers waiting for one. */
-  poolStats(): { total: number; idle: number; waiting: number } {
+  poolStats(): PoolStats {
     return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount }
+  }
+
+  countLive(now: number): Promise<LiveCounts> {
+    // One statement, so the four counts come from one snapshot.
+    return this.#run(async () => {
+      const row = (await this.#one(
+        `SELECT (SELECT count(*) FROM request_tokens WHERE expires_at > $1 AND consumed_at IS NULL) AS request_tokens,
+                (SELECT count(*) FROM sessions WHERE expires_at IS NULL OR expires_at > $1) AS sessions,
+                (SELECT count(*) FROM guest_sessions WHERE expires_at > $1) AS guest_sessions,
+                (SELECT count(*) FROM access_tokens WHERE revoked_at IS NULL) AS access_tokens`,
+        [now],
+      ))!
+      return {
+        requestTokens: Number(row.request_tokens),
+        sessions: Number(row.sessions),
+        guestSessions: Number(row.guest_sessions),
+        accessTokens: Number(row.access_tokens),
+      }
+    })
   }
 
   // Every public method runs through here, so driver errors meaning "the database cannot be reached

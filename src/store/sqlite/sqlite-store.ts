@@ -9,6 +9,7 @@ import type {
   ApproveInput,
   ConsumeResult,
   GuestSessionRecord,
+  LiveCounts,
   NewAccount,
   RequestTokenRecord,
   SessionRecord,
@@ -44,6 +45,12 @@ export interface SqliteStoreOptions {
   synchronous?: 'normal' | 'full'
 }
 
+interface QueuedWrite {
+  work: () => unknown
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
 // SQLite error codes meaning the database cannot take the operation now (disk full, I/O, locked too
 // long): the request fails closed with 503 rather than as a bug.
 const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|CANTOPEN|READONLY|NOMEM|PROTOCOL)/
@@ -54,6 +61,9 @@ export class SqliteStore implements Store {
   readonly path: string
   readonly #db: Database.Database
   readonly #statements = new Map<string, Database.Statement>()
+  #batch: QueuedWrite[] = []
+  /** Test hook: the next group commit fails as a failing disk would make it (then the flag clears). */
+  failNextCommitForTests = false
 
   private constructor(path: string, db: Database.Database) {
     this.path = path
@@ -134,7 +144,7 @@ export class SqliteStore implements Store {
     return this.#statement(sql).run(...params).changes
   }
 
-  // Every public method runs through here, so driver errors that mean "the database is unusable now"
+  // Every public read runs through here, so driver errors that mean "the database is unusable now"
   // become StoreUnavailableError, and the result is a promise like every other backend's.
   async #run<T>(work: () => T): Promise<T> {
     try {
@@ -145,8 +155,68 @@ export class SqliteStore implements Store {
     }
   }
 
-  #transaction<T>(work: () => T): Promise<T> {
-    return this.#run(() => this.#db.transaction(work).immediate())
+  /**
+   * Every write runs through here (group commit): the writes queued during one event-loop turn run
+   * in one transaction, each inside its own SAVEPOINT, so one write that throws is undone alone and
+   * the others go on. Each caller's promise settles only after that transaction has committed; if
+   * the commit (or the batch) fails, every write of the batch rejects with StoreUnavailableError and
+   * none of them is in the database. One commit per turn instead of one per write is what lets
+   * writes keep pace with requests (docs/performance.md).
+   */
+  #write<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#batch.push({ work, resolve: resolve as (value: unknown) => void, reject })
+      // setImmediate runs after the I/O callbacks of this turn: every request parsed in it joins.
+      if (this.#batch.length === 1) setImmediate(() => this.#flush())
+    })
+  }
+
+  /** Runs the queued writes in one transaction and settles their promises after it commits. */
+  #flush(): void {
+    const batch = this.#batch
+    if (batch.length === 0) return
+    this.#batch = []
+    const db = this.#db
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
+    try {
+      this.#statement('BEGIN IMMEDIATE').run()
+      try {
+        for (const op of batch) {
+          this.#statement('SAVEPOINT op').run()
+          try {
+            outcomes.push({ ok: true, value: op.work() })
+            this.#statement('RELEASE op').run()
+          } catch (error) {
+            // The database itself failed (full, I/O, lost): the whole batch fails below.
+            if (isUnavailable(error) || !db.inTransaction) throw error
+            this.#statement('ROLLBACK TO op').run()
+            this.#statement('RELEASE op').run()
+            outcomes.push({ ok: false, error })
+          }
+        }
+        this.#commit()
+      } catch (error) {
+        if (db.inTransaction) db.exec('ROLLBACK')
+        throw error
+      }
+    } catch (error) {
+      const failure = isUnavailable(error) || !db.open ? new StoreUnavailableError(error) : error
+      for (const op of batch) op.reject(failure)
+      return
+    }
+    batch.forEach((op, i) => {
+      const outcome = outcomes[i]!
+      if (outcome.ok) op.resolve(outcome.value)
+      else op.reject(outcome.error)
+    })
+  }
+
+  #commit(): void {
+    if (this.failNextCommitForTests) {
+      this.failNextCommitForTests = false
+      throw Object.assign(new Error('injected commit failure'), { code: 'SQLITE_IOERR' })
+    }
+    this.#statement('COMMIT').run()
   }
 
   ping(): Promise<void> {
@@ -157,6 +227,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.#db.open) return
+    // Writes already queued are committed (or failed) before the database goes.
+    this.#flush()
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)')
     } catch {
@@ -170,11 +242,11 @@ export class SqliteStore implements Store {
   }
 
   setMetaIfAbsent(key: string, value: string): Promise<boolean> {
-    return this.#run(() => this.#exec('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', key, value) === 1)
+    return this.#write(() => this.#exec('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', key, value) === 1)
   }
 
   insertApplication(app: ApplicationRecord): Promise<void> {
-    return this.#run(() => {
+    return this.#write(() => {
       this.#exec(
         'INSERT INTO applications (id, name, api_key_hash, suspended, created_at, redirect_origins) VALUES (?, ?, ?, ?, ?, ?)',
         app.id,
@@ -200,11 +272,11 @@ export class SqliteStore implements Store {
   }
 
   setApplicationSuspended(id: string, suspended: boolean): Promise<boolean> {
-    return this.#run(() => this.#exec('UPDATE applications SET suspended = ? WHERE id = ?', suspended ? 1 : 0, id) === 1)
+    return this.#write(() => this.#exec('UPDATE applications SET suspended = ? WHERE id = ?', suspended ? 1 : 0, id) === 1)
   }
 
   insertAccount(account: NewAccount): Promise<AccountRecord | null> {
-    return this.#transaction(() => {
+    return this.#write(() => {
       const inserted = this.#get(
         `INSERT INTO accounts (object_id, username, username_key, name, email, language, country, include_adult, password_hash, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -247,7 +319,7 @@ export class SqliteStore implements Store {
   }
 
   setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean> {
-    return this.#transaction(() => {
+    return this.#write(() => {
       const changed = this.#exec('UPDATE accounts SET disabled = ? WHERE id = ?', disabled ? 1 : 0, id) === 1
       if (changed && disabled) this.#endAccountCredentials(id, now)
       return changed
@@ -255,7 +327,7 @@ export class SqliteStore implements Store {
   }
 
   setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number): Promise<boolean> {
-    return this.#transaction(() => {
+    return this.#write(() => {
       const changed = this.#exec('UPDATE accounts SET password_hash = ? WHERE id = ?', passwordHash, id) === 1
       if (changed && endSessions) this.#endAccountCredentials(id, now)
       return changed
@@ -263,7 +335,7 @@ export class SqliteStore implements Store {
   }
 
   insertRequestToken(token: RequestTokenRecord): Promise<void> {
-    return this.#run(() => {
+    return this.#write(() => {
       this.#exec(
         'INSERT INTO request_tokens (token_hash, app_id, created_at, expires_at, status, account_id, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
         token.tokenHash,
@@ -282,7 +354,7 @@ export class SqliteStore implements Store {
   }
 
   approveRequestToken(input: ApproveInput): Promise<RequestTokenRecord | null> {
-    return this.#run(() =>
+    return this.#write(() =>
       toRequestToken(
         this.#get(
           `UPDATE request_tokens SET status = 'approved', account_id = ?
@@ -301,7 +373,7 @@ export class SqliteStore implements Store {
   }
 
   denyRequestToken(tokenHash: string, now: number): Promise<RequestTokenRecord | null> {
-    return this.#run(() =>
+    return this.#write(() =>
       toRequestToken(
         this.#get(
           `UPDATE request_tokens SET status = 'denied'
@@ -319,7 +391,7 @@ export class SqliteStore implements Store {
     now: number,
     session: Omit<SessionRecord, 'accountId'>,
   ): Promise<ConsumeResult> {
-    return this.#transaction((): ConsumeResult => {
+    return this.#write((): ConsumeResult => {
       const consumed = this.#get(
         `UPDATE request_tokens SET consumed_at = ?
          WHERE token_hash = ? AND app_id = ? AND status = 'approved' AND consumed_at IS NULL AND expires_at > ?
@@ -348,7 +420,7 @@ export class SqliteStore implements Store {
   }
 
   insertSession(session: SessionRecord): Promise<void> {
-    return this.#run(() => this.#insertSession(session))
+    return this.#write(() => this.#insertSession(session))
   }
 
   findSession(sessionHash: string): Promise<SessionRecord | null> {
@@ -356,11 +428,11 @@ export class SqliteStore implements Store {
   }
 
   deleteSession(sessionHash: string, appId: string): Promise<boolean> {
-    return this.#run(() => this.#exec('DELETE FROM sessions WHERE session_hash = ? AND app_id = ?', sessionHash, appId) === 1)
+    return this.#write(() => this.#exec('DELETE FROM sessions WHERE session_hash = ? AND app_id = ?', sessionHash, appId) === 1)
   }
 
   insertGuestSession(session: GuestSessionRecord): Promise<void> {
-    return this.#run(() => {
+    return this.#write(() => {
       this.#exec(
         'INSERT INTO guest_sessions (session_hash, app_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
         session.sessionHash,
@@ -378,7 +450,7 @@ export class SqliteStore implements Store {
   }
 
   insertV4RequestToken(token: V4RequestTokenRecord): Promise<void> {
-    return this.#run(() => {
+    return this.#write(() => {
       this.#exec(
         'INSERT INTO v4_request_tokens (id_hash, app_id, created_at, expires_at, redirect_to, status, account_id, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         token.idHash,
@@ -398,7 +470,7 @@ export class SqliteStore implements Store {
   }
 
   approveV4RequestToken(idHash: string, accountId: number, now: number): Promise<V4RequestTokenRecord | null> {
-    return this.#run(() =>
+    return this.#write(() =>
       toV4RequestToken(
         this.#get(
           `UPDATE v4_request_tokens SET status = 'approved', account_id = ?
@@ -415,7 +487,7 @@ export class SqliteStore implements Store {
   }
 
   denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null> {
-    return this.#run(() =>
+    return this.#write(() =>
       toV4RequestToken(
         this.#get(
           `UPDATE v4_request_tokens SET status = 'denied'
@@ -433,7 +505,7 @@ export class SqliteStore implements Store {
     now: number,
     accessToken: Omit<AccessTokenRecord, 'accountId'>,
   ): Promise<ConsumeResult> {
-    return this.#transaction((): ConsumeResult => {
+    return this.#write((): ConsumeResult => {
       const consumed = this.#get(
         `UPDATE v4_request_tokens SET consumed_at = ?
          WHERE id_hash = ? AND app_id = ? AND status = 'approved' AND consumed_at IS NULL AND expires_at > ?
@@ -464,7 +536,7 @@ export class SqliteStore implements Store {
   }
 
   revokeAccessToken(idHash: string, appId: string, now: number): Promise<boolean> {
-    return this.#run(
+    return this.#write(
       () => this.#exec('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND app_id = ? AND revoked_at IS NULL', now, idHash, appId) === 1,
     )
   }
@@ -476,17 +548,17 @@ export class SqliteStore implements Store {
   }
 
   insertSigningKey(key: SigningKeyRecord): Promise<void> {
-    return this.#run(() => {
+    return this.#write(() => {
       this.#exec('INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?)', key.kid, key.secret, key.createdAt, key.retiredAt)
     })
   }
 
   retireSigningKey(kid: string, now: number): Promise<boolean> {
-    return this.#run(() => this.#exec('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL', now, kid) === 1)
+    return this.#write(() => this.#exec('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL', now, kid) === 1)
   }
 
   insertWebSession(session: WebSessionRecord): Promise<void> {
-    return this.#run(() => {
+    return this.#write(() => {
       this.#exec(
         'INSERT INTO web_sessions (session_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
         session.sessionHash,
@@ -504,13 +576,13 @@ export class SqliteStore implements Store {
   }
 
   deleteWebSession(sessionHash: string): Promise<void> {
-    return this.#run(() => {
+    return this.#write(() => {
       this.#exec('DELETE FROM web_sessions WHERE session_hash = ?', sessionHash)
     })
   }
 
   purgeExpired(now: number, limit: number): Promise<number> {
-    return this.#transaction(() => {
+    return this.#write(() => {
       let remaining = limit
       for (const [table, key, extra] of PURGEABLE) {
         if (remaining <= 0) break
@@ -534,12 +606,24 @@ export class SqliteStore implements Store {
   }
 
   replaceAll(snapshot: StoreSnapshot): Promise<void> {
-    return this.#transaction(() => {
+    return this.#write(() => {
       const tables = snapshotTables(snapshot, (value) => (value ? 1 : 0))
       for (const { table } of [...tables].reverse()) this.#exec(`DELETE FROM ${table}`)
       for (const { table, columns, rows } of tables) {
         const insert = this.#db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
         for (const row of rows) insert.run(...row)
+      }
+    })
+  }
+
+  countLive(now: number): Promise<LiveCounts> {
+    return this.#run(() => {
+      const count = (sql: string, ...params: unknown[]): number => this.#get(sql, ...params)!.n as number
+      return {
+        requestTokens: count('SELECT count(*) AS n FROM request_tokens WHERE expires_at > ? AND consumed_at IS NULL', now),
+        sessions: count('SELECT count(*) AS n FROM sessions WHERE expires_at IS NULL OR expires_at > ?', now),
+        guestSessions: count('SELECT count(*) AS n FROM guest_sessions WHERE expires_at > ?', now),
+        accessTokens: count('SELECT count(*) AS n FROM access_tokens WHERE revoked_at IS NULL'),
       }
     })
   }

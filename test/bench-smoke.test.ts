@@ -1,0 +1,37 @@
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { temporaryDirectory } from '../src/test-support/fixtures.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const TSX = join(ROOT, 'node_modules/.bin/tsx')
+
+// The benchmark in its quickest mode: it must run to the end and write its three files. Its figures
+// are not judged here (a test machine is no benchmark machine); `npm run bench` judges them.
+describe('npm run bench -- --smoke', () => {
+  it('runs every row and writes latest.json, latest.md and latest.svg', async () => {
+    const out = temporaryDirectory('cinepass-bench-smoke-')
+    try {
+      const child = spawn(TSX, ['bench/run.ts', '--smoke', '--workers', '2', '--out', out.path], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      let output = ''
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+      expect(code, output).toBe(0)
+      for (const file of ['latest.json', 'latest.md', 'latest.svg']) expect(existsSync(join(out.path, file)), file).toBe(true)
+      const report = JSON.parse(readFileSync(join(out.path, 'latest.json'), 'utf8')) as { rows: { endpoint: string; workers: number; reqPerSec: number }[] }
+      const endpoints = new Set(report.rows.map((row) => row.endpoint))
+      for (const endpoint of ['baseline (fixed JSON body)', 'token/new', 'guest_session/new', 'validate_with_login', 'session/new', 'GET /3/account', 'DELETE session', 'token/new during login load']) {
+        expect(endpoints.has(endpoint), endpoint).toBe(true)
+      }
+      expect(report.rows.some((row) => row.workers === 2)).toBe(true)
+      expect(report.rows.every((row) => row.reqPerSec > 0)).toBe(true)
+      expect(readFileSync(join(out.path, 'latest.md'), 'utf8')).toContain('| sqlite | token/new |')
+      expect(readFileSync(join(out.path, 'latest.svg'), 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
+    } finally {
+      out.remove()
+    }
+  }, 240_000)
+})
