@@ -105,6 +105,8 @@ describe.skipIf(skipReason !== null)('nginx (docs/examples/nginx-cinepass.conf) 
     const { publicUrl, seeded, instances, logs } = await startProxiedPair()
 
     const requestsSeen = (instance: ServerProcess): number => instance.output.filter((line) => line.includes('"msg":"request"')).length
+    const linesWritten = () => new Promise((resolve) => setTimeout(resolve, 500))
+    await linesWritten()
     const before = instances.map(requestsSeen)
 
     // The whole v3 flow through the proxy, the user approving on the website as a browser would.
@@ -125,7 +127,9 @@ describe.skipIf(skipReason !== null)('nginx (docs/examples/nginx-cinepass.conf) 
     expect(await v3.deleteSession(session.body.session_id)).toMatchObject({ status: 200 })
     for (let i = 0; i < 2; i++) expect(await v3.account(session.body.session_id)).toMatchObject({ status: 401, body: { status_code: 3 } })
 
-    // Round robin: both instances took part in the flow.
+    // Round robin: both instances took part in the flow. (Request lines are written in batches, at the
+    // latest every 200 ms.)
+    await linesWritten()
     const served = instances.map((instance, index) => requestsSeen(instance) - before[index]!)
     expect(served.every((count) => count > 0), `requests per instance: ${served.join(', ')}`).toBe(true)
     console.info(`nginx: one sign-in and approval flow, ${served.join(' + ')} requests on the two instances`)

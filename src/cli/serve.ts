@@ -24,17 +24,20 @@ export async function serve(config: Config, workers = 1): Promise<void> {
     // The primary prepared the database (migrations, signing key, demo) before forking.
     const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS })
     lowerThreadpoolPriority(config.abuse.hashNice)
+    onSignals((signal) => drain(logger, signal, () => server.close()))
     logger.info({ url: server.url, worker: cluster.worker?.id }, 'worker listening')
     process.send?.({ type: 'listening', url: server.url })
-    onSignals((signal) => drain(logger, signal, () => server.close()))
     return
   }
   const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS })
   lowerThreadpoolPriority(config.abuse.hashNice)
   if (config.demo) await printDemoOnce(server.store, server.core, config)
-  // Last, so that whoever waits for this line also has the demo banner.
-  logger.info({ url: server.url, database: server.store.kind, publicUrl: config.publicUrl }, 'cinepass listening')
+  // Before the announcement: whoever saw it may send SIGTERM at once.
   onSignals((signal) => drain(logger, signal, () => server.close()))
+  // Last, so that whoever waits for this line also has the demo banner; written at once, not with the
+  // next batch of lines, since scripts and supervisors wait for it.
+  logger.info({ url: server.url, database: server.store.kind, publicUrl: config.publicUrl }, 'cinepass listening')
+  logger.flush()
 }
 
 async function servePrimary(config: Config, count: number): Promise<void> {
@@ -61,6 +64,7 @@ async function servePrimary(config: Config, count: number): Promise<void> {
       if (!announced && listening.size === count) {
         announced = true
         logger.info({ url: message.url, database: store.kind, publicUrl: config.publicUrl, workers: count }, 'cinepass listening')
+        logger.flush()
       }
     })
     worker.once('exit', (code, signal) => {

@@ -4,7 +4,8 @@ import { setPriority } from 'node:os'
 /**
  * Gives the libuv threadpool's threads (where password hashes run) the nice value `nice`, so that a
  * burst of logins cannot take the CPU from the event loop that answers every other request: hashing
- * then runs on what the event loop leaves. Only possible when the process started through the
+ * then runs on what the event loop leaves. Every thread started after the entry point's count gets it,
+ * so SQLite's WAL checkpointer thread (started with the store) runs as background work too. Only possible when the process started through the
  * `cinepass` entry, which notes the threads that existed before the pool; returns how many threads
  * it changed (0 when it could not tell which threads are the pool's, or `nice` is 0).
  */

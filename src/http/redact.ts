@@ -39,3 +39,23 @@ export function redactUrl(url: string): string {
 function redactPath(path: string): string {
   return path.replace(/^(\/authenticate\/)[^/?]+/, '$1[REDACTED]')
 }
+
+// Field names whose values are never logged, wherever they appear in a log line's object.
+const SECRET_FIELDS = new Set([...SECRET_PARAMETERS, 'authorization', 'cookie', 'set-cookie'])
+
+/**
+ * The log line's fields with any secret-named field (at any depth up to 4) replaced by `[REDACTED]`.
+ * Belt and braces: nothing should log such a field. Returns the same object when there is none, so the
+ * usual flat request line costs one pass over its keys.
+ */
+export function maskSecretFields<T extends Record<string, unknown>>(fields: T, depth = 0): T {
+  let masked: Record<string, unknown> | undefined
+  for (const key in fields) {
+    const value = fields[key]
+    let replacement: unknown = value
+    if (SECRET_FIELDS.has(key.toLowerCase())) replacement = '[REDACTED]'
+    else if (depth < 4 && value !== null && typeof value === 'object' && !Array.isArray(value)) replacement = maskSecretFields(value as Record<string, unknown>, depth + 1)
+    if (replacement !== value) (masked ??= { ...fields })[key] = replacement
+  }
+  return (masked ?? fields) as T
+}

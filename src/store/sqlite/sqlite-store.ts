@@ -35,6 +35,7 @@ import {
   toWebSession,
   type Row,
 } from '../rows.js'
+import { startCheckpointer, type Checkpointer } from './checkpointer.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 
 export interface SqliteStoreOptions {
@@ -43,6 +44,11 @@ export interface SqliteStoreOptions {
    * `full`: every commit is on disk before it is acknowledged.
    */
   synchronous?: 'normal' | 'full'
+  /**
+   * Checkpoint the WAL on a worker thread instead of inside commits (for a serving process; short
+   * CLI commands leave it to SQLite's automatic checkpoints).
+   */
+  checkpointInBackground?: boolean
 }
 
 interface QueuedWrite {
@@ -62,6 +68,7 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database
   readonly #statements = new Map<string, Database.Statement>()
   #batch: QueuedWrite[] = []
+  #checkpointer: Checkpointer | undefined
   /** Test hook: the next group commit fails as a failing disk would make it (then the flag clears). */
   failNextCommitForTests = false
 
@@ -85,6 +92,10 @@ export class SqliteStore implements Store {
     db.pragma('foreign_keys = ON')
     const store = new SqliteStore(path, db)
     store.migrate()
+    if (options.checkpointInBackground && path !== ':memory:') {
+      db.pragma('wal_autocheckpoint = 0')
+      store.#checkpointer = startCheckpointer(path)
+    }
     return store
   }
 
@@ -179,22 +190,27 @@ export class SqliteStore implements Store {
     const db = this.#db
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
     try {
+      // A write alone in its batch needs no savepoint: if it fails, the whole transaction is undone.
+      const isolate = batch.length > 1
       this.#statement('BEGIN IMMEDIATE').run()
       try {
         for (const op of batch) {
-          this.#statement('SAVEPOINT op').run()
+          if (isolate) this.#statement('SAVEPOINT op').run()
           try {
             outcomes.push({ ok: true, value: op.work() })
-            this.#statement('RELEASE op').run()
+            if (isolate) this.#statement('RELEASE op').run()
           } catch (error) {
             // The database itself failed (full, I/O, lost): the whole batch fails below.
             if (isUnavailable(error) || !db.inTransaction) throw error
-            this.#statement('ROLLBACK TO op').run()
-            this.#statement('RELEASE op').run()
+            if (isolate) {
+              this.#statement('ROLLBACK TO op').run()
+              this.#statement('RELEASE op').run()
+            }
             outcomes.push({ ok: false, error })
           }
         }
-        this.#commit()
+        if (isolate || outcomes[0]!.ok) this.#commit()
+        else this.#statement('ROLLBACK').run()
       } catch (error) {
         if (db.inTransaction) db.exec('ROLLBACK')
         throw error
@@ -229,6 +245,7 @@ export class SqliteStore implements Store {
     if (!this.#db.open) return
     // Writes already queued are committed (or failed) before the database goes.
     this.#flush()
+    await this.#checkpointer?.stop()
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)')
     } catch {
