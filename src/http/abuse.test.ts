@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { postgresLimiterBackend, redisLimiterBackend, type LimiterBackend } from '../store/limiters.js'
-import { call, createTestUser, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { call, createTestUser, rawCall, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { WebClient } from '../test-support/web-client.js'
 
 const REDIS_URL = process.env.CINEPASS_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -53,6 +53,17 @@ describe('API rate limit over HTTP', () => {
     expect((await call(`${s.base}/3/authentication`, { headers: flood })).status).toBe(429)
     vi.advanceTimersByTime(1000)
     expect((await call(url, { headers: flood })).status).toBe(200)
+  })
+
+  it('counts every spelling of an API path (//3, /%33, /3//, dot segments) against the one API limit', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '4', CINEPASS_RATE_LIMIT_BURST: '0' })
+    const spellings = ['//3/authentication', '/%33/authentication', '/3//authentication', '/x/../3/authentication', '/3/./authentication', '/%2e%2e//3/authentication']
+    const statuses = []
+    for (const path of spellings) statuses.push((await rawCall(s.base, 'GET', `${path}?api_key=${s.application.apiKey}`)).status)
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429])
+    const refused = await rawCall(s.base, 'GET', '/%33/authentication/token/new')
+    expect(refused.body.status_code).toBe(25)
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
   })
 
   it('without a trusted proxy, X-Forwarded-For is ignored: 50 spoofed addresses count against the socket address', async () => {

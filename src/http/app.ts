@@ -10,6 +10,7 @@ import { registerApiRateLimit } from './abuse.js'
 import { registerCors } from './cors.js'
 import { registerDocsRoutes } from './docs-routes.js'
 import { assertParametersWithinLimits, bearerToken, parseForm, readParameter } from './params.js'
+import { canonicalUrl, isApiPath } from './paths.js'
 import { redactUrl } from './redact.js'
 import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
 import { registerV3Routes } from './v3-routes.js'
@@ -46,10 +47,7 @@ export interface AppOptions {
 const BODY_LIMIT = 16 * 1024
 const HTTP_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
-/** The API lives under /3 and /4; every other path is the website. */
-export function isApiPath(url: string): boolean {
-  return /^\/[34](?:[/?#]|$)/.test(url)
-}
+export { isApiPath }
 
 /** Builds the HTTP application: TMDB's wire format in front of core's rules. */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
@@ -65,6 +63,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     // Only listed proxies may name the client; anyone else's X-Forwarded-For is ignored.
     trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy : false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 2048 },
+    // One spelling of every path, decided before routing: the router, the credential check, the API
+    // rate limit and CORS all see the same URL, so `//3/…` or `/%33/…` cannot slip past them.
+    rewriteUrl: (request) => canonicalUrl(request.url ?? '/'),
     clientErrorHandler: (error, socket) => {
       // The HTTP parser refused the request (headers too large, broken syntax): answer in TMDB's
       // format rather than with a bare status line, then close.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashSecret } from '../core/secrets.js'
-import { call, createTestUser, loginOverHttp, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { call, createTestUser, loginOverHttp, rawCall, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { TMDB_STATUS, type TmdbStatusName } from '../wire/status.js'
 
 let server: TestServer
@@ -101,6 +101,31 @@ describe('routing', () => {
     expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}`, { method: 'GET' }), 'METHOD_NOT_SUPPORTED')
     expectTmdbError(await call(`${base}/3/authentication?api_key=${key}`, { method: 'PUT' }), 'METHOD_NOT_SUPPORTED')
     expectTmdbError(await call(`${base}/3/authentication/token/new`, { method: 'PATCH' }), 'INVALID_API_KEY')
+  })
+
+  it('routes every spelling of an API path (//3, /%33, /3//, dot segments, absolute-form) behind the credential check', async () => {
+    const spellings = [
+      '//3/authentication',
+      '/%33/authentication',
+      '/3//authentication',
+      '/x/../3/authentication',
+      '/3/./authentication',
+      '/%2e%2e/3/authentic%61tion',
+      '/4/../3/authentication',
+      `http://127.0.0.1/3/authentication`,
+    ]
+    for (const path of spellings) {
+      const refused = await rawCall(base, 'GET', path)
+      expectTmdbError(refused, 'INVALID_API_KEY')
+      expect(refused.headers.get('access-control-allow-origin'), path).toBe('*')
+      const served = await rawCall(base, 'GET', `${path}?api_key=${key}`)
+      expect(served.status, path).toBe(200)
+      expect(served.body).toEqual({ success: true, status_code: 1, status_message: 'Success.' })
+    }
+    for (const path of ['//3/zzz', '/%33/zzz', '/x/../4/zzz', '/%34//auth/nothing']) {
+      expectTmdbError(await rawCall(base, 'GET', `${path}?api_key=${key}`), 'NOT_FOUND')
+      expectTmdbError(await rawCall(base, 'GET', path), 'INVALID_API_KEY')
+    }
   })
 
   it('serves health and readiness outside the API without credentials', async () => {
