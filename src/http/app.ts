@@ -45,7 +45,9 @@ export interface AppOptions {
 
 // Body limit of the contract: anything larger is hostile or broken.
 const BODY_LIMIT = 16 * 1024
-const HTTP_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+// The methods an API route may serve: a request with any other method, or one of these its path
+// does not serve, is answered 405/42 with the path's own methods in `Allow`.
+const ROUTE_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 export { isApiPath }
 
@@ -151,7 +153,13 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    if (isApiPath(request.url)) return sendAuthError(reply, new AuthError('NOT_FOUND'))
+    if (isApiPath(request.url)) {
+      // No route for this method (HEAD, TRACE, PROPFIND, …): 405/42 when the path has routes of others.
+      const allowed = ROUTE_METHODS.filter((method) => app.findRoute({ method, url: request.url }) !== null)
+      if (allowed.length === 0) return sendAuthError(reply, new AuthError('NOT_FOUND'))
+      reply.header('allow', allowed.join(', '))
+      return sendAuthError(reply, new AuthError('METHOD_NOT_SUPPORTED'))
+    }
     // The same protective headers as the website's own pages.
     return reply
       .code(404)
@@ -180,8 +188,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 }
 
 /**
- * Registers an API route and, for the methods it does not serve, a 405/42 answer (after the
- * credential check, like every API request).
+ * Registers an API route for `methods` (some of `ROUTE_METHODS`). Every other method on its path,
+ * HEAD included, is answered 405/42 by the not-found handler after the credential check, and never
+ * reaches `handler`: a HEAD must not consume a request token or create one.
  */
 export function apiRoute(
   app: FastifyInstance,
@@ -189,16 +198,7 @@ export function apiRoute(
   methods: HTTPMethods[],
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
 ): void {
-  app.route({ method: methods, url, handler })
-  const others = HTTP_METHODS.filter((method) => !methods.includes(method))
-  if (others.length > 0) {
-    app.route({
-      method: others,
-      url,
-      exposeHeadRoute: false,
-      handler: async (_request, reply) => sendAuthError(reply, new AuthError('METHOD_NOT_SUPPORTED')),
-    })
-  }
+  app.route({ method: methods, url, handler, exposeHeadRoute: false })
 }
 
 /** The client context set by the credential hook; every API handler runs after it. */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { hashSecret } from '../core/secrets.js'
 import { call, createTestUser, loginOverHttp, rawCall, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { TMDB_STATUS, type TmdbStatusName } from '../wire/status.js'
@@ -101,6 +101,41 @@ describe('routing', () => {
     expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}`, { method: 'GET' }), 'METHOD_NOT_SUPPORTED')
     expectTmdbError(await call(`${base}/3/authentication?api_key=${key}`, { method: 'PUT' }), 'METHOD_NOT_SUPPORTED')
     expectTmdbError(await call(`${base}/3/authentication/token/new`, { method: 'PATCH' }), 'INVALID_API_KEY')
+  })
+
+  it('answers HEAD on an API path 405/42 with Allow and no body, without running the GET handler', async () => {
+    const token = await approvedToken()
+    const head = await rawCall(base, 'HEAD', `/3/authentication/session/new?api_key=${key}&request_token=${token}`)
+    expect(head.status).toBe(405)
+    expect(head.headers.get('allow')).toBe('GET, POST')
+    expect(head.headers.get('content-type')).toBe('application/json;charset=utf-8')
+    expect(head.text).toBe('')
+    // The approved token was not consumed by the HEAD: it still gives its one session.
+    expect((await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`)).status).toBe(200)
+    const inserts = vi.spyOn(server.store, 'insertRequestToken')
+    try {
+      const tokenHead = await rawCall(base, 'HEAD', `/3/authentication/token/new?api_key=${key}`)
+      expect(tokenHead.status).toBe(405)
+      expect(tokenHead.headers.get('allow')).toBe('GET')
+      expect(inserts).not.toHaveBeenCalled()
+    } finally {
+      inserts.mockRestore()
+    }
+    expect((await rawCall(base, 'HEAD', '/3/authentication/token/new')).status).toBe(401)
+    expect((await rawCall(base, 'HEAD', `/3/no/such/thing?api_key=${key}`)).status).toBe(404)
+  })
+
+  it('answers less common methods 405/42 on a known path, 404/34 on an unknown one, 401/7 without credentials first', async () => {
+    for (const method of ['TRACE', 'PROPFIND', 'SEARCH', 'MKCOL', 'LOCK', 'UNLOCK', 'COPY', 'MOVE', 'PURGE', 'REPORT']) {
+      const known = await rawCall(base, method, `/3/authentication/session?api_key=${key}`)
+      expectTmdbError(known, 'METHOD_NOT_SUPPORTED')
+      expect(known.headers.get('allow')).toBe('DELETE')
+      expectTmdbError(await rawCall(base, method, `/4/auth/nothing?api_key=${key}`), 'NOT_FOUND')
+      expectTmdbError(await rawCall(base, method, '/3/authentication/session'), 'INVALID_API_KEY')
+    }
+    const put = await call(`${base}/3/account/${server.user.id}?api_key=${key}`, { method: 'PUT' })
+    expectTmdbError(put, 'METHOD_NOT_SUPPORTED')
+    expect(put.headers.get('allow')).toBe('GET')
   })
 
   it('routes every spelling of an API path (//3, /%33, /3//, dot segments, absolute-form) behind the credential check', async () => {
