@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createTestApplication, createTestUser, temporarySqliteStore, testCore, type TestApplication, type TestUser } from '../test-support/fixtures.js'
 import type { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { ClientContext } from './context.js'
 import { AuthError } from './errors.js'
+import { hashSecret } from './secrets.js'
 import type { TmdbStatusName } from '../wire/status.js'
 
 const HOUR = 3_600_000
@@ -73,6 +74,30 @@ describe('AuthService', () => {
     const { hashSecret } = await import('./secrets.js')
     await store.denyRequestToken(hashSecret(denied.requestToken), core.clock.now())
     await rejectsWith(core.auth.createSession(client, denied.requestToken), 'SESSION_DENIED')
+  })
+
+  it('createSession() refuses with 33 a token approved by an account disabled since, and keeps no session', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    // The disable lands between the password check and the approval (a race the store's denial of
+    // approved tokens cannot see), so the approval is written after it.
+    await store.setAccountDisabled(user.id, true, core.clock.now())
+    await store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: user.id, now: core.clock.now() })
+    const consume = vi.spyOn(store, 'createSessionFromRequestToken')
+    await rejectsWith(core.auth.createSession(client, requestToken), 'INVALID_REQUEST_TOKEN')
+    const sessionHash = consume.mock.calls[0]![3].sessionHash
+    expect(await store.findSession(sessionHash)).toBeNull()
+  })
+
+  it('createSession() refuses a token approved before the user\'s password changed or the user was disabled', async () => {
+    const changed = await core.auth.createRequestToken(client)
+    await login(changed.requestToken)
+    await core.admin.setUserPassword(user.username, 'a brand new password')
+    await rejectsWith(core.auth.createSession(client, changed.requestToken), 'SESSION_DENIED')
+    const other = await createTestUser(core)
+    const disabled = await core.auth.createRequestToken(client)
+    await login(disabled.requestToken, other)
+    await core.admin.setUserDisabled(other.username, true)
+    await rejectsWith(core.auth.createSession(client, disabled.requestToken), 'SESSION_DENIED')
   })
 
   it('createSession() refuses another application\'s token', async () => {

@@ -140,7 +140,10 @@ export class AuthService {
     return { requestToken, expiresAt: approved.expiresAt }
   }
 
-  /** `session/new`: consumes an approved request token, once, into a new session. */
+  /**
+   * `session/new`: consumes an approved request token, once, into a new session. 401/33 when the
+   * account that approved it has been disabled since.
+   */
   async createSession(client: ClientContext, requestToken: string | undefined): Promise<{ sessionId: string }> {
     if (requestToken === undefined) throw new AuthError('INVALID_PARAMETERS')
     if (!HEX_40.test(requestToken)) throw new AuthError('INVALID_REQUEST_TOKEN')
@@ -153,8 +156,12 @@ export class AuthService {
       createdAt: now,
       expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
     })
-    if (result.ok) return { sessionId }
-    throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'SESSION_DENIED')
+    if (!result.ok) throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'SESSION_DENIED')
+    const account = await store.findAccountById(result.accountId)
+    if (account && !account.disabled) return { sessionId }
+    // Approved by an account disabled since (a race with `users disable`): no session outlives that.
+    await store.deleteSession(hashSecret(sessionId), client.app.id)
+    throw new AuthError('INVALID_REQUEST_TOKEN')
   }
 
   /** A new session for an account, outside the request-token flow (`convert/4`). */

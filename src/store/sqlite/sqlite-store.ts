@@ -231,6 +231,9 @@ export class SqliteStore implements Store {
     this.#exec('DELETE FROM sessions WHERE account_id = ?', accountId)
     this.#exec('DELETE FROM web_sessions WHERE account_id = ?', accountId)
     this.#exec('UPDATE access_tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL', now, accountId)
+    // A token the user approved but no client has turned into a session yet would outlive the change.
+    this.#exec("UPDATE request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
+    this.#exec("UPDATE v4_request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
   }
 
   setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean> {
