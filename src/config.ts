@@ -19,6 +19,8 @@ export interface Config {
   abuse: AbuseConfig
   /** Whether the website lets anyone create an account (`CINEPASS_SIGNUP=open|closed`, default open). */
   signup: 'open' | 'closed'
+  /** Longest a client may take to send a whole request, or leave its connection silent (`CINEPASS_REQUEST_TIMEOUT`). */
+  requestTimeoutMs: number
 }
 
 /** Flags given on the command line; they win over the environment. */
@@ -31,6 +33,8 @@ export interface ConfigFlags {
 }
 
 export const DEFAULT_DATABASE = 'data/cinepass.db'
+// A real client sends a request in milliseconds; one that takes longer holds a connection for nothing.
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
 export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Config {
   const host = flags.host ?? env.CINEPASS_HOST ?? '127.0.0.1'
@@ -57,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     logLevel: env.CINEPASS_LOG_LEVEL ?? 'info',
     abuse: loadAbuseConfig(env),
     signup: signupSetting(env.CINEPASS_SIGNUP),
+    requestTimeoutMs: seconds('CINEPASS_REQUEST_TIMEOUT', env.CINEPASS_REQUEST_TIMEOUT, DEFAULT_REQUEST_TIMEOUT_MS),
   }
 }
 

@@ -106,6 +106,7 @@ export async function startServer(
     publicUrl: config.publicUrl,
     limits: core.deps.limits,
     trustProxy: config.abuse.trustProxy,
+    requestTimeoutMs: config.requestTimeoutMs,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.closeGraceMs ? { closeGraceMs: options.closeGraceMs } : {}),
     plugins: [

@@ -41,6 +41,12 @@ export interface AppOptions {
   limits?: AbuseLimits
   /** Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; default none. */
   trustProxy?: string[]
+  /**
+   * Longest a client may take to send a whole request (headers and body), and longest a connection
+   * may stay silent: past it the connection is closed (with a 400/47 when a request was begun).
+   * Default 30 s.
+   */
+  requestTimeoutMs?: number
 }
 
 // Body limit of the contract: anything larger is hostile or broken.
@@ -53,11 +59,17 @@ export { isApiPath }
 
 /** Builds the HTTP application: TMDB's wire format in front of core's rules. */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const requestTimeout = options.requestTimeoutMs ?? 30_000
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
     // Our own onResponse line replaces Fastify's request logs, which would print unredacted URLs.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    // A slow client (slowloris: headers, or a body, trickled or never finished) is cut off instead
+    // of holding a connection forever. Node checks these limits every connectionsCheckingInterval.
+    requestTimeout,
+    connectionTimeout: requestTimeout,
+    http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(1000, requestTimeout) },
     genReqId: () => randomUUID(),
     // While draining (see the preClose hook), a request already on an open connection is served,
     // not refused: its client sent it before the server began to stop.
