@@ -84,6 +84,16 @@ describe('v4 authentication over HTTP', () => {
     const read = await convert(server.application.readAccessToken)
     expect(read.status).toBe(401)
     expect(read.body).toEqual({ success: false, status_code: 36, status_message: "This token hasn't been granted write permission by the user." })
+    // 36 is for the read access token where a user token is required; anything else is 35.
+    const requestToken = (await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: readBearer })).body.request_token as string
+    expect((await convert(requestToken)).body).toEqual({ success: false, status_code: 35, status_message: 'Invalid token.' })
+    const deleteRead = await call(`${server.base}/4/auth/access_token`, {
+      method: 'DELETE',
+      headers: readBearer,
+      body: JSON.stringify({ access_token: server.application.readAccessToken }),
+    })
+    expect(deleteRead.status).toBe(401)
+    expect(deleteRead.body).toEqual({ success: false, status_code: 35, status_message: 'Invalid token.' })
     const noCredentials = await call(`${server.base}/4/auth/request_token`, { method: 'POST' })
     expect(noCredentials.body.status_code).toBe(7)
     const wrongMethod = await call(`${server.base}/4/auth/request_token`, { headers: readBearer })
