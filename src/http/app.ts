@@ -9,7 +9,7 @@ import type { Store } from '../core/store.js'
 import { registerApiRateLimit } from './abuse.js'
 import { registerCors } from './cors.js'
 import { registerDocsRoutes } from './docs-routes.js'
-import { assertParametersWithinLimits, bearerToken, parseForm, readParameter } from './params.js'
+import { assertParametersWithinLimits, bearerToken, parseForm, readApiKey } from './params.js'
 import { canonicalUrl, isApiPath } from './paths.js'
 import { redactUrl } from './redact.js'
 import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
@@ -95,6 +95,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   registerCors(app)
   if (options.limits) registerApiRateLimit(app, options.limits, isApiPath)
 
+  // wire.md reads parameters from the body whatever the method, so a GET's body is parsed too
+  // (Fastify skips it by default); HEAD stays bodyless.
+  app.addHttpMethod('GET', { hasBody: true, overrideExisting: true })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string
@@ -116,12 +119,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('preHandler', async (request) => {
     if (!isApiPath(request.url)) return
+    // Credentials are checked before routing and before anything else about the parameters: an
+    // unknown path, or an over-long parameter, without them is 401/7.
+    request.client = await options.auth.authenticateClient({ apiKey: readApiKey(request), bearer: bearerToken(request) })
     assertParametersWithinLimits(request)
-    // Credentials are checked before routing: an unknown path without them is 401, not 404.
-    request.client = await options.auth.authenticateClient({
-      apiKey: readParameter(request, 'api_key'),
-      bearer: bearerToken(request),
-    })
   })
 
   // Graceful shutdown: once close() begins, every response asks its client to close the connection,

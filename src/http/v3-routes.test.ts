@@ -219,6 +219,45 @@ describe('bodies and parameters', () => {
     expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=a&request_token=b`), 'INVALID_INPUT')
   })
 
+  it('checks credentials before the parameters: a non-string, repeated-with-another-value or over-long api_key is 401/7', async () => {
+    const url = `${base}/3/authentication/session/new`
+    expectTmdbError(await call(url, json({ api_key: [key], request_token: 'a'.repeat(40) }, { method: 'POST' })), 'INVALID_API_KEY')
+    expectTmdbError(await call(url, json({ api_key: 42 }, { method: 'POST' })), 'INVALID_API_KEY')
+    expectTmdbError(await call(url, json({ api_key: { key } }, { method: 'POST' })), 'INVALID_API_KEY')
+    expectTmdbError(await call(`${url}?api_key=${key}&api_key=${'0'.repeat(32)}`), 'INVALID_API_KEY')
+    expectTmdbError(await call(`${url}?api_key=${'k'.repeat(3000)}`), 'INVALID_API_KEY')
+    // Without credentials an over-long other parameter is 401/7 too; with them it is 400/47.
+    expectTmdbError(await call(`${base}/3/authentication?language=${'x'.repeat(3000)}`), 'INVALID_API_KEY')
+    expectTmdbError(await call(`${base}/3/authentication?api_key=${key}&language=${'x'.repeat(3000)}`), 'INVALID_INPUT')
+    // The same key twice is one key.
+    expect((await call(`${base}/3/authentication?api_key=${key}&api_key=${key}`)).status).toBe(200)
+  })
+
+  it('treats an empty parameter value or a JSON null as missing: 422/5 where the parameter is required', async () => {
+    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=`), 'INVALID_PARAMETERS')
+    expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: null }, { method: 'POST' })), 'INVALID_PARAMETERS')
+    expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}&session_id=`, { method: 'DELETE' }), 'INVALID_PARAMETERS')
+    expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}`, json({ session_id: '' }, { method: 'DELETE' })), 'INVALID_PARAMETERS')
+    const { username, password } = server.user
+    expectTmdbError(
+      await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ username, password, request_token: '' }, { method: 'POST' })),
+      'INVALID_PARAMETERS',
+    )
+    expectTmdbError(await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=&password=x&request_token=${'a'.repeat(40)}`), 'CREDENTIALS_REQUIRED')
+    // An empty value in the body does not hide the query string's.
+    const token = await approvedToken()
+    expect((await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`, json({ request_token: '' }, { method: 'POST' }))).status).toBe(200)
+  })
+
+  it('reads the parameters of a GET from its JSON body, as from any other body', async () => {
+    const token = await approvedToken()
+    const viaBody = await rawCall(base, 'GET', `/3/authentication/session/new?api_key=${key}`, { 'Content-Type': 'application/json' }, JSON.stringify({ request_token: token }))
+    expect(viaBody.status).toBe(200)
+    expect(viaBody.body.session_id).toMatch(/^[0-9a-f]{40}$/)
+    const broken = await rawCall(base, 'GET', `/3/authentication/session/new?api_key=${key}`, { 'Content-Type': 'application/json' }, '{"request_token":')
+    expectTmdbError(broken, 'INVALID_INPUT')
+  })
+
   it('reads URLs of 8 KiB and more, refusing the over-long value with 400/47 rather than a bare status line', async () => {
     const response = await call(`${base}/3/authentication/token/new?api_key=${key}&language=${'x'.repeat(9000)}`)
     expectTmdbError(response, 'INVALID_INPUT')

@@ -98,6 +98,12 @@ describe('v4 authentication over HTTP', () => {
     expect(noCredentials.body.status_code).toBe(7)
     const wrongMethod = await call(`${server.base}/4/auth/request_token`, { headers: readBearer })
     expect(wrongMethod.status).toBe(405)
+    // A JSON null for the optional redirect_to is no redirect_to.
+    const nullRedirect = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: readBearer, body: JSON.stringify({ redirect_to: null }) })
+    expect(nullRedirect.status).toBe(200)
+    expect(decodeJwt(nullRedirect.body.request_token).redirect_to).toBeNull()
+    const emptyAccessToken = await call(`${server.base}/4/auth/access_token`, { method: 'DELETE', headers: readBearer, body: JSON.stringify({ access_token: '' }) })
+    expect(emptyAccessToken.status).toBe(422)
     const badRedirect = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: readBearer, body: JSON.stringify({ redirect_to: 'javascript:alert(1)' }) })
     expect(badRedirect.status).toBe(422)
   })

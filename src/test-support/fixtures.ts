@@ -128,8 +128,9 @@ export async function call(
 }
 
 /**
- * Sends `method target` as written, byte for byte (fetch would normalise `//`, `..` or `%33`), on
- * its own connection, and returns what `call()` returns. JSON bodies of API paths are checked against
+ * Sends `method target` (and `requestBody`) as written, byte for byte (fetch would normalise `//`,
+ * `..` or `%33`, and refuses a GET with a body), on its own connection, and returns what `call()`
+ * returns. JSON bodies of API paths are checked against
  * /openapi.json like `call()`'s (by the path the server routes `target` to).
  */
 export function rawCall(
@@ -137,9 +138,11 @@ export function rawCall(
   method: string,
   target: string,
   headers: Record<string, string> = {},
+  requestBody = '',
 ): Promise<{ status: number; headers: Headers; body: any; text: string }> {
   const { hostname, port } = new URL(base)
   const lines = [`${method} ${target} HTTP/1.1`, `Host: ${hostname}`, 'Connection: close', ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)]
+  if (requestBody !== '') lines.push(`Content-Length: ${Buffer.byteLength(requestBody)}`)
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname)
     const chunks: Buffer[] = []
@@ -166,7 +169,7 @@ export function rawCall(
         reject(error as Error)
       }
     })
-    socket.write(`${lines.join('\r\n')}\r\n\r\n`)
+    socket.write(`${lines.join('\r\n')}\r\n\r\n${requestBody}`)
   })
 }
 
