@@ -188,6 +188,8 @@ function checkResponse(request: FuzzRequest, response: RawResponse): void {
     if (request.method !== 'HEAD') expect(JSON.parse(response.body).status_code).toBe(9)
   }
   expect(response.headers.get('content-type')).toBe('application/json;charset=utf-8')
+  // security.md 1H: no API answer, success or refusal, may be stored by a cache.
+  expect(response.headers.get('cache-control')).toBe('no-store')
   if (request.method === 'HEAD') {
     // No API route serves HEAD (a GET handler may have side effects): a refusal, headers only.
     expect(response.status).toBeGreaterThanOrEqual(400)

@@ -27,6 +27,7 @@ function expectTmdbError(response: { status: number; headers: Headers; body: any
   const status = TMDB_STATUS[code]
   expect(response.status).toBe(status.http)
   expect(response.headers.get('content-type')).toBe('application/json;charset=utf-8')
+  expect(response.headers.get('cache-control')).toBe('no-store')
   const expected: Record<string, unknown> = { success: false, status_code: status.status_code, status_message: status.message }
   if (code === 'SESSION_DENIED') expected.failure = true
   expect(response.body).toEqual(expected)
@@ -161,6 +162,24 @@ describe('routing', () => {
       expectTmdbError(await rawCall(base, 'GET', `${path}?api_key=${key}`), 'NOT_FOUND')
       expectTmdbError(await rawCall(base, 'GET', path), 'INVALID_API_KEY')
     }
+  })
+
+  it('marks every API answer, success or refusal, Cache-Control: no-store', async () => {
+    const sessionId = await loginOverHttp(server)
+    const responses = [
+      await call(`${base}/3/authentication?api_key=${key}`),
+      await call(`${base}/3/authentication/token/new?api_key=${key}`),
+      await call(`${base}/3/authentication/guest_session/new?api_key=${key}`),
+      await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`),
+      await call(`${base}/3/authentication/session?api_key=${key}&session_id=${sessionId}`, { method: 'DELETE' }),
+      await call(`${base}/3/authentication`),
+      await call(`${base}/3/nothing?api_key=${key}`),
+      await call(`${base}/3/authentication?api_key=${key}`, { method: 'PUT' }),
+      await call(`${base}/3/authentication?api_key=${key}`, { method: 'OPTIONS', headers: { origin: 'https://a.example', 'access-control-request-method': 'GET' } }),
+      await call(`${base}/3/authentication?api_key=${key}`, { headers: { 'x-big': 'y'.repeat(40_000) } }),
+      await rawCall(base, 'HEAD', `/3/authentication?api_key=${key}`),
+    ]
+    for (const response of responses) expect(response.headers.get('cache-control'), String(response.status)).toBe('no-store')
   })
 
   it('serves health and readiness outside the API without credentials', async () => {
