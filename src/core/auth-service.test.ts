@@ -1,3 +1,4 @@
+import { hash, parseOptions } from '@node-rs/argon2'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createTestApplication, createTestUser, temporarySqliteStore, testCore, type TestApplication, type TestUser } from '../test-support/fixtures.js'
 import type { SqliteStore } from '../store/sqlite/sqlite-store.js'
@@ -123,6 +124,23 @@ describe('AuthService', () => {
     await core.admin.setUserDisabled(user.username, true)
     await rejectsWith(core.auth.verifyLogin(user.username, 'wrong'), 'INVALID_LOGIN')
     await rejectsWith(core.auth.verifyLogin(user.username, user.password), 'ACCOUNT_DISABLED')
+  })
+
+  it('a successful login re-hashes a password stored below the policy (m=1024, t=1) and keeps the sessions', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    await login(requestToken)
+    const { sessionId } = await core.auth.createSession(client, requestToken)
+    const weak = await hash(user.password, { memoryCost: 1024, timeCost: 1, parallelism: 1 })
+    await store.setAccountPassword(user.id, weak, false, core.clock.now())
+    await rejectsWith(core.auth.verifyLogin(user.username, 'wrong password'), 'INVALID_LOGIN')
+    expect((await store.findAccountById(user.id))?.passwordHash).toBe(weak)
+    await core.auth.verifyLogin(user.username, user.password)
+    const upgraded = (await store.findAccountById(user.id))!.passwordHash
+    expect(parseOptions(upgraded)).toMatchObject({ algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })
+    await core.auth.verifyLogin(user.username, user.password)
+    // Upgraded once: a current hash is left as it is; and the session made before still works.
+    expect((await store.findAccountById(user.id))!.passwordHash).toBe(upgraded)
+    expect(await core.auth.accountFor(client, sessionId)).toMatchObject({ id: user.id })
   })
 
   it('verifyLogin() matches usernames case-insensitively and passwords exactly', async () => {

@@ -90,7 +90,8 @@ export class AuthService {
 
   /**
    * Checks a username and password. Unknown user and wrong password fail alike (401/30) and take
-   * about the same time; a disabled account is only revealed (401/31) to the right password.
+   * about the same time; a disabled account is only revealed (401/31) to the right password. A hash
+   * made under a weaker policy than the current one is replaced by a current one.
    */
   async verifyLogin(username: string, password: string): Promise<AccountRecord> {
     const { store, hasher } = this.deps
@@ -101,7 +102,22 @@ export class AuthService {
     }
     if (!(await hasher.verify(account.passwordHash, password))) throw new AuthError('INVALID_LOGIN')
     if (account.disabled) throw new AuthError('ACCOUNT_DISABLED')
+    if (hasher.needsRehash(account.passwordHash)) await this.#rehash(account, password)
     return account
+  }
+
+  /**
+   * Stores the password under the current hashing policy (security.md 1E), keeping the sessions:
+   * only the form of the hash changes. Guarded by the old hash, so a password changed meanwhile
+   * stays changed. A failure (the hashing queue full, the database busy) does not fail the login.
+   */
+  async #rehash(account: AccountRecord, password: string): Promise<void> {
+    const { store, hasher, clock } = this.deps
+    try {
+      await store.setAccountPassword(account.id, await hasher.hash(password), false, clock.now(), account.passwordHash)
+    } catch {
+      // The next successful login tries again.
+    }
   }
 
   /**

@@ -50,9 +50,11 @@ export interface Store {
   setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean>
   /**
    * Replaces the password hash. With `endSessions`, every credential of the account ends in the same
-   * transaction, exactly as `setAccountDisabled` ends them. False when no such account exists.
+   * transaction, exactly as `setAccountDisabled` ends them. With `expectedHash`, the hash is replaced
+   * only while it is still that one, in one guarded statement (a rehash at login must not undo a
+   * password change made meanwhile). False when no such account exists or the guard failed.
    */
-  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number): Promise<boolean>
+  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Promise<boolean>
 
   insertRequestToken(token: RequestTokenRecord): Promise<void>
   findRequestToken(tokenHash: string): Promise<RequestTokenRecord | null>

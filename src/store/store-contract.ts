@@ -232,6 +232,19 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect((await store.findAccountById(erin.id))?.passwordHash).toBe('hash-3')
     })
 
+    it('setAccountPassword() with an expected hash replaces it only while it is still that one, keeping the sessions', async () => {
+      const gina = (await store.insertAccount(newAccount(`gina_${hex(3)}`)))!
+      const kept = { ...newSession(), accountId: gina.id }
+      await store.insertSession(kept)
+      expect(await store.setAccountPassword(gina.id, 'rehashed', false, now, gina.passwordHash)).toBe(true)
+      expect((await store.findAccountById(gina.id))?.passwordHash).toBe('rehashed')
+      expect(await store.findSession(kept.sessionHash)).not.toBeNull()
+      // The stored hash changed meanwhile (an admin's new password): the stale rehash is refused.
+      expect(await store.setAccountPassword(gina.id, 'stale', false, now, gina.passwordHash)).toBe(false)
+      expect((await store.findAccountById(gina.id))?.passwordHash).toBe('rehashed')
+      expect(await store.setAccountPassword(999_999_999, 'x', false, now, 'rehashed')).toBe(false)
+    })
+
     it('setAccountPassword(endSessions) and setAccountDisabled() deny approved, unconsumed v3 and v4 request tokens of the account only', async () => {
       const approvedTokens = async (accountId: number) => {
         const v3 = pendingToken()

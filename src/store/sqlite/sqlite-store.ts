@@ -244,9 +244,10 @@ export class SqliteStore implements Store {
     })
   }
 
-  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number): Promise<boolean> {
+  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Promise<boolean> {
     return this.#transaction(() => {
-      const changed = this.#exec('UPDATE accounts SET password_hash = ? WHERE id = ?', passwordHash, id) === 1
+      const guard = expectedHash ?? null
+      const changed = this.#exec('UPDATE accounts SET password_hash = ? WHERE id = ? AND (? IS NULL OR password_hash = ?)', passwordHash, id, guard, guard) === 1
       if (changed && endSessions) this.#endAccountCredentials(id, now)
       return changed
     })
