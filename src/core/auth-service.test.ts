@@ -45,7 +45,7 @@ describe('AuthService', () => {
     const early = await core.auth.createRequestToken(client)
     const late = await core.auth.createRequestToken(client)
     core.clock.advance(HOUR - 1000)
-    await expect(login(early.requestToken)).resolves.toEqual({ requestToken: early.requestToken, expiresAt: early.expiresAt })
+    await expect(login(early.requestToken)).resolves.toEqual({ requestToken: early.requestToken, expiresAt: early.expiresAt, accountId: user.id })
     core.clock.advance(1000)
     await rejectsWith(login(late.requestToken), 'INVALID_REQUEST_TOKEN')
   })

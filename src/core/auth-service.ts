@@ -139,7 +139,7 @@ export class AuthService {
   async validateWithLogin(
     client: ClientContext,
     input: { username: string | undefined; password: string | undefined; requestToken: string | undefined; address?: string | undefined },
-  ): Promise<{ requestToken: string; expiresAt: number }> {
+  ): Promise<{ requestToken: string; expiresAt: number; accountId: number }> {
     const { username, password, requestToken } = input
     if (!username || !password) throw new AuthError('CREDENTIALS_REQUIRED')
     if (requestToken === undefined) throw new AuthError('INVALID_PARAMETERS')
@@ -153,14 +153,14 @@ export class AuthService {
       appId: client.app.id,
     })
     if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
-    return { requestToken, expiresAt: approved.expiresAt }
+    return { requestToken, expiresAt: approved.expiresAt, accountId: account.id }
   }
 
   /**
    * `session/new`: consumes an approved request token, once, into a new session. 401/33 when the
    * account that approved it has been disabled since.
    */
-  async createSession(client: ClientContext, requestToken: string | undefined): Promise<{ sessionId: string }> {
+  async createSession(client: ClientContext, requestToken: string | undefined): Promise<{ sessionId: string; accountId: number }> {
     if (requestToken === undefined) throw new AuthError('INVALID_PARAMETERS')
     if (!HEX_40.test(requestToken)) throw new AuthError('INVALID_REQUEST_TOKEN')
     const { store, clock, random, lifetimes } = this.deps
@@ -174,14 +174,14 @@ export class AuthService {
     })
     if (!result.ok) throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'SESSION_DENIED')
     const account = await store.findAccountById(result.accountId)
-    if (account && !account.disabled) return { sessionId }
+    if (account && !account.disabled) return { sessionId, accountId: account.id }
     // Approved by an account disabled since (a race with `users disable`): no session outlives that.
     await store.deleteSession(hashSecret(sessionId), client.app.id)
     throw new AuthError('INVALID_REQUEST_TOKEN')
   }
 
   /** A new session for an account, outside the request-token flow (`convert/4`). */
-  async issueSession(client: ClientContext, accountId: number): Promise<{ sessionId: string }> {
+  async issueSession(client: ClientContext, accountId: number): Promise<{ sessionId: string; accountId: number }> {
     const { store, clock, random, lifetimes } = this.deps
     const now = clock.now()
     const sessionId = randomHex(random, 20)
@@ -192,7 +192,7 @@ export class AuthService {
       createdAt: now,
       expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
     })
-    return { sessionId }
+    return { sessionId, accountId }
   }
 
   /** A guest session: no user, 24 hours. */

@@ -107,7 +107,7 @@ export class V4Service {
    * 401/36 for the application's read access token (it has no write permission); 401/35 for
    * anything else that is not a live user access token (a v4 request token included).
    */
-  async convertToSession(client: ClientContext, accessToken: string | undefined): Promise<{ sessionId: string }> {
+  async convertToSession(client: ClientContext, accessToken: string | undefined): Promise<{ sessionId: string; accountId: number }> {
     if (accessToken === undefined) throw new AuthError('INVALID_PARAMETERS')
     const idHash = await this.#liveAccessTokenId(client, accessToken, 'NO_WRITE_PERMISSION')
     const row = await this.deps.store.findAccessToken(idHash)

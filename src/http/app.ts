@@ -12,6 +12,7 @@ import { registerDocsRoutes } from './docs-routes.js'
 import { assertParametersWithinLimits, bearerToken, parseForm, readApiKey } from './params.js'
 import { canonicalUrl, isApiPath } from './paths.js'
 import { redactUrl } from './redact.js'
+import { logSecurityEvent } from './security-log.js'
 import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
 import { registerV3Routes } from './v3-routes.js'
 
@@ -153,6 +154,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof AuthError) {
+      if (error.code === 'RATE_LIMITED') logSecurityEvent(request, 'limiter_blocked', { reason: error.code })
       if (error.code === 'SERVICE_OFFLINE') request.log.warn({ err: describe(error.cause) }, 'service unavailable')
       return sendAuthError(reply, error)
     }
