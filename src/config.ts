@@ -25,6 +25,8 @@ export interface Config {
   signup: 'open' | 'closed'
   /** Whether `GET /metrics` answers (`CINEPASS_METRICS=on|off`, default off). */
   metrics: boolean
+  /** Longest a client may take to send a whole request, or leave its connection silent (`CINEPASS_REQUEST_TIMEOUT`). */
+  requestTimeoutMs: number
 }
 
 export interface PostgresSettings {
@@ -49,6 +51,8 @@ export interface ConfigFlags {
 }
 
 export const DEFAULT_DATABASE = 'data/cinepass.db'
+// A real client sends a request in milliseconds; one that takes longer holds a connection for nothing.
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
 export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Config {
   const host = flags.host ?? env.CINEPASS_HOST ?? '127.0.0.1'
@@ -81,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     abuse: loadAbuseConfig(env),
     signup: signupSetting(env.CINEPASS_SIGNUP),
     metrics: onOff('CINEPASS_METRICS', env.CINEPASS_METRICS, false),
+    requestTimeoutMs: seconds('CINEPASS_REQUEST_TIMEOUT', env.CINEPASS_REQUEST_TIMEOUT, DEFAULT_REQUEST_TIMEOUT_MS),
   }
 }
 

@@ -56,6 +56,9 @@ beforeAll(async () => {
   secrets.add('a-wrong-password-42')
   await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=${username}&password=a-wrong-password-42&request_token=${second}`)
   expect((await call(`${base}/3/authentication/session?api_key=${key}&session_id=${session}`, { method: 'DELETE' })).status).toBe(200)
+  // Enough wrong passwords from one address for the login throttle to block the next attempt.
+  for (let i = 0; i < 10; i++) await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=${username}&password=a-wrong-password-42&request_token=${second}`)
+  expect((await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=${username}&password=a-wrong-password-42&request_token=${second}`)).status).toBe(429)
 })
 
 afterAll(async () => {
@@ -70,6 +73,28 @@ describe('secrets', () => {
     expect(log).toContain('password=[REDACTED]')
     expect(log).toContain('session_id=[REDACTED]')
     expect(log).not.toMatch(/authorization/i)
+  })
+
+  it('security events are logged at info with the request id, client IP and account id, and no secret', () => {
+    const events = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.msg === 'security event')
+    const of = (name: string) => events.filter((entry) => entry.securityEvent === name)
+    for (const entry of events) {
+      expect(entry.level).toBe(30)
+      expect(entry.reqId).toEqual(expect.any(String))
+      expect(entry.ip).toBe('127.0.0.1')
+      for (const secret of secrets) expect(JSON.stringify(entry).includes(secret)).toBe(false)
+      expect(JSON.stringify(entry)).not.toContain(server.user.username)
+    }
+    const account = { accountId: server.user.id, appId: server.application.id }
+    expect(of('login_succeeded')).toEqual([expect.objectContaining(account), expect.objectContaining(account)])
+    expect(of('request_token_approved')).toHaveLength(2)
+    expect(of('session_created')).toEqual([expect.objectContaining(account), expect.objectContaining(account)])
+    expect(of('session_deleted')).toEqual([expect.objectContaining({ appId: server.application.id })])
+    expect(of('login_failed')).toHaveLength(11)
+    expect(of('login_failed')[0]).toMatchObject({ reason: 'INVALID_LOGIN', appId: server.application.id })
+    expect(of('limiter_blocked')).toEqual([expect.objectContaining({ reason: 'RATE_LIMITED' })])
   })
 
   it('never appear in the SQLite files at rest (.db, -wal)', () => {

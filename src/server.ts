@@ -124,6 +124,7 @@ export async function startServer(
     limits: core.deps.limits,
     trustProxy: config.abuse.trustProxy,
     ...(config.metrics ? { metrics: { store, clock: core.deps.clock, hasher: core.deps.hasher } } : {}),
+    requestTimeoutMs: config.requestTimeoutMs,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.closeGraceMs ? { closeGraceMs: options.closeGraceMs } : {}),
     plugins: [

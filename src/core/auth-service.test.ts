@@ -1,8 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { hash, parseOptions } from '@node-rs/argon2'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createTestApplication, createTestUser, temporarySqliteStore, testCore, type TestApplication, type TestUser } from '../test-support/fixtures.js'
 import type { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { ClientContext } from './context.js'
 import { AuthError } from './errors.js'
+import { hashSecret } from './secrets.js'
 import type { TmdbStatusName } from '../wire/status.js'
 
 const HOUR = 3_600_000
@@ -43,7 +45,7 @@ describe('AuthService', () => {
     const early = await core.auth.createRequestToken(client)
     const late = await core.auth.createRequestToken(client)
     core.clock.advance(HOUR - 1000)
-    await expect(login(early.requestToken)).resolves.toEqual({ requestToken: early.requestToken, expiresAt: early.expiresAt })
+    await expect(login(early.requestToken)).resolves.toEqual({ requestToken: early.requestToken, expiresAt: early.expiresAt, accountId: user.id })
     core.clock.advance(1000)
     await rejectsWith(login(late.requestToken), 'INVALID_REQUEST_TOKEN')
   })
@@ -75,6 +77,30 @@ describe('AuthService', () => {
     await rejectsWith(core.auth.createSession(client, denied.requestToken), 'SESSION_DENIED')
   })
 
+  it('createSession() refuses with 33 a token approved by an account disabled since, and keeps no session', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    // The disable lands between the password check and the approval (a race the store's denial of
+    // approved tokens cannot see), so the approval is written after it.
+    await store.setAccountDisabled(user.id, true, core.clock.now())
+    await store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: user.id, now: core.clock.now() })
+    const consume = vi.spyOn(store, 'createSessionFromRequestToken')
+    await rejectsWith(core.auth.createSession(client, requestToken), 'INVALID_REQUEST_TOKEN')
+    const sessionHash = consume.mock.calls[0]![3].sessionHash
+    expect(await store.findSession(sessionHash)).toBeNull()
+  })
+
+  it('createSession() refuses a token approved before the user\'s password changed or the user was disabled', async () => {
+    const changed = await core.auth.createRequestToken(client)
+    await login(changed.requestToken)
+    await core.admin.setUserPassword(user.username, 'a brand new password')
+    await rejectsWith(core.auth.createSession(client, changed.requestToken), 'SESSION_DENIED')
+    const other = await createTestUser(core)
+    const disabled = await core.auth.createRequestToken(client)
+    await login(disabled.requestToken, other)
+    await core.admin.setUserDisabled(other.username, true)
+    await rejectsWith(core.auth.createSession(client, disabled.requestToken), 'SESSION_DENIED')
+  })
+
   it('createSession() refuses another application\'s token', async () => {
     const other = await createTestApplication(core, 'Other')
     const otherClient = await core.auth.authenticateClient({ apiKey: other.apiKey })
@@ -98,6 +124,23 @@ describe('AuthService', () => {
     await core.admin.setUserDisabled(user.username, true)
     await rejectsWith(core.auth.verifyLogin(user.username, 'wrong'), 'INVALID_LOGIN')
     await rejectsWith(core.auth.verifyLogin(user.username, user.password), 'ACCOUNT_DISABLED')
+  })
+
+  it('a successful login re-hashes a password stored below the policy (m=1024, t=1) and keeps the sessions', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    await login(requestToken)
+    const { sessionId } = await core.auth.createSession(client, requestToken)
+    const weak = await hash(user.password, { memoryCost: 1024, timeCost: 1, parallelism: 1 })
+    await store.setAccountPassword(user.id, weak, false, core.clock.now())
+    await rejectsWith(core.auth.verifyLogin(user.username, 'wrong password'), 'INVALID_LOGIN')
+    expect((await store.findAccountById(user.id))?.passwordHash).toBe(weak)
+    await core.auth.verifyLogin(user.username, user.password)
+    const upgraded = (await store.findAccountById(user.id))!.passwordHash
+    expect(parseOptions(upgraded)).toMatchObject({ algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })
+    await core.auth.verifyLogin(user.username, user.password)
+    // Upgraded once: a current hash is left as it is; and the session made before still works.
+    expect((await store.findAccountById(user.id))!.passwordHash).toBe(upgraded)
+    expect(await core.auth.accountFor(client, sessionId)).toMatchObject({ id: user.id })
   })
 
   it('verifyLogin() matches usernames case-insensitively and passwords exactly', async () => {

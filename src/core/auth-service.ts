@@ -90,7 +90,8 @@ export class AuthService {
 
   /**
    * Checks a username and password. Unknown user and wrong password fail alike (401/30) and take
-   * about the same time; a disabled account is only revealed (401/31) to the right password.
+   * about the same time; a disabled account is only revealed (401/31) to the right password. A hash
+   * made under a weaker policy than the current one is replaced by a current one.
    */
   async verifyLogin(username: string, password: string): Promise<AccountRecord> {
     const { store, hasher } = this.deps
@@ -101,7 +102,22 @@ export class AuthService {
     }
     if (!(await hasher.verify(account.passwordHash, password))) throw new AuthError('INVALID_LOGIN')
     if (account.disabled) throw new AuthError('ACCOUNT_DISABLED')
+    if (hasher.needsRehash(account.passwordHash)) await this.#rehash(account, password)
     return account
+  }
+
+  /**
+   * Stores the password under the current hashing policy (security.md 1E), keeping the sessions:
+   * only the form of the hash changes. Guarded by the old hash, so a password changed meanwhile
+   * stays changed. A failure (the hashing queue full, the database busy) does not fail the login.
+   */
+  async #rehash(account: AccountRecord, password: string): Promise<void> {
+    const { store, hasher, clock } = this.deps
+    try {
+      await store.setAccountPassword(account.id, await hasher.hash(password), false, clock.now(), account.passwordHash)
+    } catch {
+      // The next successful login tries again.
+    }
   }
 
   /**
@@ -123,7 +139,7 @@ export class AuthService {
   async validateWithLogin(
     client: ClientContext,
     input: { username: string | undefined; password: string | undefined; requestToken: string | undefined; address?: string | undefined },
-  ): Promise<{ requestToken: string; expiresAt: number }> {
+  ): Promise<{ requestToken: string; expiresAt: number; accountId: number }> {
     const { username, password, requestToken } = input
     if (!username || !password) throw new AuthError('CREDENTIALS_REQUIRED')
     if (requestToken === undefined) throw new AuthError('INVALID_PARAMETERS')
@@ -137,11 +153,14 @@ export class AuthService {
       appId: client.app.id,
     })
     if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
-    return { requestToken, expiresAt: approved.expiresAt }
+    return { requestToken, expiresAt: approved.expiresAt, accountId: account.id }
   }
 
-  /** `session/new`: consumes an approved request token, once, into a new session. */
-  async createSession(client: ClientContext, requestToken: string | undefined): Promise<{ sessionId: string }> {
+  /**
+   * `session/new`: consumes an approved request token, once, into a new session. 401/33 when the
+   * account that approved it has been disabled since.
+   */
+  async createSession(client: ClientContext, requestToken: string | undefined): Promise<{ sessionId: string; accountId: number }> {
     if (requestToken === undefined) throw new AuthError('INVALID_PARAMETERS')
     if (!HEX_40.test(requestToken)) throw new AuthError('INVALID_REQUEST_TOKEN')
     const { store, clock, random, lifetimes } = this.deps
@@ -153,12 +172,16 @@ export class AuthService {
       createdAt: now,
       expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
     })
-    if (result.ok) return { sessionId }
-    throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'SESSION_DENIED')
+    if (!result.ok) throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'SESSION_DENIED')
+    const account = await store.findAccountById(result.accountId)
+    if (account && !account.disabled) return { sessionId, accountId: account.id }
+    // Approved by an account disabled since (a race with `users disable`): no session outlives that.
+    await store.deleteSession(hashSecret(sessionId), client.app.id)
+    throw new AuthError('INVALID_REQUEST_TOKEN')
   }
 
   /** A new session for an account, outside the request-token flow (`convert/4`). */
-  async issueSession(client: ClientContext, accountId: number): Promise<{ sessionId: string }> {
+  async issueSession(client: ClientContext, accountId: number): Promise<{ sessionId: string; accountId: number }> {
     const { store, clock, random, lifetimes } = this.deps
     const now = clock.now()
     const sessionId = randomHex(random, 20)
@@ -169,7 +192,7 @@ export class AuthService {
       createdAt: now,
       expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
     })
-    return { sessionId }
+    return { sessionId, accountId }
   }
 
   /** A guest session: no user, 24 hours. */

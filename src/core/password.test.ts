@@ -1,3 +1,4 @@
+import { hash, parseOptions } from '@node-rs/argon2'
 import { describe, expect, it } from 'vitest'
 import { AuthError } from './errors.js'
 import { Argon2Hasher } from './password.js'
@@ -55,5 +56,25 @@ describe('Argon2Hasher and hostile stored hashes (security.md T30)', () => {
       expect(await hasher.verify(phc, password)).toBe(true)
       expect(await hasher.verify(phc, password.slice(0, -1))).toBe(false)
     }
+  })
+})
+
+describe('Argon2Hasher policy', () => {
+  it('needsRehash() is true for a hash below the policy (m=19456, t=2, p=1, argon2id) and false for one at or above it', async () => {
+    const hasher = new Argon2Hasher()
+    const current = await hasher.hash('pw')
+    expect(parseOptions(current)).toMatchObject({ memoryCost: 19456, timeCost: 2, parallelism: 1, algorithm: 2 })
+    expect(hasher.needsRehash(current)).toBe(false)
+    expect(hasher.needsRehash(await hash('pw', { memoryCost: 1024, timeCost: 1 }))).toBe(true)
+    expect(hasher.needsRehash(await hash('pw', { memoryCost: 19456, timeCost: 1 }))).toBe(true)
+    expect(hasher.needsRehash(await hash('pw', { memoryCost: 19456, timeCost: 2, algorithm: 1 as never }))).toBe(true)
+    expect(hasher.needsRehash(await hash('pw', { memoryCost: 32768, timeCost: 3 }))).toBe(false)
+    expect(hasher.needsRehash('not a hash')).toBe(false)
+  })
+
+  it('verify() refuses a stored hash over the ceiling (m=4 GiB) without running it', async () => {
+    const hasher = new Argon2Hasher()
+    const hostile = (await hash('pw', { memoryCost: 1024, timeCost: 1 })).replace('m=1024', 'm=4194304')
+    expect(await hasher.verify(hostile, 'pw')).toBe(false)
   })
 })

@@ -1,4 +1,4 @@
-import { hash, verify, type Algorithm } from '@node-rs/argon2'
+import { hash, parseOptions, verify, type Algorithm, type ParsedHashOptions } from '@node-rs/argon2'
 import { randomBytes } from 'node:crypto'
 import { AuthError } from './errors.js'
 
@@ -13,6 +13,11 @@ export interface PasswordHasher {
    * as long to refuse as a wrong password.
    */
   verifyDummy(password: string): Promise<void>
+  /**
+   * True when `phc` was made with weaker settings than this hasher's (another algorithm, or less
+   * memory, time or parallelism), so a successful login should store a fresh `hash()` of the password.
+   */
+  needsRehash(phc: string): boolean
 }
 
 export interface Argon2Options {
@@ -25,8 +30,9 @@ export interface Argon2Options {
   maxQueued?: number
 }
 
-// @node-rs/argon2's Algorithm.Argon2id; its enum is ambient, so the value is spelled out.
+// @node-rs/argon2's Algorithm.Argon2id and Version.V0x13; its enums are ambient, so the values are spelled out.
 const ARGON2ID = 2 as Algorithm
+const VERSION_19 = 1
 // OWASP's argon2id minimum (m=19 MiB, t=2, p=1): about 10 ms on one core here.
 const DEFAULTS = { memoryCost: 19456, timeCost: 2, parallelism: 1 }
 // A stored hash asking for more than this is refused unverified: a corrupt or hostile row must not
@@ -82,15 +88,35 @@ export class Argon2Hasher implements PasswordHasher {
     this.#dummy ??= hash(randomBytes(16).toString('hex'), { algorithm: ARGON2ID, ...this.#options })
     await this.verify(await this.#dummy, password)
   }
+
+  needsRehash(phc: string): boolean {
+    const stored = parameters(phc)
+    // A hash that cannot be read cannot have been verified either: nothing to upgrade.
+    if (!stored) return false
+    const policy = this.#options
+    return (
+      stored.algorithm !== ARGON2ID ||
+      stored.version !== VERSION_19 ||
+      stored.memoryCost < policy.memoryCost ||
+      stored.timeCost < policy.timeCost ||
+      stored.parallelism < policy.parallelism
+    )
+  }
+}
+
+/** The settings a PHC string was made with, or null when it is not an argon2 hash. */
+function parameters(phc: string): ParsedHashOptions | null {
+  try {
+    return parseOptions(phc)
+  } catch {
+    return null
+  }
 }
 
 function withinCeiling(phc: string): boolean {
-  const match = /^\$argon2(?:id|i|d)\$v=\d+\$([^$]+)\$/.exec(phc)
-  if (!match?.[1]) return false
-  const params = new Map(match[1].split(',').map((pair) => pair.split('=') as [string, string]))
-  const m = Number(params.get('m'))
-  const t = Number(params.get('t'))
-  const p = Number(params.get('p'))
+  const stored = parameters(phc)
+  if (!stored) return false
+  const { memoryCost: m, timeCost: t, parallelism: p } = stored
   return m > 0 && t > 0 && p > 0 && m <= CEILING.memoryCost && t <= CEILING.timeCost && p <= CEILING.parallelism
 }
 

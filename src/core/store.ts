@@ -42,15 +42,19 @@ export interface Store {
   findAccountByObjectId(objectId: string): Promise<AccountRecord | null>
   listAccounts(): Promise<AccountRecord[]>
   /**
-   * Disables or enables an account. Disabling also ends, in the same transaction, every session,
-   * website session and v4 access token of the account. False when no such account exists.
+   * Disables or enables an account. Disabling also ends, in the same transaction, every credential
+   * of the account: its sessions and website sessions are deleted, its v4 access tokens revoked
+   * (`revokedAt = now`), and its approved, unconsumed request tokens (v3 and v4) set to `denied`, so
+   * that none can still be turned into a session or access token. False when no such account exists.
    */
   setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean>
   /**
-   * Replaces the password hash. With `endSessions`, every session, website session and v4 access token of
-   * the account ends in the same transaction. False when no such account exists.
+   * Replaces the password hash. With `endSessions`, every credential of the account ends in the same
+   * transaction, exactly as `setAccountDisabled` ends them. With `expectedHash`, the hash is replaced
+   * only while it is still that one, in one guarded statement (a rehash at login must not undo a
+   * password change made meanwhile). False when no such account exists or the guard failed.
    */
-  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number): Promise<boolean>
+  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Promise<boolean>
 
   insertRequestToken(token: RequestTokenRecord): Promise<void>
   findRequestToken(tokenHash: string): Promise<RequestTokenRecord | null>

@@ -116,7 +116,7 @@ describe('V4Service', () => {
     expect((await core.auth.accountFor(asUser, undefined)).id).toBe(user.id)
   })
 
-  it('convertToSession() refuses a read token with 36 and every other invalid token with 35', async () => {
+  it('convertToSession() refuses the read access token with 36 and every other token, a v4 request token included, with 35', async () => {
     const good = await accessToken()
     const goodPayload = decodeJwt(good)
     const [header, body] = good.split('.')
@@ -131,7 +131,8 @@ describe('V4Service', () => {
     const pending = await core.v4.createRequestToken(client, undefined)
     const cases: [string, string, number][] = [
       ['read access token', app.readAccessToken, 36],
-      ['pending request token', pending, 36],
+      ['pending request token', pending, 35],
+      ['forged read-only user token', await forge({ ...goodPayload, scopes: ['api_read'] }), 35],
       ['alg none', none, 35],
       ['bad signature', unsigned, 35],
       ['wrong key', wrongKey, 35],
@@ -157,6 +158,12 @@ describe('V4Service', () => {
     expect(await codeOf(core.v4.deleteAccessToken(client, undefined))).toBe(5)
     expect(await codeOf(core.v4.deleteAccessToken(client, 'garbage'))).toBe(35)
     expect(await codeOf(core.v4.deleteAccessToken(otherClient, await accessToken()))).toBe(35)
+  })
+
+  it('deleteAccessToken() refuses the read access token and a v4 request token with 35, not 36', async () => {
+    expect(await codeOf(core.v4.deleteAccessToken(client, app.readAccessToken))).toBe(35)
+    expect(await codeOf(core.v4.deleteAccessToken(client, await core.v4.createRequestToken(client, undefined)))).toBe(35)
+    expect(await codeOf(core.v4.deleteAccessToken(client, other.readAccessToken))).toBe(35)
   })
 
   it('a rotated key leaves old tokens valid until it is retired; then they are refused', async () => {

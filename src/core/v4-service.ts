@@ -92,33 +92,39 @@ export class V4Service {
     return { accessToken, accountId: account.objectId }
   }
 
-  /** `DELETE /4/auth/access_token`: logs the user out; the token is refused everywhere afterwards. */
+  /**
+   * `DELETE /4/auth/access_token`: logs the user out; the token is refused everywhere afterwards.
+   * 401/35 for anything that is not a live user access token of the client's application.
+   */
   async deleteAccessToken(client: ClientContext, accessToken: string | undefined): Promise<void> {
     if (accessToken === undefined) throw new AuthError('INVALID_PARAMETERS')
-    const idHash = await this.#liveAccessTokenId(client, accessToken)
+    const idHash = await this.#liveAccessTokenId(client, accessToken, 'INVALID_TOKEN')
     if (!(await this.deps.store.revokeAccessToken(idHash, client.app.id, this.deps.clock.now()))) throw new AuthError('INVALID_TOKEN')
   }
 
   /**
    * `convert/4`: a new v3 session for the user of a live access token of the client's application.
-   * 401/36 for a token of ours without write permission (a read access token); 401/35 for anything
-   * else that is not a live user access token.
+   * 401/36 for the application's read access token (it has no write permission); 401/35 for
+   * anything else that is not a live user access token (a v4 request token included).
    */
-  async convertToSession(client: ClientContext, accessToken: string | undefined): Promise<{ sessionId: string }> {
+  async convertToSession(client: ClientContext, accessToken: string | undefined): Promise<{ sessionId: string; accountId: number }> {
     if (accessToken === undefined) throw new AuthError('INVALID_PARAMETERS')
-    const idHash = await this.#liveAccessTokenId(client, accessToken)
+    const idHash = await this.#liveAccessTokenId(client, accessToken, 'NO_WRITE_PERMISSION')
     const row = await this.deps.store.findAccessToken(idHash)
     const account = row ? await this.deps.store.findAccountById(row.accountId) : null
     if (!row || !isActive(account)) throw new AuthError('INVALID_TOKEN')
     return this.auth.issueSession(client, row.accountId)
   }
 
-  /** The id hash of a live user access token of the client's application; 401/36 or 401/35 otherwise. */
-  async #liveAccessTokenId(client: ClientContext, token: string): Promise<string> {
+  /**
+   * The id hash of a live user access token of the client's application. The application's own read
+   * access token is refused with `readTokenRefusal`; anything else with 401/35.
+   */
+  async #liveAccessTokenId(client: ClientContext, token: string, readTokenRefusal: 'NO_WRITE_PERMISSION' | 'INVALID_TOKEN'): Promise<string> {
     const payload = isJwtShaped(token) ? await this.deps.keys.verify(token) : null
     if (!payload || !sameAudience(payload, client.apiKey)) throw new AuthError('INVALID_TOKEN')
-    if (!scopesOf(payload).includes(WRITE_SCOPE)) throw new AuthError('NO_WRITE_PERMISSION')
-    if (payload.version !== 2 || typeof payload.jti !== 'string') throw new AuthError('INVALID_TOKEN')
+    if (isReadAccessToken(payload, client)) throw new AuthError(readTokenRefusal)
+    if (payload.version !== 2 || typeof payload.jti !== 'string' || !scopesOf(payload).includes(WRITE_SCOPE)) throw new AuthError('INVALID_TOKEN')
     const idHash = hashSecret(payload.jti)
     const row = await this.deps.store.findAccessToken(idHash)
     if (!row || row.revokedAt !== null || row.appId !== client.app.id) throw new AuthError('INVALID_TOKEN')
@@ -128,6 +134,12 @@ export class V4Service {
 
 function scopesOf(payload: JWTPayload): unknown[] {
   return Array.isArray(payload.scopes) ? payload.scopes : []
+}
+
+/** The application's read access token (`version` 1, `api_read` only), as `AdminService` signs it. */
+function isReadAccessToken(payload: JWTPayload, client: ClientContext): boolean {
+  const scopes = scopesOf(payload)
+  return payload.version === 1 && payload.sub === client.app.id && scopes.includes('api_read') && !scopes.includes(WRITE_SCOPE)
 }
 
 function sameAudience(payload: JWTPayload, apiKey: string): boolean {

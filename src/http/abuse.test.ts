@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import { connect } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { postgresLimiterBackend, redisLimiterBackend, type LimiterBackend } from '../store/limiters.js'
-import { call, createTestUser, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { call, createTestUser, rawCall, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { WebClient } from '../test-support/web-client.js'
 
 const REDIS_URL = process.env.CINEPASS_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -53,6 +55,17 @@ describe('API rate limit over HTTP', () => {
     expect((await call(`${s.base}/3/authentication`, { headers: flood })).status).toBe(429)
     vi.advanceTimersByTime(1000)
     expect((await call(url, { headers: flood })).status).toBe(200)
+  })
+
+  it('counts every spelling of an API path (//3, /%33, /3//, dot segments) against the one API limit', async () => {
+    const s = await server({ CINEPASS_RATE_LIMIT: '4', CINEPASS_RATE_LIMIT_BURST: '0' })
+    const spellings = ['//3/authentication', '/%33/authentication', '/3//authentication', '/x/../3/authentication', '/3/./authentication', '/%2e%2e//3/authentication']
+    const statuses = []
+    for (const path of spellings) statuses.push((await rawCall(s.base, 'GET', `${path}?api_key=${s.application.apiKey}`)).status)
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429])
+    const refused = await rawCall(s.base, 'GET', '/%33/authentication/token/new')
+    expect(refused.body.status_code).toBe(25)
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
   })
 
   it('without a trusted proxy, X-Forwarded-For is ignored: 50 spoofed addresses count against the socket address', async () => {
@@ -232,6 +245,43 @@ describe('limits shared through PostgreSQL', () => {
     } finally {
       await Promise.all(servers.splice(0).map((s) => s.stop()))
       await backend.close()
+    }
+  })
+})
+
+describe('slow clients', () => {
+  /** Sends `bytes` and then nothing; resolves with what came back and when the server closed. */
+  function sendAndStall(s: TestServer, bytes: string): Promise<{ closedAfterMs: number | null; response: string }> {
+    const { hostname, port } = new URL(s.base)
+    return new Promise((resolve, reject) => {
+      const started = performance.now()
+      const socket = connect(Number(port), hostname)
+      const chunks: Buffer[] = []
+      socket.on('data', (chunk) => chunks.push(chunk))
+      socket.on('error', reject)
+      // A socket timer (not the faked global setTimeout): a server that never closes fails the test.
+      socket.setTimeout(10_000, () => {
+        socket.destroy()
+        resolve({ closedAfterMs: null, response: Buffer.concat(chunks).toString() })
+      })
+      socket.on('close', () => resolve({ closedAfterMs: performance.now() - started, response: Buffer.concat(chunks).toString() }))
+      socket.write(bytes)
+    })
+  }
+
+  it('a request whose body never arrives in full, or whose headers never end, is closed after CINEPASS_REQUEST_TIMEOUT', async () => {
+    const s = await server({ CINEPASS_REQUEST_TIMEOUT: '1' })
+    const target = `/3/authentication/session/new?api_key=${s.application.apiKey}`
+    const [body, headers] = await Promise.all([
+      sendAndStall(s, `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"a":`),
+      sendAndStall(s, `GET ${target} HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n`),
+    ])
+    for (const stalled of [body, headers]) {
+      expect(stalled.closedAfterMs).not.toBeNull()
+      expect(stalled.closedAfterMs!).toBeGreaterThanOrEqual(900)
+      expect(stalled.closedAfterMs!).toBeLessThan(5000)
+      // Answered in TMDB's format when anything is answered at all, never with a bare status line.
+      if (stalled.response !== '') expect(stalled.response).toMatch(/^HTTP\/1\.1 400 [^]*\r\n\r\n\{"success":false,"status_code":47,/)
     }
   })
 })

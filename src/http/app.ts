@@ -10,8 +10,10 @@ import { registerApiRateLimit } from './abuse.js'
 import { registerCors } from './cors.js'
 import { registerDocsRoutes } from './docs-routes.js'
 import type { MetricsOptions } from './metrics.js'
-import { assertParametersWithinLimits, bearerToken, parseForm, readParameter } from './params.js'
+import { assertParametersWithinLimits, bearerToken, parseForm, readApiKey } from './params.js'
+import { canonicalUrl, isApiPath } from './paths.js'
 import { redactUrl } from './redact.js'
+import { logSecurityEvent } from './security-log.js'
 import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
 import { registerV3Routes } from './v3-routes.js'
 
@@ -43,24 +45,35 @@ export interface AppOptions {
   trustProxy?: string[]
   /** When given, `GET /metrics` answers in Prometheus's format; otherwise it is an unknown path. */
   metrics?: MetricsOptions
+  /**
+   * Longest a client may take to send a whole request (headers and body), and longest a connection
+   * may stay silent: past it the connection is closed (with a 400/47 when a request was begun).
+   * Default 30 s.
+   */
+  requestTimeoutMs?: number
 }
 
 // Body limit of the contract: anything larger is hostile or broken.
 const BODY_LIMIT = 16 * 1024
-const HTTP_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+// The methods an API route may serve: a request with any other method, or one of these its path
+// does not serve, is answered 405/42 with the path's own methods in `Allow`.
+const ROUTE_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
 
-/** The API lives under /3 and /4; every other path is the website. */
-export function isApiPath(url: string): boolean {
-  return /^\/[34](?:[/?#]|$)/.test(url)
-}
+export { isApiPath }
 
 /** Builds the HTTP application: TMDB's wire format in front of core's rules. */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const requestTimeout = options.requestTimeoutMs ?? 30_000
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
     // Our own onResponse line replaces Fastify's request logs, which would print unredacted URLs.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    // A slow client (slowloris: headers, or a body, trickled or never finished) is cut off instead
+    // of holding a connection forever. Node checks these limits every connectionsCheckingInterval.
+    requestTimeout,
+    connectionTimeout: requestTimeout,
+    http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(1000, requestTimeout) },
     genReqId: () => randomUUID(),
     // While draining (see the preClose hook), a request already on an open connection is served,
     // not refused: its client sent it before the server began to stop.
@@ -68,6 +81,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     // Only listed proxies may name the client; anyone else's X-Forwarded-For is ignored.
     trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy : false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 2048 },
+    // One spelling of every path, decided before routing: the router, the credential check, the API
+    // rate limit and CORS all see the same URL, so `//3/…` or `/%33/…` cannot slip past them.
+    rewriteUrl: (request) => canonicalUrl(request.url ?? '/'),
     clientErrorHandler: (error, socket) => {
       // The HTTP parser refused the request (headers too large, broken syntax): answer in TMDB's
       // format rather than with a bare status line, then close.
@@ -83,6 +99,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   registerCors(app)
   if (options.limits) registerApiRateLimit(app, options.limits, isApiPath)
 
+  // wire.md reads parameters from the body whatever the method, so a GET's body is parsed too
+  // (Fastify skips it by default); HEAD stays bodyless.
+  app.addHttpMethod('GET', { hasBody: true, overrideExisting: true })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string
@@ -104,12 +123,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('preHandler', async (request) => {
     if (!isApiPath(request.url)) return
+    // Credentials are checked before routing and before anything else about the parameters: an
+    // unknown path, or an over-long parameter, without them is 401/7.
+    request.client = await options.auth.authenticateClient({ apiKey: readApiKey(request), bearer: bearerToken(request) })
     assertParametersWithinLimits(request)
-    // Credentials are checked before routing: an unknown path without them is 401, not 404.
-    request.client = await options.auth.authenticateClient({
-      apiKey: readParameter(request, 'api_key'),
-      bearer: bearerToken(request),
-    })
   })
 
   // Graceful shutdown: once close() begins, every response asks its client to close the connection,
@@ -143,6 +160,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof AuthError) {
+      if (error.code === 'RATE_LIMITED') logSecurityEvent(request, 'limiter_blocked', { reason: error.code })
       if (error.code === 'SERVICE_OFFLINE') request.log.warn({ err: describe(error.cause) }, 'service unavailable')
       return sendAuthError(reply, error)
     }
@@ -156,7 +174,13 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    if (isApiPath(request.url)) return sendAuthError(reply, new AuthError('NOT_FOUND'))
+    if (isApiPath(request.url)) {
+      // No route for this method (HEAD, TRACE, PROPFIND, …): 405/42 when the path has routes of others.
+      const allowed = ROUTE_METHODS.filter((method) => app.findRoute({ method, url: request.url }) !== null)
+      if (allowed.length === 0) return sendAuthError(reply, new AuthError('NOT_FOUND'))
+      reply.header('allow', allowed.join(', '))
+      return sendAuthError(reply, new AuthError('METHOD_NOT_SUPPORTED'))
+    }
     // The same protective headers as the website's own pages.
     return reply
       .code(404)
@@ -185,8 +209,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 }
 
 /**
- * Registers an API route and, for the methods it does not serve, a 405/42 answer (after the
- * credential check, like every API request).
+ * Registers an API route for `methods` (some of `ROUTE_METHODS`). Every other method on its path,
+ * HEAD included, is answered 405/42 by the not-found handler after the credential check, and never
+ * reaches `handler`: a HEAD must not consume a request token or create one.
  */
 export function apiRoute(
   app: FastifyInstance,
@@ -194,16 +219,7 @@ export function apiRoute(
   methods: HTTPMethods[],
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
 ): void {
-  app.route({ method: methods, url, handler })
-  const others = HTTP_METHODS.filter((method) => !methods.includes(method))
-  if (others.length > 0) {
-    app.route({
-      method: others,
-      url,
-      exposeHeadRoute: false,
-      handler: async (_request, reply) => sendAuthError(reply, new AuthError('METHOD_NOT_SUPPORTED')),
-    })
-  }
+  app.route({ method: methods, url, handler, exposeHeadRoute: false })
 }
 
 /** The client context set by the credential hook; every API handler runs after it. */

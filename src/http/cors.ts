@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { TMDB_STATUS } from '../wire/status.js'
 import { JSON_CONTENT_TYPE, type StatusResponse } from '../wire/types.js'
-import { isApiPath } from './app.js'
+import { isApiPath } from './paths.js'
 
 const ALLOWED_METHODS = 'GET, POST, DELETE, OPTIONS'
 // Headers TMDB clients send; a browser only asks for the non-simple ones (Authorization, Content-Type).

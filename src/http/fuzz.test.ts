@@ -182,14 +182,22 @@ function send(bytes: Buffer): Promise<RawResponse> {
 }
 
 function checkResponse(request: FuzzRequest, response: RawResponse): void {
-  const head = request.method === 'HEAD'
   if (response.status >= 500) {
     // The only deliberate 5xx: the hashing queue is full (503/9).
     expect(response.status).toBe(503)
-    if (!head) expect(JSON.parse(response.body).status_code).toBe(9)
+    if (request.method !== 'HEAD') expect(JSON.parse(response.body).status_code).toBe(9)
   }
-  if (head) return
   expect(response.headers.get('content-type')).toBe('application/json;charset=utf-8')
+  // security.md 1H: no API answer, success or refusal, may be stored by a cache.
+  expect(response.headers.get('cache-control')).toBe('no-store')
+  if (request.method === 'HEAD') {
+    // No API route serves HEAD (a GET handler may have side effects): a refusal, headers only.
+    expect(response.status).toBeGreaterThanOrEqual(400)
+    // A request the HTTP parser refused (bad bytes in the URL) is answered before its method is known.
+    if (response.body !== '') expect([response.status, response.body]).toEqual([400, JSON.stringify(statusBody('INVALID_INPUT'))])
+    if (response.status === 405) expect(response.headers.get('allow')).toMatch(/^[A-Z]+(, [A-Z]+)*$/)
+    return
+  }
   const body = JSON.parse(response.body) as Record<string, unknown>
   if (response.status === 200) return
   const code = body.status_code as number
@@ -219,6 +227,28 @@ describe('fuzzing every API endpoint (fast-check, real HTTP)', () => {
       expect((await call(`${server.base}/healthz`)).status).toBe(200)
     }, 600_000)
   }
+
+  it('HEAD never runs a handler: an approved request token survives hostile HEAD session/new requests', async () => {
+    const key = server.application.apiKey
+    const token = (await call(`${server.base}/3/authentication/token/new?api_key=${key}`)).body.request_token as string
+    const { username, password } = server.user
+    const validated = await call(`${server.base}/3/authentication/token/validate_with_login?api_key=${key}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password, request_token: token }),
+    })
+    expect(validated.status).toBe(200)
+    const headRequest = fuzzRequest().map((request) => ({ ...request, method: 'HEAD', query: [...request.query, ['request_token', token] as [string, string]] }))
+    await fc.assert(
+      fc.asyncProperty(headRequest, async (request) => {
+        checkResponse(request, await send(rawRequest('/3/authentication/session/new', request)))
+      }),
+      { numRuns: Math.min(RUNS, 200) },
+    )
+    const session = await call(`${server.base}/3/authentication/session/new?api_key=${key}&request_token=${token}`)
+    expect(session.status).toBe(200)
+    expect(session.body.session_id).toMatch(/^[0-9a-f]{40}$/)
+  })
 
   it('the same parameter in the query, a form body and a JSON body is read from the JSON body only', async () => {
     const key = server.application.apiKey

@@ -7,13 +7,28 @@ export const MAX_PARAMETER_LENGTH = 2048
 /**
  * Reads one string parameter the way TMDB clients send them: the JSON body first, then a
  * form-encoded body, then the query string. A value that is not a string, is too long, or is given
- * twice with different values is refused with 400/47; an absent one is `undefined`.
+ * twice with different values is refused with 400/47. An absent one is `undefined`, and so is an
+ * empty one (`request_token=`) or a JSON `null`: a source giving either is passed over.
  */
 export function readParameter(request: FastifyRequest, name: string): string | undefined {
   const fromBody = ownValue(request.body, name)
   // In a body a parameter is one string: an array or object there is type confusion, not repetition.
-  if (fromBody !== undefined) return Array.isArray(fromBody) ? refuse() : checked(fromBody)
+  if (!isAbsent(fromBody)) return Array.isArray(fromBody) ? refuse() : checked(fromBody)
   return checked(ownValue(request.query, name))
+}
+
+/**
+ * The `api_key` parameter. Credentials come before everything else, so a key that is not one
+ * well-formed string (an array, an object, two different copies, an over-long value) is an invalid
+ * API key, 401/7, not invalid input.
+ */
+export function readApiKey(request: FastifyRequest): string | undefined {
+  try {
+    return readParameter(request, 'api_key')
+  } catch (error) {
+    if (error instanceof AuthError && error.code === 'INVALID_INPUT') throw new AuthError('INVALID_API_KEY')
+    throw error
+  }
 }
 
 /**
@@ -40,8 +55,12 @@ function ownValue(source: unknown, name: string): unknown {
   return (source as Record<string, unknown>)[name]
 }
 
+function isAbsent(value: unknown): boolean {
+  return value === undefined || value === null || value === ''
+}
+
 function checked(value: unknown): string | undefined {
-  if (value === undefined) return undefined
+  if (isAbsent(value)) return undefined
   if (Array.isArray(value)) {
     // A repeated query parameter is tolerated when every copy agrees.
     if (value.length === 0 || !value.every((item) => item === value[0])) refuse()

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { hashSecret } from '../core/secrets.js'
-import { call, createTestUser, loginOverHttp, startTestServer, testBackends, type TestServer } from '../test-support/fixtures.js'
+import { call, createTestUser, loginOverHttp, rawCall, startTestServer, testBackends, type TestServer } from '../test-support/fixtures.js'
 import { TMDB_STATUS, type TmdbStatusName } from '../wire/status.js'
 
 let server: TestServer
@@ -19,6 +19,7 @@ function expectTmdbError(response: { status: number; headers: Headers; body: any
   const status = TMDB_STATUS[code]
   expect(response.status).toBe(status.http)
   expect(response.headers.get('content-type')).toBe('application/json;charset=utf-8')
+  expect(response.headers.get('cache-control')).toBe('no-store')
   const expected: Record<string, unknown> = { success: false, status_code: status.status_code, status_message: status.message }
   if (code === 'SESSION_DENIED') expected.failure = true
   expect(response.body).toEqual(expected)
@@ -106,6 +107,84 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
       expectTmdbError(await call(`${base}/3/authentication/token/new`, { method: 'PATCH' }), 'INVALID_API_KEY')
     })
 
+    it('answers HEAD on an API path 405/42 with Allow and no body, without running the GET handler', async () => {
+      const token = await approvedToken()
+      const head = await rawCall(base, 'HEAD', `/3/authentication/session/new?api_key=${key}&request_token=${token}`)
+      expect(head.status).toBe(405)
+      expect(head.headers.get('allow')).toBe('GET, POST')
+      expect(head.headers.get('content-type')).toBe('application/json;charset=utf-8')
+      expect(head.text).toBe('')
+      // The approved token was not consumed by the HEAD: it still gives its one session.
+      expect((await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`)).status).toBe(200)
+      const inserts = vi.spyOn(server.store, 'insertRequestToken')
+      try {
+        const tokenHead = await rawCall(base, 'HEAD', `/3/authentication/token/new?api_key=${key}`)
+        expect(tokenHead.status).toBe(405)
+        expect(tokenHead.headers.get('allow')).toBe('GET')
+        expect(inserts).not.toHaveBeenCalled()
+      } finally {
+        inserts.mockRestore()
+      }
+      expect((await rawCall(base, 'HEAD', '/3/authentication/token/new')).status).toBe(401)
+      expect((await rawCall(base, 'HEAD', `/3/no/such/thing?api_key=${key}`)).status).toBe(404)
+    })
+
+    it('answers less common methods 405/42 on a known path, 404/34 on an unknown one, 401/7 without credentials first', async () => {
+      for (const method of ['TRACE', 'PROPFIND', 'SEARCH', 'MKCOL', 'LOCK', 'UNLOCK', 'COPY', 'MOVE', 'PURGE', 'REPORT']) {
+        const known = await rawCall(base, method, `/3/authentication/session?api_key=${key}`)
+        expectTmdbError(known, 'METHOD_NOT_SUPPORTED')
+        expect(known.headers.get('allow')).toBe('DELETE')
+        expectTmdbError(await rawCall(base, method, `/4/auth/nothing?api_key=${key}`), 'NOT_FOUND')
+        expectTmdbError(await rawCall(base, method, '/3/authentication/session'), 'INVALID_API_KEY')
+      }
+      const put = await call(`${base}/3/account/${server.user.id}?api_key=${key}`, { method: 'PUT' })
+      expectTmdbError(put, 'METHOD_NOT_SUPPORTED')
+      expect(put.headers.get('allow')).toBe('GET')
+    })
+
+    it('routes every spelling of an API path (//3, /%33, /3//, dot segments, absolute-form) behind the credential check', async () => {
+      const spellings = [
+        '//3/authentication',
+        '/%33/authentication',
+        '/3//authentication',
+        '/x/../3/authentication',
+        '/3/./authentication',
+        '/%2e%2e/3/authentic%61tion',
+        '/4/../3/authentication',
+        `http://127.0.0.1/3/authentication`,
+      ]
+      for (const path of spellings) {
+        const refused = await rawCall(base, 'GET', path)
+        expectTmdbError(refused, 'INVALID_API_KEY')
+        expect(refused.headers.get('access-control-allow-origin'), path).toBe('*')
+        const served = await rawCall(base, 'GET', `${path}?api_key=${key}`)
+        expect(served.status, path).toBe(200)
+        expect(served.body).toEqual({ success: true, status_code: 1, status_message: 'Success.' })
+      }
+      for (const path of ['//3/zzz', '/%33/zzz', '/x/../4/zzz', '/%34//auth/nothing']) {
+        expectTmdbError(await rawCall(base, 'GET', `${path}?api_key=${key}`), 'NOT_FOUND')
+        expectTmdbError(await rawCall(base, 'GET', path), 'INVALID_API_KEY')
+      }
+    })
+
+    it('marks every API answer, success or refusal, Cache-Control: no-store', async () => {
+      const sessionId = await loginOverHttp(server)
+      const responses = [
+        await call(`${base}/3/authentication?api_key=${key}`),
+        await call(`${base}/3/authentication/token/new?api_key=${key}`),
+        await call(`${base}/3/authentication/guest_session/new?api_key=${key}`),
+        await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`),
+        await call(`${base}/3/authentication/session?api_key=${key}&session_id=${sessionId}`, { method: 'DELETE' }),
+        await call(`${base}/3/authentication`),
+        await call(`${base}/3/nothing?api_key=${key}`),
+        await call(`${base}/3/authentication?api_key=${key}`, { method: 'PUT' }),
+        await call(`${base}/3/authentication?api_key=${key}`, { method: 'OPTIONS', headers: { origin: 'https://a.example', 'access-control-request-method': 'GET' } }),
+        await call(`${base}/3/authentication?api_key=${key}`, { headers: { 'x-big': 'y'.repeat(40_000) } }),
+        await rawCall(base, 'HEAD', `/3/authentication?api_key=${key}`),
+      ]
+      for (const response of responses) expect(response.headers.get('cache-control'), String(response.status)).toBe('no-store')
+    })
+
     it('serves health and readiness outside the API without credentials', async () => {
       expect((await call(`${base}/healthz`)).body).toEqual({ status: 'ok' })
       expect((await call(`${base}/readyz`)).body).toEqual({ status: 'ok' })
@@ -160,6 +239,45 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
       expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: 42 }, { method: 'POST' })), 'INVALID_INPUT')
       expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${'a'.repeat(3000)}`), 'INVALID_INPUT')
       expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=a&request_token=b`), 'INVALID_INPUT')
+    })
+
+    it('checks credentials before the parameters: a non-string, repeated-with-another-value or over-long api_key is 401/7', async () => {
+      const url = `${base}/3/authentication/session/new`
+      expectTmdbError(await call(url, json({ api_key: [key], request_token: 'a'.repeat(40) }, { method: 'POST' })), 'INVALID_API_KEY')
+      expectTmdbError(await call(url, json({ api_key: 42 }, { method: 'POST' })), 'INVALID_API_KEY')
+      expectTmdbError(await call(url, json({ api_key: { key } }, { method: 'POST' })), 'INVALID_API_KEY')
+      expectTmdbError(await call(`${url}?api_key=${key}&api_key=${'0'.repeat(32)}`), 'INVALID_API_KEY')
+      expectTmdbError(await call(`${url}?api_key=${'k'.repeat(3000)}`), 'INVALID_API_KEY')
+      // Without credentials an over-long other parameter is 401/7 too; with them it is 400/47.
+      expectTmdbError(await call(`${base}/3/authentication?language=${'x'.repeat(3000)}`), 'INVALID_API_KEY')
+      expectTmdbError(await call(`${base}/3/authentication?api_key=${key}&language=${'x'.repeat(3000)}`), 'INVALID_INPUT')
+      // The same key twice is one key.
+      expect((await call(`${base}/3/authentication?api_key=${key}&api_key=${key}`)).status).toBe(200)
+    })
+
+    it('treats an empty parameter value or a JSON null as missing: 422/5 where the parameter is required', async () => {
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=`), 'INVALID_PARAMETERS')
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: null }, { method: 'POST' })), 'INVALID_PARAMETERS')
+      expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}&session_id=`, { method: 'DELETE' }), 'INVALID_PARAMETERS')
+      expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}`, json({ session_id: '' }, { method: 'DELETE' })), 'INVALID_PARAMETERS')
+      const { username, password } = server.user
+      expectTmdbError(
+        await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ username, password, request_token: '' }, { method: 'POST' })),
+        'INVALID_PARAMETERS',
+      )
+      expectTmdbError(await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=&password=x&request_token=${'a'.repeat(40)}`), 'CREDENTIALS_REQUIRED')
+      // An empty value in the body does not hide the query string's.
+      const token = await approvedToken()
+      expect((await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`, json({ request_token: '' }, { method: 'POST' }))).status).toBe(200)
+    })
+
+    it('reads the parameters of a GET from its JSON body, as from any other body', async () => {
+      const token = await approvedToken()
+      const viaBody = await rawCall(base, 'GET', `/3/authentication/session/new?api_key=${key}`, { 'Content-Type': 'application/json' }, JSON.stringify({ request_token: token }))
+      expect(viaBody.status).toBe(200)
+      expect(viaBody.body.session_id).toMatch(/^[0-9a-f]{40}$/)
+      const broken = await rawCall(base, 'GET', `/3/authentication/session/new?api_key=${key}`, { 'Content-Type': 'application/json' }, '{"request_token":')
+      expectTmdbError(broken, 'INVALID_INPUT')
     })
 
     it('reads URLs of 8 KiB and more, refusing the over-long value with 400/47 rather than a bare status line', async () => {

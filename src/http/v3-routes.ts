@@ -16,6 +16,7 @@ import type { AppOptions } from './app.js'
 import { clientAddress } from './abuse.js'
 import { apiRoute, clientOf } from './app.js'
 import { readParameter } from './params.js'
+import { logLoginFailure, logSecurityEvent } from './security-log.js'
 import { sendJson } from './responses.js'
 
 /** TMDB's v3 authentication endpoints and the account lookup clients make right after login. */
@@ -37,18 +38,29 @@ export function registerV3Routes(app: FastifyInstance, options: AppOptions): voi
   })
 
   apiRoute(app, '/3/authentication/token/validate_with_login', ['GET', 'POST'], async (request, reply) => {
-    const { requestToken, expiresAt } = await auth.validateWithLogin(clientOf(request), {
-      username: readParameter(request, 'username'),
-      password: readParameter(request, 'password'),
-      requestToken: readParameter(request, 'request_token'),
-      address: clientAddress(request),
-    })
+    const client = clientOf(request)
+    const appId = client.app.id
+    const { requestToken, expiresAt, accountId } = await auth
+      .validateWithLogin(client, {
+        username: readParameter(request, 'username'),
+        password: readParameter(request, 'password'),
+        requestToken: readParameter(request, 'request_token'),
+        address: clientAddress(request),
+      })
+      .catch((error: unknown) => {
+        logLoginFailure(request, error, { appId, via: 'validate_with_login' })
+        throw error
+      })
+    logSecurityEvent(request, 'login_succeeded', { accountId, appId, via: 'validate_with_login' })
+    logSecurityEvent(request, 'request_token_approved', { accountId, appId, via: 'validate_with_login' })
     const body: TokenResponseWithExpiration = { success: true, expires_at: formatTmdbTime(expiresAt), request_token: requestToken }
     return sendJson(reply, 200, body)
   })
 
   apiRoute(app, '/3/authentication/session/new', ['GET', 'POST'], async (request, reply) => {
-    const { sessionId } = await auth.createSession(clientOf(request), readParameter(request, 'request_token'))
+    const client = clientOf(request)
+    const { sessionId, accountId } = await auth.createSession(client, readParameter(request, 'request_token'))
+    logSecurityEvent(request, 'session_created', { accountId, appId: client.app.id, via: 'request_token' })
     const body: SessionResponse = { success: true, session_id: sessionId }
     return sendJson(reply, 200, body)
   })
@@ -62,7 +74,9 @@ export function registerV3Routes(app: FastifyInstance, options: AppOptions): voi
   })
 
   apiRoute(app, '/3/authentication/session', ['DELETE'], async (request, reply) => {
-    await auth.deleteSession(clientOf(request), readParameter(request, 'session_id'))
+    const client = clientOf(request)
+    await auth.deleteSession(client, readParameter(request, 'session_id'))
+    logSecurityEvent(request, 'session_deleted', { appId: client.app.id })
     const body: SuccessResponse = { success: true }
     return sendJson(reply, 200, body)
   })

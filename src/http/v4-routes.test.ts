@@ -84,10 +84,26 @@ describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %
     const read = await convert(server.application.readAccessToken)
     expect(read.status).toBe(401)
     expect(read.body).toEqual({ success: false, status_code: 36, status_message: "This token hasn't been granted write permission by the user." })
+    // 36 is for the read access token where a user token is required; anything else is 35.
+    const requestToken = (await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: readBearer })).body.request_token as string
+    expect((await convert(requestToken)).body).toEqual({ success: false, status_code: 35, status_message: 'Invalid token.' })
+    const deleteRead = await call(`${server.base}/4/auth/access_token`, {
+      method: 'DELETE',
+      headers: readBearer,
+      body: JSON.stringify({ access_token: server.application.readAccessToken }),
+    })
+    expect(deleteRead.status).toBe(401)
+    expect(deleteRead.body).toEqual({ success: false, status_code: 35, status_message: 'Invalid token.' })
     const noCredentials = await call(`${server.base}/4/auth/request_token`, { method: 'POST' })
     expect(noCredentials.body.status_code).toBe(7)
     const wrongMethod = await call(`${server.base}/4/auth/request_token`, { headers: readBearer })
     expect(wrongMethod.status).toBe(405)
+    // A JSON null for the optional redirect_to is no redirect_to.
+    const nullRedirect = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: readBearer, body: JSON.stringify({ redirect_to: null }) })
+    expect(nullRedirect.status).toBe(200)
+    expect(decodeJwt(nullRedirect.body.request_token).redirect_to).toBeNull()
+    const emptyAccessToken = await call(`${server.base}/4/auth/access_token`, { method: 'DELETE', headers: readBearer, body: JSON.stringify({ access_token: '' }) })
+    expect(emptyAccessToken.status).toBe(422)
     const badRedirect = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: readBearer, body: JSON.stringify({ redirect_to: 'javascript:alert(1)' }) })
     expect(badRedirect.status).toBe(422)
   })

@@ -6,6 +6,7 @@ import type { SessionResponse, V4AccessTokenResponse, V4RequestTokenResponse } f
 import { clientAddress } from './abuse.js'
 import { apiRoute, clientOf } from './app.js'
 import { readParameter } from './params.js'
+import { logSecurityEvent } from './security-log.js'
 import { sendJson, statusBody } from './responses.js'
 
 const SUCCESS = { success: true, status_code: TMDB_STATUS.SUCCESS.status_code, status_message: TMDB_STATUS.SUCCESS.message } as const
@@ -25,15 +26,19 @@ export function registerV4Routes(app: FastifyInstance, v4: V4Service, limits?: A
     const client = clientOf(request)
     if (request.method === 'DELETE') {
       await v4.deleteAccessToken(client, readParameter(request, 'access_token'))
+      logSecurityEvent(request, 'access_token_deleted', { appId: client.app.id })
       return sendJson(reply, 200, statusBody('DELETED'))
     }
     const { accessToken, accountId } = await v4.createAccessToken(client, readParameter(request, 'request_token'))
+    logSecurityEvent(request, 'access_token_created', { accountId, appId: client.app.id })
     const body: V4AccessTokenResponse = { ...SUCCESS, access_token: accessToken, account_id: accountId }
     return sendJson(reply, 200, body)
   })
 
   apiRoute(app, '/3/authentication/session/convert/4', ['POST'], async (request, reply) => {
-    const { sessionId } = await v4.convertToSession(clientOf(request), readParameter(request, 'access_token'))
+    const client = clientOf(request)
+    const { sessionId, accountId } = await v4.convertToSession(client, readParameter(request, 'access_token'))
+    logSecurityEvent(request, 'session_created', { accountId, appId: client.app.id, via: 'convert/4' })
     const body: SessionResponse = { success: true, session_id: sessionId }
     return sendJson(reply, 200, body)
   })

@@ -76,8 +76,9 @@ export async function postgresLimiterBackend(url: string, keyPrefix = KEY_PREFIX
     // library throws an unhandled rejection when its own creation fails.
     await pool.query(`CREATE TABLE IF NOT EXISTS "${PG_TABLE}" (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`)
   } catch (error) {
-    // Another instance created it at the same moment.
-    if ((error as { code?: string }).code !== '23505') {
+    // Another instance created it at the same moment: PostgreSQL then reports a duplicate key in its
+    // catalog (23505), or the table's row type (42710) or the table itself (42P07) as existing.
+    if (!['23505', '42710', '42P07'].includes((error as { code?: string }).code ?? '')) {
       await pool.end().catch(() => {})
       throw error
     }

@@ -232,6 +232,63 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect((await store.findAccountById(erin.id))?.passwordHash).toBe('hash-3')
     })
 
+    it('setAccountPassword() with an expected hash replaces it only while it is still that one, keeping the sessions', async () => {
+      const gina = (await store.insertAccount(newAccount(`gina_${hex(3)}`)))!
+      const kept = { ...newSession(), accountId: gina.id }
+      await store.insertSession(kept)
+      expect(await store.setAccountPassword(gina.id, 'rehashed', false, now, gina.passwordHash)).toBe(true)
+      expect((await store.findAccountById(gina.id))?.passwordHash).toBe('rehashed')
+      expect(await store.findSession(kept.sessionHash)).not.toBeNull()
+      // The stored hash changed meanwhile (an admin's new password): the stale rehash is refused.
+      expect(await store.setAccountPassword(gina.id, 'stale', false, now, gina.passwordHash)).toBe(false)
+      expect((await store.findAccountById(gina.id))?.passwordHash).toBe('rehashed')
+      expect(await store.setAccountPassword(999_999_999, 'x', false, now, 'rehashed')).toBe(false)
+    })
+
+    it('setAccountPassword(endSessions) and setAccountDisabled() deny approved, unconsumed v3 and v4 request tokens of the account only', async () => {
+      const approvedTokens = async (accountId: number) => {
+        const v3 = pendingToken()
+        await store.insertRequestToken(v3)
+        await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId, now, appId: app.id })
+        const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+        await store.insertV4RequestToken(v4)
+        await store.approveV4RequestToken(v4.idHash, accountId, now)
+        return { v3: v3.tokenHash, v4: v4.idHash }
+      }
+      const newAccessToken = () => ({ idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })
+      const expectEnded = async (tokens: { v3: string; v4: string }) => {
+        expect(await store.createSessionFromRequestToken(tokens.v3, app.id, now, newSession())).toEqual({ ok: false, reason: 'denied' })
+        expect(await store.createAccessTokenFromRequestToken(tokens.v4, app.id, now, newAccessToken())).toEqual({ ok: false, reason: 'denied' })
+        expect(await store.findRequestToken(tokens.v3)).toMatchObject({ status: 'denied', consumedAt: null })
+        expect(await store.findV4RequestToken(tokens.v4)).toMatchObject({ status: 'denied', consumedAt: null })
+      }
+      const frank = (await store.insertAccount(newAccount(`frank_${hex(3)}`)))!
+      const bystander = await approvedTokens(alice.id)
+
+      const keptByPlainChange = await approvedTokens(frank.id)
+      expect(await store.setAccountPassword(frank.id, 'hash-2', false, now)).toBe(true)
+      expect(await store.findRequestToken(keptByPlainChange.v3)).toMatchObject({ status: 'approved' })
+      expect(await store.findV4RequestToken(keptByPlainChange.v4)).toMatchObject({ status: 'approved' })
+
+      const pending = pendingToken()
+      await store.insertRequestToken(pending)
+      expect(await store.setAccountPassword(frank.id, 'hash-3', true, now)).toBe(true)
+      await expectEnded(keptByPlainChange)
+      expect(await store.findRequestToken(pending.tokenHash)).toMatchObject({ status: 'pending' })
+      // A new token approved after the change works: only what existed at the change ended.
+      const afterChange = await approvedTokens(frank.id)
+      expect((await store.createSessionFromRequestToken(afterChange.v3, app.id, now, newSession())).ok).toBe(true)
+
+      const beforeDisable = await approvedTokens(frank.id)
+      expect(await store.setAccountDisabled(frank.id, true, now)).toBe(true)
+      await expectEnded(beforeDisable)
+      // A token consumed before the change stays consumed: its session ended with the others.
+      expect(await store.findRequestToken(afterChange.v3)).toMatchObject({ status: 'approved', consumedAt: now })
+
+      expect((await store.createSessionFromRequestToken(bystander.v3, app.id, now, newSession())).ok).toBe(true)
+      expect((await store.createAccessTokenFromRequestToken(bystander.v4, app.id, now, newAccessToken())).ok).toBe(true)
+    })
+
     it('createAccessTokenFromRequestToken() consumes an approved v4 token exactly once under a race', async () => {
       const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: 'https://example.com/cb', status: 'pending' as const, accountId: null, consumedAt: null }
       await store.insertV4RequestToken(v4)

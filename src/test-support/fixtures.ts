@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { loadConfig, type Config } from '../config.js'
 import { ManualClock } from '../core/clock.js'
 import type { Store } from '../core/store.js'
+import { canonicalUrl } from '../http/paths.js'
 import { buildCore, startServer, type Core, type CoreOverrides, type RunningServer } from '../server.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import { checkApiResponse } from './openapi-validator.js'
@@ -137,6 +139,52 @@ export async function call(
   // Every API response a test sees must match /openapi.json, so the document cannot drift.
   checkApiResponse(url, init.method ?? 'GET', response.status, response.headers.get('content-type'), body)
   return { status: response.status, headers: response.headers, body, text }
+}
+
+/**
+ * Sends `method target` (and `requestBody`) as written, byte for byte (fetch would normalise `//`,
+ * `..` or `%33`, and refuses a GET with a body), on its own connection, and returns what `call()`
+ * returns. JSON bodies of API paths are checked against
+ * /openapi.json like `call()`'s (by the path the server routes `target` to).
+ */
+export function rawCall(
+  base: string,
+  method: string,
+  target: string,
+  headers: Record<string, string> = {},
+  requestBody = '',
+): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+  const { hostname, port } = new URL(base)
+  const lines = [`${method} ${target} HTTP/1.1`, `Host: ${hostname}`, 'Connection: close', ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)]
+  if (requestBody !== '') lines.push(`Content-Length: ${Buffer.byteLength(requestBody)}`)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname)
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk) => chunks.push(chunk))
+    socket.on('error', reject)
+    socket.on('close', () => {
+      const raw = Buffer.concat(chunks).toString('utf8')
+      const split = raw.indexOf('\r\n\r\n')
+      if (split < 0) return reject(new Error(`no HTTP response to ${method} ${target}`))
+      const [statusLine, ...headerLines] = raw.slice(0, split).split('\r\n')
+      const responseHeaders = new Headers(headerLines.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()] as [string, string]))
+      const text = raw.slice(split + 4)
+      let body: unknown
+      try {
+        body = JSON.parse(text)
+      } catch {
+        body = undefined
+      }
+      const status = Number(statusLine?.split(' ')[1])
+      try {
+        checkApiResponse(`${base}${canonicalUrl(target)}`, method, status, responseHeaders.get('content-type'), body)
+        resolve({ status, headers: responseHeaders, body, text })
+      } catch (error) {
+        reject(error as Error)
+      }
+    })
+    socket.write(`${lines.join('\r\n')}\r\n\r\n${requestBody}`)
+  })
 }
 
 /** Runs the whole v3 login flow over HTTP and returns the session id. */

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AuthError, UsageError } from '../core/errors.js'
 import type { AccountRecord } from '../core/store.js'
 import type { PendingApproval, WebsiteService } from '../core/website-service.js'
+import { logLoginFailure, logSecurityEvent } from '../http/security-log.js'
 import { approvePage, loginPage, messagePage, signedInFooter, signupPage } from './pages.js'
 import { STYLESHEET } from './styles.js'
 
@@ -69,10 +70,12 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
       const { username, password } = { username: formField(request.body, 'username'), password: formField(request.body, 'password') }
       const next = safeNext(formField(request.body, 'next'))
       try {
-        const { sessionToken } = await website.signIn({ username, password, address: request.ip })
+        const { sessionToken, account } = await website.signIn({ username, password, address: request.ip })
+        logSecurityEvent(request, 'login_succeeded', { accountId: account.id, via: 'website' })
         startSession(reply, sessionToken)
         return reply.redirect(next, 303)
       } catch (error) {
+        logLoginFailure(request, error, { via: 'website' })
         const message = signInRefusal(error)
         if (message === null) throw error
         const status = error instanceof AuthError && error.code === 'CREDENTIALS_REQUIRED' ? 400 : 401
@@ -147,6 +150,7 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
         const account = await signedIn(request)
         if (!account) return reply.redirect(redirectTo ? `${base}?redirect_to=${encodeURIComponent(redirectTo)}` : base, 303)
         const target = decision === 'allow' ? await website.approveV3(token, redirectTo, account) : await website.denyV3(token, redirectTo)
+        logSecurityEvent(request, decision === 'allow' ? 'request_token_approved' : 'request_token_denied', { accountId: account.id, via: 'website' })
         return target ? reply.redirect(target, 302) : reply.redirect(`${base}/${decision}`, 303)
       })
 
@@ -175,6 +179,7 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
         const account = await signedIn(request)
         if (!account) return reply.redirect(`/auth/access${query}`, 303)
         const target = decision === 'approve' ? await website.approveV4(token, account) : await website.denyV4(token)
+        logSecurityEvent(request, decision === 'approve' ? 'request_token_approved' : 'request_token_denied', { accountId: account.id, via: 'v4' })
         return target ? reply.redirect(target, 302) : reply.redirect(`/auth/access/${decision}${query}`, 303)
       })
 

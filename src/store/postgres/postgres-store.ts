@@ -327,6 +327,9 @@ export class PostgresStore implements Store {
     await this.#exec('DELETE FROM sessions WHERE account_id = $1', [accountId], client)
     await this.#exec('DELETE FROM web_sessions WHERE account_id = $1', [accountId], client)
     await this.#exec('UPDATE access_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL', [now, accountId], client)
+    // A token the user approved but no client has turned into a session yet would outlive the change.
+    await this.#exec("UPDATE request_tokens SET status = 'denied' WHERE account_id = $1 AND status = 'approved' AND consumed_at IS NULL", [accountId], client)
+    await this.#exec("UPDATE v4_request_tokens SET status = 'denied' WHERE account_id = $1 AND status = 'approved' AND consumed_at IS NULL", [accountId], client)
   }
 
   setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean> {
@@ -337,9 +340,10 @@ export class PostgresStore implements Store {
     })
   }
 
-  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number): Promise<boolean> {
+  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Promise<boolean> {
     return this.#transaction(async (client) => {
-      const changed = (await this.#exec('UPDATE accounts SET password_hash = $1 WHERE id = $2', [passwordHash, id], client)) === 1
+      const changed =
+        (await this.#exec('UPDATE accounts SET password_hash = $1 WHERE id = $2 AND ($3::text IS NULL OR password_hash = $3)', [passwordHash, id, expectedHash ?? null], client)) === 1
       if (changed && endSessions) await this.#endAccountCredentials(client, id, now)
       return changed
     })

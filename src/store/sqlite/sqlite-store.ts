@@ -333,6 +333,9 @@ export class SqliteStore implements Store {
     this.#exec('DELETE FROM sessions WHERE account_id = ?', accountId)
     this.#exec('DELETE FROM web_sessions WHERE account_id = ?', accountId)
     this.#exec('UPDATE access_tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL', now, accountId)
+    // A token the user approved but no client has turned into a session yet would outlive the change.
+    this.#exec("UPDATE request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
+    this.#exec("UPDATE v4_request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
   }
 
   setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean> {
@@ -343,9 +346,10 @@ export class SqliteStore implements Store {
     })
   }
 
-  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number): Promise<boolean> {
+  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Promise<boolean> {
     return this.#write(() => {
-      const changed = this.#exec('UPDATE accounts SET password_hash = ? WHERE id = ?', passwordHash, id) === 1
+      const guard = expectedHash ?? null
+      const changed = this.#exec('UPDATE accounts SET password_hash = ? WHERE id = ? AND (? IS NULL OR password_hash = ?)', passwordHash, id, guard, guard) === 1
       if (changed && endSessions) this.#endAccountCredentials(id, now)
       return changed
     })
