@@ -2,7 +2,7 @@
  * `npm run bench`: cinepass against the physical limit of its stack (a bare node:http server), with
  * wrk on loopback. See docs/performance.md for what each row means.
  *
- *   npm run bench -- [--smoke | --quick] [--backends sqlite,postgres] [--workers 2] [--connections 50] [--out bench/results]
+ *   npm run bench -- [--smoke | --quick] [--backends sqlite,postgres (default both)] [--workers 2] [--connections 50] [--out bench/results]
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -62,7 +62,7 @@ export interface Row {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { mode: 'full', backends: ['sqlite'], workers: 1, connections: 50, out: join(ROOT, 'bench/results') }
+  const options: Options = { mode: 'full', backends: ['sqlite', 'postgres'], workers: 1, connections: 50, out: join(ROOT, 'bench/results') }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const value = (): string => {
@@ -398,14 +398,124 @@ async function benchArgon2(): Promise<void> {
   log(`  raw argon2id (m=19456, t=2, p=1, ${concurrency} at once${pinned ? ', on the server core' : ''}): ${argon2PerSecond.toFixed(1)} hashes/s`)
 }
 
-async function startCinepass(database: string, workers: number, pin: boolean): Promise<Server> {
+async function startCinepass(database: string, workers: number, pin: boolean, extraEnv: NodeJS.ProcessEnv = {}): Promise<Server> {
   const port = await freePort()
   const command = [...(pin ? serverCpu : []), process.execPath, CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--database', database, '--no-demo']
   if (workers > 1) command.push('--workers', String(workers))
   // Production settings, but the per-address API limit off: every request of the benchmark comes from 127.0.0.1.
   // glibc settings as docs/performance.md recommends: otherwise glibc keeps each hashing thread's 19 MiB
   // argon2 block after the hash is done (a fixed mmap threshold returns it; two arenas bound the rest).
-  return startProcess(command, { NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', CINEPASS_REQUEST_TOKEN_LIMIT: '0', CINEPASS_GUEST_SESSION_LIMIT: '0', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '4194304' }, port)
+  return startProcess(command, { NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', CINEPASS_REQUEST_TOKEN_LIMIT: '0', CINEPASS_GUEST_SESSION_LIMIT: '0', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '4194304', ...extraEnv }, port)
+}
+
+/** Unknown user against wrong password: the medians side by side (security.md T24). */
+export interface EnumerationTiming {
+  backend: string
+  requestsEach: number
+  unknownUserMedianMs: number
+  wrongPasswordMedianMs: number
+  /** One argon2id hash on this machine, ms: the yardstick of the criterion. */
+  hashMs: number
+  /** |difference of the medians| / hashMs. */
+  differenceOfHash: number
+  /** Two-sided p-value of a Mann-Whitney U test between the two samples (normal approximation). */
+  mannWhitneyP: number
+  met: boolean
+}
+
+const enumerations: EnumerationTiming[] = []
+
+/**
+ * Sequential validate_with_login calls on an otherwise idle server, alternating an unknown username
+ * and a known one with a wrong password. Met when the medians differ by less than a quarter of one
+ * hash and a Mann-Whitney U test finds no difference at p < 0.01. The login throttles are raised for
+ * this server only: every failure comes from 127.0.0.1, and a 429 would measure the throttle instead.
+ */
+async function benchEnumeration(kind: 'sqlite' | 'postgres', database: string, seeded: Seeded): Promise<void> {
+  const each = options.mode === 'smoke' ? 20 : options.mode === 'quick' ? 200 : 500
+  const server = await startCinepass(database, 1, true, {
+    CINEPASS_LOGIN_ADDRESS_FAILURES: '1000000',
+    CINEPASS_LOGIN_ACCOUNT_FAILURES: '1000000',
+    CINEPASS_LOGIN_PAIR_FAILURES: '1000000',
+  })
+  try {
+    const key = `api_key=${seeded.apiKey}`
+    const token = ((await (await fetch(`${server.base}/3/authentication/token/new?${key}`)).json()) as { request_token: string }).request_token
+    const attempt = async (username: string): Promise<number> => {
+      const started = performance.now()
+      const response = await fetch(`${server.base}/3/authentication/token/validate_with_login?${key}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username, password: 'not the password', request_token: token }),
+      })
+      await response.arrayBuffer()
+      if (response.status !== 401) throw new Error(`enumeration timing: expected 401, got ${response.status}`)
+      return performance.now() - started
+    }
+    for (let i = 0; i < 10; i++) await attempt(seeded.users[i % seeded.users.length]!.username)
+    const unknown: number[] = []
+    const wrong: number[] = []
+    for (let i = 0; i < each; i++) {
+      unknown.push(await attempt(`nobody-${randomBytes(6).toString('hex')}`))
+      wrong.push(await attempt(seeded.users[i % seeded.users.length]!.username))
+    }
+    const hashMs = (1000 * Number(process.env.CINEPASS_HASH_CONCURRENCY ?? 2)) / argon2PerSecond
+    const [mu, mw] = [median(unknown), median(wrong)]
+    const differenceOfHash = Math.abs(mu - mw) / hashMs
+    const mannWhitneyP = mannWhitneyU(unknown, wrong)
+    const result: EnumerationTiming = {
+      backend: kind,
+      requestsEach: each,
+      unknownUserMedianMs: round2(mu),
+      wrongPasswordMedianMs: round2(mw),
+      hashMs: round2(hashMs),
+      differenceOfHash: round2(differenceOfHash),
+      mannWhitneyP: Number(mannWhitneyP.toPrecision(3)),
+      met: differenceOfHash < 0.25 && mannWhitneyP >= 0.01,
+    }
+    enumerations.push(result)
+    log(`  ${kind.padEnd(8)} enumeration timing: unknown user ${result.unknownUserMedianMs} ms, wrong password ${result.wrongPasswordMedianMs} ms (median of ${each} each); difference ${(100 * differenceOfHash).toFixed(0)} % of a hash; Mann-Whitney p = ${result.mannWhitneyP}`)
+  } finally {
+    await server.stop()
+  }
+}
+
+const round2 = (n: number): number => Math.round(n * 100) / 100
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** Two-sided p-value of the Mann-Whitney U test (normal approximation with tie correction). */
+function mannWhitneyU(a: number[], b: number[]): number {
+  const all = [...a.map((value) => ({ value, group: 0 })), ...b.map((value) => ({ value, group: 1 }))].sort((x, y) => x.value - y.value)
+  const ranks = new Array<number>(all.length)
+  let tieTerm = 0
+  for (let i = 0; i < all.length; ) {
+    let j = i
+    while (j + 1 < all.length && all[j + 1]!.value === all[i]!.value) j++
+    for (let k = i; k <= j; k++) ranks[k] = (i + j) / 2 + 1
+    const t = j - i + 1
+    tieTerm += t ** 3 - t
+    i = j + 1
+  }
+  const rankSumA = all.reduce((sum, entry, i) => (entry.group === 0 ? sum + ranks[i]! : sum), 0)
+  const [n1, n2] = [a.length, b.length]
+  const u = rankSumA - (n1 * (n1 + 1)) / 2
+  const n = n1 + n2
+  const sigma = Math.sqrt(((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1))))
+  if (sigma === 0) return 1
+  const z = Math.abs(u - (n1 * n2) / 2) / sigma
+  return 2 * (1 - standardNormalCdf(z))
+}
+
+// Abramowitz and Stegun 7.1.26: enough precision for a p-value threshold of 0.01.
+function standardNormalCdf(z: number): number {
+  const t = 1 / (1 + 0.3275911 * (z / Math.SQRT2))
+  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-(z * z) / 2)
+  return 0.5 * (1 + erf)
 }
 
 async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
@@ -511,6 +621,8 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
       await server.stop()
     }
 
+    await benchEnumeration(kind, database.url, seeded)
+
     if (workerRuns) {
       const clustered = await startCinepass(database.url, options.workers, false)
       try {
@@ -581,6 +693,26 @@ function markdown(report: Report): string {
     '',
     ...lines,
     '',
+    ...(report.enumeration.length
+      ? [
+          'Enumeration by timing (security.md T24): sequential `validate_with_login` calls, an unknown user against a known user with a wrong password; met when the medians differ by less than a quarter of one hash and a Mann-Whitney U test finds no difference (p ≥ 0.01).',
+          '',
+          '| backend | requests each | unknown user median ms | wrong password median ms | one hash ms | difference / hash | Mann-Whitney p | met? |',
+          '|---|---|---|---|---|---|---|---|',
+          ...report.enumeration.map((e) => `| ${e.backend} | ${e.requestsEach} | ${e.unknownUserMedianMs} | ${e.wrongPasswordMedianMs} | ${e.hashMs} | ${e.differenceOfHash} | ${e.mannWhitneyP} | ${e.met ? 'yes' : '**no**'} |`),
+          '',
+        ]
+      : []),
+    ...(report.soaks.length
+      ? [
+          'Soak (`CINEPASS_LONG_TESTS=1 npx vitest run test/soak.test.ts`: churn at half the measured capacity; its latest report per backend):',
+          '',
+          '| backend | finished | seconds | flows | failures | purged rows | RSS median MB early → late | fds early → late | database MB early → late |',
+          '|---|---|---|---|---|---|---|---|---|',
+          ...report.soaks.map((s: any) => `| ${s.backend} | ${s.finishedAt} | ${s.seconds} | ${s.flows} | ${s.failures} | ${s.purged} | ${s.rssMedianMb.early} → ${s.rssMedianMb.late} | ${s.fds.early} → ${s.fds.late} | ${s.dbMb.early} → ${s.dbMb.late} |`),
+          '',
+        ]
+      : []),
     ...report.skipped.map((s) => `${s}`),
     '',
   ].join('\n')
@@ -596,7 +728,23 @@ interface Report {
   baselineRps: number
   argon2PerSecond: number
   rows: Row[]
+  enumeration: EnumerationTiming[]
+  /** The latest soak of each backend (test/soak.test.ts with CINEPASS_LONG_TESTS=1), when one was run. */
+  soaks: Record<string, unknown>[]
   skipped: string[]
+}
+
+/** The soak reports test/soak.test.ts left in bench/results/, without their samples. */
+function latestSoaks(): Record<string, unknown>[] {
+  const dir = join(ROOT, 'bench/results')
+  return ['sqlite', 'postgres'].flatMap((kind) => {
+    try {
+      const { samples: _samples, ...soak } = JSON.parse(readFileSync(join(dir, `soak-${kind}.json`), 'utf8')) as Record<string, unknown>
+      return [soak]
+    } catch {
+      return []
+    }
+  })
 }
 
 async function main(): Promise<void> {
@@ -607,7 +755,7 @@ async function main(): Promise<void> {
   await benchArgon2()
   for (const backend of options.backends) await benchBackend(backend)
   await baseline?.server.stop()
-  if (!options.backends.includes('postgres')) skipped.push('PostgreSQL rows skipped: not asked for (--backends sqlite,postgres)')
+  if (!options.backends.includes('postgres')) skipped.push('PostgreSQL rows skipped: not asked for (--backends sqlite)')
   const report: Report = {
     date: new Date().toISOString(),
     mode: options.mode,
@@ -618,6 +766,8 @@ async function main(): Promise<void> {
     baselineRps,
     argon2PerSecond,
     rows,
+    enumeration: enumerations,
+    soaks: latestSoaks(),
     skipped,
   }
   mkdirSync(options.out, { recursive: true })

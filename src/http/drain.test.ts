@@ -75,10 +75,12 @@ describe('closing the HTTP server', () => {
     const client = keepAlive(port)
     const token = `/3/authentication/token/new?api_key=${apiKey}`
     expect((await client.send(token)).status).toBe(200)
-    // validate_with_login hashes a password: it is still running when close() begins.
+    // A live request token, so that validate_with_login goes as far as hashing the password: it is still
+    // running when close() begins.
+    const requestToken = ((await (await fetch(`http://127.0.0.1:${port}${token}`)).json()) as { request_token: string }).request_token
     const inFlight = client.send(`/3/authentication/token/validate_with_login?api_key=${apiKey}`, {
       method: 'POST',
-      body: JSON.stringify({ username: user.username, password: 'wrong password', request_token: 'a'.repeat(40) }),
+      body: JSON.stringify({ username: user.username, password: 'wrong password', request_token: requestToken }),
     })
     // Give the server the moment it needs to read the request and start hashing (about 10 ms of work).
     await new Promise((resolve) => setTimeout(resolve, 3))
