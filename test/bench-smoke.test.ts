@@ -21,12 +21,21 @@ describe('npm run bench -- --smoke', () => {
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
       expect(code, output).toBe(0)
       for (const file of ['latest.json', 'latest.md', 'latest.svg']) expect(existsSync(join(out.path, file)), file).toBe(true)
-      const report = JSON.parse(readFileSync(join(out.path, 'latest.json'), 'utf8')) as { rows: { endpoint: string; workers: number; reqPerSec: number }[] }
+      const report = JSON.parse(readFileSync(join(out.path, 'latest.json'), 'utf8')) as {
+        rows: { backend: string; endpoint: string; workers: number; reqPerSec: number }[]
+        enumeration: { backend: string; unknownUserMedianMs: number; wrongPasswordMedianMs: number }[]
+      }
       const endpoints = new Set(report.rows.map((row) => row.endpoint))
       for (const endpoint of ['baseline (fixed JSON body)', 'token/new', 'guest_session/new', 'validate_with_login', 'session/new', 'GET /3/account', 'DELETE session', 'token/new during login load']) {
         expect(endpoints.has(endpoint), endpoint).toBe(true)
       }
       expect(report.rows.some((row) => row.workers === 2)).toBe(true)
+      // Both backends by default (PostgreSQL is required in CI), and the enumeration medians side by side.
+      const backends = process.env.CI ? ['sqlite', 'postgres'] : ['sqlite']
+      for (const backend of backends) {
+        expect(report.rows.some((row) => row.backend === backend && row.endpoint === 'token/new'), backend).toBe(true)
+        expect(report.enumeration.find((row) => row.backend === backend)?.wrongPasswordMedianMs).toBeGreaterThan(0)
+      }
       expect(report.rows.every((row) => row.reqPerSec > 0)).toBe(true)
       expect(readFileSync(join(out.path, 'latest.md'), 'utf8')).toContain('| sqlite | token/new |')
       expect(readFileSync(join(out.path, 'latest.svg'), 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
