@@ -91,8 +91,14 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
       let failures = 0
       let purged = 0
       const sampler = setInterval(() => void measure(server, backend, flows, start).then((sample) => samples.push(sample)), SAMPLE_MS)
+      // PostgreSQL reuses the space of deleted rows once VACUUM has seen them. In production autovacuum
+      // does that (keep it on: docs/deployment.md); this machine's server runs with autovacuum off, so
+      // each purge is followed by the VACUUM autovacuum would have run.
+      const autovacuumOn = kind === 'postgres' ? (await backend.query('SHOW autovacuum'))[0]!.autovacuum === 'on' : true
       const purger = setInterval(() => {
-        void runCli(['purge', '--database', backend.database, '--json']).then((r) => (purged += JSON.parse(r.stdout).deleted as number))
+        void runCli(['purge', '--database', backend.database, '--json'])
+          .then((r) => (purged += JSON.parse(r.stdout).deleted as number))
+          .then(() => (autovacuumOn ? undefined : backend.query('VACUUM')))
       }, PURGE_MS)
       // Open loop at half the measured capacity: a flow starts every 1/rate seconds, whatever the last one did.
       const inFlight = new Set<Promise<void>>()
@@ -128,6 +134,13 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
         rssMaxMb: { early: max(early, 'rssMb').toFixed(1), late: max(late, 'rssMb').toFixed(1) },
         fds: { early: max(early, 'fds'), late: max(late, 'fds') },
         dbMb: { early: max(early, 'dbMb').toFixed(2), late: max(late, 'dbMb').toFixed(2) },
+      }
+      if (kind === 'postgres') {
+        // Where the space is, when the size does not settle: tables and indexes with their dead rows.
+        const tables = await backend.query(
+          `SELECT relname, pg_total_relation_size(relid) AS bytes, n_live_tup, n_dead_tup, autovacuum_count FROM pg_stat_user_tables ORDER BY 2 DESC LIMIT 6`,
+        )
+        console.info(`soak on postgres, largest tables: ${JSON.stringify(tables)}`)
       }
       console.info(`soak on ${kind} (${SOAK_MS / 1000} s): ${JSON.stringify(report)}`)
       // The benchmark's report shows the latest soak of each backend (bench/results/).
