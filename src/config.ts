@@ -25,6 +25,11 @@ export interface Config {
   signup: 'open' | 'closed'
   /** Whether `GET /metrics` answers (`CINEPASS_METRICS=on|off`, default off). */
   metrics: boolean
+  /**
+   * Whether every request is logged (`CINEPASS_ACCESS_LOG=on|off`, default on); security events and
+   * errors are logged either way. Off suits a proxy that keeps its own access log (docs/deployment.md).
+   */
+  accessLog: boolean
   /** Longest a client may take to send a whole request, or leave its connection silent (`CINEPASS_REQUEST_TIMEOUT`). */
   requestTimeoutMs: number
 }
@@ -85,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     abuse: loadAbuseConfig(env),
     signup: signupSetting(env.CINEPASS_SIGNUP),
     metrics: onOff('CINEPASS_METRICS', env.CINEPASS_METRICS, false),
+    accessLog: onOff('CINEPASS_ACCESS_LOG', env.CINEPASS_ACCESS_LOG, true),
     requestTimeoutMs: seconds('CINEPASS_REQUEST_TIMEOUT', env.CINEPASS_REQUEST_TIMEOUT, DEFAULT_REQUEST_TIMEOUT_MS),
   }
 }

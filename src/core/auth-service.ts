@@ -226,18 +226,19 @@ export class AuthService {
    */
   async accountFor(client: ClientContext, sessionId: string | undefined): Promise<AccountRecord> {
     const { store, clock } = this.deps
-    let accountId: number | undefined
+    let account: AccountRecord | null
     if (sessionId !== undefined) {
       if (!HEX_40.test(sessionId)) throw new AuthError('AUTHENTICATION_FAILED')
-      const session = await store.findSession(hashSecret(sessionId))
+      const found = await store.findSessionWithAccount(hashSecret(sessionId))
+      const session = found?.session
       const live = session && session.appId === client.app.id && (session.expiresAt === null || clock.now() < session.expiresAt)
       if (!live) throw new AuthError('AUTHENTICATION_FAILED')
-      accountId = session.accountId
+      account = found.account
     } else if (client.user) {
-      accountId = client.user.accountId
+      account = await store.findAccountById(client.user.accountId)
+    } else {
+      throw new AuthError('AUTHENTICATION_FAILED')
     }
-    if (accountId === undefined) throw new AuthError('AUTHENTICATION_FAILED')
-    const account = await store.findAccountById(accountId)
     if (!account || account.disabled) throw new AuthError('AUTHENTICATION_FAILED')
     return account
   }

@@ -84,6 +84,12 @@ export interface Store {
   insertSession(session: SessionRecord): Promise<void>
   /** The session, whether or not it has expired (core decides); null when unknown or deleted. */
   findSession(sessionHash: string): Promise<SessionRecord | null>
+  /**
+   * The session and the account it belongs to, read together in one statement: what every session
+   * check needs (one round trip, not two). Null when the session is unknown or deleted; whether it has
+   * expired, and whether the account may act, is core's to decide.
+   */
+  findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null>
   /** Deletes a session of `appId`; false when there was none. */
   deleteSession(sessionHash: string, appId: string): Promise<boolean>
 

@@ -18,19 +18,21 @@ const HEADER_LIST = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\s*,\s*[A-Za-z0-9!#$%&'*+.^_
  * carries `Access-Control-Allow-Origin: *`. The website is left without CORS.
  */
 export function registerCors(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
-    if (!isApiPath(request.url)) return
+  // A callback hook, not an async one: it runs on every request and should cost next to nothing.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!isApiPath(request.url)) return done()
     reply.header('access-control-allow-origin', '*')
     reply.header('access-control-expose-headers', EXPOSED_HEADERS)
     const preflight =
       request.method === 'OPTIONS' && request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined
     // A bare OPTIONS is not a preflight: it goes on to the credential check and the 405 of its route.
-    if (!preflight) return
+    if (!preflight) return done()
     const asked = request.headers['access-control-request-headers']
     const allowedHeaders = typeof asked === 'string' && HEADER_LIST.test(asked.trim()) ? asked.trim() : DEFAULT_ALLOWED_HEADERS
     // wire.md: every API answer has a JSON body, so the preflight gets TMDB's success body, not a 204.
     const body: StatusResponse = { success: true, status_code: 1, status_message: TMDB_STATUS.SUCCESS.message }
-    return reply
+    // Answered here: the request goes no further (done is not called).
+    reply
       .code(200)
       .header('access-control-allow-methods', ALLOWED_METHODS)
       .header('access-control-allow-headers', allowedHeaders)

@@ -90,6 +90,22 @@ export function toSession(row: Row | undefined): SessionRecord | null {
   }
 }
 
+/**
+ * The session check's one statement, in either dialect (`placeholder` is `?` or `$1`): the session's
+ * columns under their own names, the account's as in `accounts`; the session's `created_at` is
+ * renamed so the two do not collide.
+ */
+export function sessionWithAccountSql(placeholder: string): string {
+  return `SELECT a.*, s.session_hash, s.app_id, s.account_id, s.created_at AS session_created_at, s.expires_at
+    FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.session_hash = ${placeholder}`
+}
+
+/** A row of `sessionWithAccountSql` as the session and its account. */
+export function toSessionWithAccount(row: Row | undefined): { session: SessionRecord; account: AccountRecord } | null {
+  if (!row) return null
+  return { session: toSession({ ...row, created_at: row.session_created_at })!, account: toAccount(row)! }
+}
+
 export function toGuestSession(row: Row | undefined): GuestSessionRecord | null {
   if (!row) return null
   return { sessionHash: row.session_hash as string, appId: row.app_id as string, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) }

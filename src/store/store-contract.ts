@@ -185,6 +185,15 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(stored.filter((s) => s !== null)).toHaveLength(1)
     })
 
+    it('findSessionWithAccount() returns the session with its account, and null once the session is gone', async () => {
+      const session = { ...newSession(), accountId: bob.id, expiresAt: now + 1000 }
+      await store.insertSession(session)
+      expect(await store.findSessionWithAccount(session.sessionHash)).toEqual({ session, account: await store.findAccountById(bob.id) })
+      expect(await store.findSessionWithAccount(hex(32))).toBeNull()
+      await store.deleteSession(session.sessionHash, app.id)
+      expect(await store.findSessionWithAccount(session.sessionHash)).toBeNull()
+    })
+
     it('deleteSession() deletes only the application\'s own session, once', async () => {
       const session = { ...newSession(), accountId: alice.id }
       await store.insertSession(session)

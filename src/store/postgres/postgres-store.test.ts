@@ -1,5 +1,7 @@
-import { describe, it } from 'vitest'
-import { createTemporaryPostgresDatabase, postgresSkipReason } from '../../test-support/postgres.js'
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RequestTokenRecord } from '../../core/store.js'
+import { createTemporaryPostgresDatabase, postgresSkipReason, type TemporaryPostgresDatabase } from '../../test-support/postgres.js'
 import { runStoreContract } from '../store-contract.js'
 import { PostgresStore } from './postgres-store.js'
 
@@ -20,3 +22,52 @@ if (skipReason) {
     }
   })
 }
+
+// Group commit of the hot endpoints' inserts: PostgreSQL-only (the SQLite store writes in-process).
+describe.skipIf(skipReason !== null)('PostgresStore group commit', () => {
+  const hex = (bytes: number): string => randomBytes(bytes).toString('hex')
+  const now = Date.now()
+  const appId = hex(12)
+  let database: TemporaryPostgresDatabase
+  let store: PostgresStore
+  const token = (): RequestTokenRecord => ({ tokenHash: hex(32), appId, createdAt: now, expiresAt: now + 3_600_000, status: 'pending', accountId: null, consumedAt: null })
+  // Counted on a connection of its own: what it sees has been committed.
+  const committed = async (hashes: string[]): Promise<number> =>
+    Number((await database.query('SELECT count(*) AS n FROM request_tokens WHERE token_hash = ANY($1::text[])', [hashes]))[0]!.n)
+
+  beforeAll(async () => {
+    database = await createTemporaryPostgresDatabase()
+    store = await PostgresStore.open(database.url)
+    await store.insertApplication({ id: appId, name: 'batch', apiKeyHash: hex(32), suspended: false, createdAt: now, redirectOrigins: [] })
+  })
+  afterAll(async () => {
+    await store.close()
+    await database.drop()
+  })
+
+  it('insertRequestToken() calls made in one moment are committed together and each is found', async () => {
+    const tokens = Array.from({ length: 1000 }, token)
+    await Promise.all(tokens.map((t) => store.insertRequestToken(t)))
+    expect(await committed(tokens.map((t) => t.tokenHash))).toBe(1000)
+    for (const t of [tokens[0]!, tokens[499]!, tokens[500]!, tokens[999]!]) expect(await store.findRequestToken(t.tokenHash)).toEqual(t)
+  })
+
+  it('a session or guest session naming an unknown application fails alone; the others of its moment commit', async () => {
+    const good = Array.from({ length: 5 }, () => ({ sessionHash: hex(32), appId, createdAt: now, expiresAt: now + 1000 }))
+    const bad = { ...good[0]!, sessionHash: hex(32), appId: hex(12) }
+    const results = await Promise.allSettled([...good, bad].map((s) => store.insertGuestSession(s)))
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected'])
+    expect((results[5] as PromiseRejectedResult).reason).toMatchObject({ code: '23503' })
+    for (const s of good) expect(await store.findGuestSession(s.sessionHash)).toEqual(s)
+    expect(await store.findGuestSession(bad.sessionHash)).toBeNull()
+  })
+
+  it('close() commits inserts still waiting for their group before ending the pool', async () => {
+    const own = await PostgresStore.open(database.url)
+    const tokens = Array.from({ length: 3 }, token)
+    const inserts = tokens.map((t) => own.insertRequestToken(t))
+    await own.close()
+    await Promise.all(inserts)
+    expect(await committed(tokens.map((t) => t.tokenHash))).toBe(3)
+  })
+})

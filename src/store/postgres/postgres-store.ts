@@ -28,7 +28,9 @@ import {
   toApplication,
   toGuestSession,
   toRequestToken,
+  sessionWithAccountSql,
   toSession,
+  toSessionWithAccount,
   toSigningKey,
   toV4RequestToken,
   toWebSession,
@@ -64,6 +66,11 @@ const types = {
 
 type Queryable = Pick<pg.PoolClient, 'query'>
 
+const SESSION_WITH_ACCOUNT = sessionWithAccountSql('$1')
+
+// Most rows one group-committed INSERT carries: keeps one statement's parameters, parse and run time bounded.
+const MAX_BATCH_ROWS = 500
+
 /**
  * The shared backend: any number of cinepass instances on one PostgreSQL database, through a
  * `pg.Pool`. Every method is one statement or one transaction; single-use credentials are consumed
@@ -74,9 +81,52 @@ type Queryable = Pick<pg.PoolClient, 'query'>
 export class PostgresStore implements Store {
   readonly kind = 'postgres'
   readonly #pool: pg.Pool
+  #closing: Promise<void> | undefined
+  // The hot endpoints' pure inserts, group-committed (see InsertBatcher).
+  readonly #requestTokens: InsertBatcher
+  readonly #guestSessions: InsertBatcher
+  readonly #sessions: InsertBatcher
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool
+    const write = (sql: string, params: unknown[]): Promise<void> =>
+      this.#run(async () => {
+        await this.#exec(sql, params)
+      })
+    this.#requestTokens = new InsertBatcher(
+      'request_tokens',
+      [
+        ['token_hash', 'text'],
+        ['app_id', 'text'],
+        ['created_at', 'bigint'],
+        ['expires_at', 'bigint'],
+        ['status', 'text'],
+        ['account_id', 'integer'],
+        ['consumed_at', 'bigint'],
+      ],
+      write,
+    )
+    this.#guestSessions = new InsertBatcher(
+      'guest_sessions',
+      [
+        ['session_hash', 'text'],
+        ['app_id', 'text'],
+        ['created_at', 'bigint'],
+        ['expires_at', 'bigint'],
+      ],
+      write,
+    )
+    this.#sessions = new InsertBatcher(
+      'sessions',
+      [
+        ['session_hash', 'text'],
+        ['app_id', 'text'],
+        ['account_id', 'integer'],
+        ['created_at', 'bigint'],
+        ['expires_at', 'bigint'],
+      ],
+      write,
+    )
   }
 
   /** Connects, and applies pending migrations under an advisory lock (safe when instances start together). */
@@ -241,9 +291,13 @@ export class PostgresStore implements Store {
     })
   }
 
-  async close(): Promise<void> {
-    if (this.#pool.ended) return
-    await this.#pool.end()
+  /** Writes the inserts still queued for a group commit (their callers get their answers), then ends the pool. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([this.#requestTokens.flush(), this.#guestSessions.flush(), this.#sessions.flush()])
+      if (!this.#pool.ended) await this.#pool.end()
+    })()
+    return this.#closing
   }
 
   getMeta(key: string): Promise<string | null> {
@@ -350,12 +404,7 @@ export class PostgresStore implements Store {
   }
 
   insertRequestToken(token: RequestTokenRecord): Promise<void> {
-    return this.#run(async () => {
-      await this.#exec(
-        'INSERT INTO request_tokens (token_hash, app_id, created_at, expires_at, status, account_id, consumed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [token.tokenHash, token.appId, token.createdAt, token.expiresAt, token.status, token.accountId, token.consumedAt],
-      )
-    })
+    return this.#requestTokens.insert([token.tokenHash, token.appId, token.createdAt, token.expiresAt, token.status, token.accountId, token.consumedAt])
   }
 
   findRequestToken(tokenHash: string): Promise<RequestTokenRecord | null> {
@@ -433,11 +482,15 @@ export class PostgresStore implements Store {
   }
 
   insertSession(session: SessionRecord): Promise<void> {
-    return this.#run(() => this.#insertSession(session))
+    return this.#sessions.insert([session.sessionHash, session.appId, session.accountId, session.createdAt, session.expiresAt])
   }
 
   findSession(sessionHash: string): Promise<SessionRecord | null> {
     return this.#run(async () => toSession(await this.#one('SELECT * FROM sessions WHERE session_hash = $1', [sessionHash])))
+  }
+
+  findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null> {
+    return this.#run(async () => toSessionWithAccount(await this.#one(SESSION_WITH_ACCOUNT, [sessionHash])))
   }
 
   deleteSession(sessionHash: string, appId: string): Promise<boolean> {
@@ -445,14 +498,7 @@ export class PostgresStore implements Store {
   }
 
   insertGuestSession(session: GuestSessionRecord): Promise<void> {
-    return this.#run(async () => {
-      await this.#exec('INSERT INTO guest_sessions (session_hash, app_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [
-        session.sessionHash,
-        session.appId,
-        session.createdAt,
-        session.expiresAt,
-      ])
-    })
+    return this.#guestSessions.insert([session.sessionHash, session.appId, session.createdAt, session.expiresAt])
   }
 
   findGuestSession(sessionHash: string): Promise<GuestSessionRecord | null> {
@@ -606,6 +652,104 @@ export class PostgresStore implements Store {
       // Copied accounts keep their ids; new ones continue after the highest.
       await client.query("SELECT setval(pg_get_serial_sequence('accounts', 'id'), COALESCE((SELECT MAX(id) FROM accounts), 0) + 1, false)")
     })
+  }
+}
+
+interface QueuedRow {
+  values: unknown[]
+  resolve: () => void
+  reject: (error: unknown) => void
+}
+
+// Group commit: under load many requests insert into the same table within one event-loop turn; one
+// multi-row statement per turn costs one round trip and one commit (one WAL flush) instead of one of
+// each per request, and holds one pooled connection instead of many.
+/**
+ * Group commit of single-row INSERTs into one table. Contract:
+ * - `insert(values)` queues one row (values in `columns` order). Rows queued during one event-loop
+ *   turn are written at `setImmediate` by ONE autocommitted statement
+ *   (`INSERT … SELECT * FROM unnest($1::type[], …)`; a lone row uses a plain `VALUES` insert).
+ * - Acknowledge after commit: a caller's promise resolves only once that statement has committed, so
+ *   a resolved insert is as durable as a single-row one.
+ * - Cap: at most `maxRows` rows per statement; a full queue is written at once, without waiting.
+ * - Errors go through the store's mapping (`write`). When the batch fails with StoreUnavailableError,
+ *   every caller of the batch rejects with that same error. Any other failure (a duplicate key, a
+ *   foreign-key violation in one row) falls back to inserting the batch's rows one by one, so only the
+ *   offending caller rejects, with its own error, and the others commit.
+ * - `flush()` writes what is queued and waits for every batch in flight (the store's `close()`).
+ */
+class InsertBatcher {
+  readonly #single: string
+  readonly #multi: string
+  readonly #write: (sql: string, params: unknown[]) => Promise<void>
+  readonly #maxRows: number
+  #queue: QueuedRow[] = []
+  #scheduled: NodeJS.Immediate | undefined
+  readonly #inFlight = new Set<Promise<void>>()
+
+  constructor(
+    table: string,
+    columns: readonly (readonly [name: string, type: string])[],
+    write: (sql: string, params: unknown[]) => Promise<void>,
+    maxRows = MAX_BATCH_ROWS,
+  ) {
+    const names = columns.map(([name]) => name).join(', ')
+    this.#single = `INSERT INTO ${table} (${names}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`
+    this.#multi = `INSERT INTO ${table} (${names}) SELECT * FROM unnest(${columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})`
+    this.#write = write
+    this.#maxRows = maxRows
+  }
+
+  insert(values: unknown[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ values, resolve, reject })
+      if (this.#queue.length >= this.#maxRows) this.#dispatch()
+      else this.#scheduled ??= setImmediate(() => this.#dispatch())
+    })
+  }
+
+  async flush(): Promise<void> {
+    this.#dispatch()
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight)
+  }
+
+  #dispatch(): void {
+    if (this.#scheduled) clearImmediate(this.#scheduled)
+    this.#scheduled = undefined
+    const batch = this.#queue
+    if (batch.length === 0) return
+    this.#queue = []
+    const done: Promise<void> = this.#commit(batch).finally(() => this.#inFlight.delete(done))
+    this.#inFlight.add(done)
+  }
+
+  // Never rejects: every outcome is delivered to the callers' own promises.
+  async #commit(batch: QueuedRow[]): Promise<void> {
+    if (batch.length === 1) return this.#commitOne(batch[0]!)
+    try {
+      // One array per column: unnest turns them back into rows.
+      await this.#write(
+        this.#multi,
+        batch[0]!.values.map((_, column) => batch.map((row) => row.values[column])),
+      )
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) {
+        for (const row of batch) row.reject(error)
+        return
+      }
+      for (const row of batch) await this.#commitOne(row)
+      return
+    }
+    for (const row of batch) row.resolve()
+  }
+
+  async #commitOne(row: QueuedRow): Promise<void> {
+    try {
+      await this.#write(this.#single, row.values)
+      row.resolve()
+    } catch (error) {
+      row.reject(error)
+    }
   }
 }
 

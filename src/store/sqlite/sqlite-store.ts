@@ -29,7 +29,9 @@ import {
   toApplication,
   toGuestSession,
   toRequestToken,
+  sessionWithAccountSql,
   toSession,
+  toSessionWithAccount,
   toSigningKey,
   toV4RequestToken,
   toWebSession,
@@ -49,13 +51,21 @@ export interface SqliteStoreOptions {
    * CLI commands leave it to SQLite's automatic checkpoints).
    */
   checkpointInBackground?: boolean
+  /** Page cache, MiB (default 16): pages are kept only as they are read, up to this much. */
+  cacheMb?: number
 }
+
+const DEFAULT_CACHE_MB = 16
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
 
 interface QueuedWrite {
   work: () => unknown
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
 }
+
+const SESSION_WITH_ACCOUNT = sessionWithAccountSql('?')
 
 // SQLite error codes meaning the database cannot take the operation now (disk full, I/O, locked too
 // long): the request fails closed with 503 rather than as a bug.
@@ -90,6 +100,9 @@ export class SqliteStore implements Store {
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     db.pragma('busy_timeout = 5000')
     db.pragma('foreign_keys = ON')
+    // Tokens and sessions are looked up by random hashes, so the hot pages are spread over the whole
+    // index: SQLite's default 2 MiB page cache would send most lookups to the OS (docs/performance.md).
+    db.pragma(`cache_size = -${(options.cacheMb ?? DEFAULT_CACHE_MB) * 1024}`)
     const store = new SqliteStore(path, db)
     store.migrate()
     if (options.checkpointInBackground && path !== ':memory:') {
@@ -168,11 +181,11 @@ export class SqliteStore implements Store {
 
   /**
    * Every write runs through here (group commit): the writes queued during one event-loop turn run
-   * in one transaction, each inside its own SAVEPOINT, so one write that throws is undone alone and
-   * the others go on. Each caller's promise settles only after that transaction has committed; if
-   * the commit (or the batch) fails, every write of the batch rejects with StoreUnavailableError and
-   * none of them is in the database. One commit per turn instead of one per write is what lets
-   * writes keep pace with requests (docs/performance.md).
+   * in one transaction. Each caller's promise settles only after that transaction has committed; a
+   * write that throws fails alone and the others go on; if the commit (or the database) fails, every
+   * write of the batch rejects with StoreUnavailableError and none of them is in the database. One
+   * commit per turn instead of one per write is what lets writes keep pace with requests
+   * (docs/performance.md). `work` may run twice (see `#flush`), so it must only touch the database.
    */
   #write<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -182,41 +195,21 @@ export class SqliteStore implements Store {
     })
   }
 
-  /** Runs the queued writes in one transaction and settles their promises after it commits. */
+  /**
+   * Runs the queued writes in one transaction and settles their promises after it commits. Writes
+   * almost never throw, so the batch first runs bare; only when one throws is the transaction rolled
+   * back and the batch replayed with a SAVEPOINT around each write, which undoes the failing one
+   * alone. (Two savepoint statements per write would cost more than the write itself.)
+   */
   #flush(): void {
     const batch = this.#batch
     if (batch.length === 0) return
     this.#batch = []
-    const db = this.#db
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
+    let outcomes: Outcome[]
     try {
-      // A write alone in its batch needs no savepoint: if it fails, the whole transaction is undone.
-      const isolate = batch.length > 1
-      this.#statement('BEGIN IMMEDIATE').run()
-      try {
-        for (const op of batch) {
-          if (isolate) this.#statement('SAVEPOINT op').run()
-          try {
-            outcomes.push({ ok: true, value: op.work() })
-            if (isolate) this.#statement('RELEASE op').run()
-          } catch (error) {
-            // The database itself failed (full, I/O, lost): the whole batch fails below.
-            if (isUnavailable(error) || !db.inTransaction) throw error
-            if (isolate) {
-              this.#statement('ROLLBACK TO op').run()
-              this.#statement('RELEASE op').run()
-            }
-            outcomes.push({ ok: false, error })
-          }
-        }
-        if (isolate || outcomes[0]!.ok) this.#commit()
-        else this.#statement('ROLLBACK').run()
-      } catch (error) {
-        if (db.inTransaction) db.exec('ROLLBACK')
-        throw error
-      }
+      outcomes = this.#runBatch(batch, false) ?? this.#runBatch(batch, true)!
     } catch (error) {
-      const failure = isUnavailable(error) || !db.open ? new StoreUnavailableError(error) : error
+      const failure = isUnavailable(error) || !this.#db.open ? new StoreUnavailableError(error) : error
       for (const op of batch) op.reject(failure)
       return
     }
@@ -225,6 +218,41 @@ export class SqliteStore implements Store {
       if (outcome.ok) op.resolve(outcome.value)
       else op.reject(outcome.error)
     })
+  }
+
+  /**
+   * One transaction over `batch`, committed. With `isolate`, each write runs in its own savepoint and
+   * one that throws is recorded as failed; without, a write that throws rolls everything back and the
+   * result is undefined (replay isolated) — unless it was alone, when its failure is the outcome.
+   * A database failure (full, I/O, lost) throws: the whole batch fails.
+   */
+  #runBatch(batch: QueuedWrite[], isolate: boolean): Outcome[] | undefined {
+    const db = this.#db
+    const outcomes: Outcome[] = []
+    this.#statement('BEGIN IMMEDIATE').run()
+    try {
+      for (const op of batch) {
+        if (isolate) this.#statement('SAVEPOINT op').run()
+        try {
+          outcomes.push({ ok: true, value: op.work() })
+          if (isolate) this.#statement('RELEASE op').run()
+        } catch (error) {
+          if (isUnavailable(error) || !db.inTransaction) throw error
+          if (!isolate) {
+            this.#statement('ROLLBACK').run()
+            return batch.length === 1 ? [{ ok: false, error }] : undefined
+          }
+          this.#statement('ROLLBACK TO op').run()
+          this.#statement('RELEASE op').run()
+          outcomes.push({ ok: false, error })
+        }
+      }
+      this.#commit()
+      return outcomes
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK')
+      throw error
+    }
   }
 
   #commit(): void {
@@ -446,6 +474,10 @@ export class SqliteStore implements Store {
 
   findSession(sessionHash: string): Promise<SessionRecord | null> {
     return this.#run(() => toSession(this.#get('SELECT * FROM sessions WHERE session_hash = ?', sessionHash)))
+  }
+
+  findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null> {
+    return this.#run(() => toSessionWithAccount(this.#get(SESSION_WITH_ACCOUNT, sessionHash)))
   }
 
   deleteSession(sessionHash: string, appId: string): Promise<boolean> {
