@@ -255,6 +255,7 @@ interface Seeded {
 
 const USER_COUNT = 64
 const ACCOUNT_SESSIONS = 5000
+const SEED_CONCURRENCY = 400
 
 async function seed(database: string, counts: { pending: number; approved: number; sessions: number }): Promise<Seeded> {
   const config = loadConfig({ CINEPASS_DATABASE: database })
@@ -277,8 +278,10 @@ async function seed(database: string, counts: { pending: number; approved: numbe
     const now = Date.now()
     const inBatches = async <T>(count: number, make: (i: number) => Promise<T>): Promise<T[]> => {
       const out: T[] = []
-      for (let start = 0; start < count; start += 2000) {
-        out.push(...(await Promise.all(Array.from({ length: Math.min(2000, count - start) }, (_, i) => make(start + i)))))
+      // A few hundred at once: more would wait longer than the PostgreSQL pool's connection timeout
+      // (1.5 s) for one of its 10 connections, and be refused as an outage.
+      for (let start = 0; start < count; start += SEED_CONCURRENCY) {
+        out.push(...(await Promise.all(Array.from({ length: Math.min(SEED_CONCURRENCY, count - start) }, (_, i) => make(start + i)))))
       }
       return out
     }
