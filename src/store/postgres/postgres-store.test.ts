@@ -23,7 +23,8 @@ if (skipReason) {
   })
 }
 
-// Group commit of the hot endpoints' inserts: PostgreSQL-only (the SQLite store writes in-process).
+// Group commit of the hot endpoints' inserts and batched session checks: PostgreSQL-only (the SQLite
+// store works in-process).
 describe.skipIf(skipReason !== null)('PostgresStore group commit', () => {
   const hex = (bytes: number): string => randomBytes(bytes).toString('hex')
   const now = Date.now()
@@ -60,6 +61,17 @@ describe.skipIf(skipReason !== null)('PostgresStore group commit', () => {
     expect((results[5] as PromiseRejectedResult).reason).toMatchObject({ code: '23503' })
     for (const s of good) expect(await store.findGuestSession(s.sessionHash)).toEqual(s)
     expect(await store.findGuestSession(bad.sessionHash)).toBeNull()
+  })
+
+  it('findSessionWithAccount() calls made in one moment each get their own session, repeated and unknown ones included', async () => {
+    const account = (await store.insertAccount({ objectId: hex(12), username: `batch_${hex(3)}`, name: 'B', email: null, language: 'en', country: 'US', includeAdult: false, passwordHash: 'x', createdAt: now }))!
+    const sessions = Array.from({ length: 700 }, () => ({ sessionHash: hex(32), appId, accountId: account.id, createdAt: now, expiresAt: null }))
+    await Promise.all(sessions.map((session) => store.insertSession(session)))
+    const asked = [...sessions.map((session) => session.sessionHash), sessions[3]!.sessionHash, hex(32)]
+    const found = await Promise.all(asked.map((hash) => store.findSessionWithAccount(hash)))
+    sessions.forEach((session, i) => expect(found[i]).toEqual({ session, account }))
+    expect(found[700]).toEqual({ session: sessions[3], account })
+    expect(found[701]).toBeNull()
   })
 
   it('close() commits inserts still waiting for their group before ending the pool', async () => {

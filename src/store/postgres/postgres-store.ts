@@ -66,7 +66,7 @@ const types = {
 
 type Queryable = Pick<pg.PoolClient, 'query'>
 
-const SESSION_WITH_ACCOUNT = sessionWithAccountSql('$1')
+const SESSIONS_WITH_ACCOUNTS = sessionWithAccountSql('ANY($1::text[])')
 
 // Most rows one group-committed INSERT carries: keeps one statement's parameters, parse and run time bounded.
 const MAX_BATCH_ROWS = 500
@@ -86,6 +86,7 @@ export class PostgresStore implements Store {
   readonly #requestTokens: InsertBatcher
   readonly #guestSessions: InsertBatcher
   readonly #sessions: InsertBatcher
+  readonly #sessionChecks: LookupBatcher
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool
@@ -93,6 +94,7 @@ export class PostgresStore implements Store {
       this.#run(async () => {
         await this.#exec(sql, params)
       })
+    this.#sessionChecks = new LookupBatcher(SESSIONS_WITH_ACCOUNTS, 'session_hash', (sql, params) => this.#run(() => this.#rows(sql, params)))
     this.#requestTokens = new InsertBatcher(
       'request_tokens',
       [
@@ -294,7 +296,7 @@ export class PostgresStore implements Store {
   /** Writes the inserts still queued for a group commit (their callers get their answers), then ends the pool. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.all([this.#requestTokens.flush(), this.#guestSessions.flush(), this.#sessions.flush()])
+      await Promise.all([this.#requestTokens.flush(), this.#guestSessions.flush(), this.#sessions.flush(), this.#sessionChecks.flush()])
       if (!this.#pool.ended) await this.#pool.end()
     })()
     return this.#closing
@@ -490,7 +492,7 @@ export class PostgresStore implements Store {
   }
 
   findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null> {
-    return this.#run(async () => toSessionWithAccount(await this.#one(SESSION_WITH_ACCOUNT, [sessionHash])))
+    return this.#run(async () => toSessionWithAccount(await this.#sessionChecks.find(sessionHash)))
   }
 
   deleteSession(sessionHash: string, appId: string): Promise<boolean> {
@@ -655,6 +657,43 @@ export class PostgresStore implements Store {
   }
 }
 
+/**
+ * Items gathered during one event-loop turn and handed to `handle` together, at `setImmediate` or as
+ * soon as `maxItems` are waiting. `handle` must settle every item itself and never reject.
+ * `flush()` hands over what is waiting and waits for every batch in flight (the store's `close()`).
+ */
+class TurnQueue<Item> {
+  #items: Item[] = []
+  #scheduled: NodeJS.Immediate | undefined
+  readonly #inFlight = new Set<Promise<void>>()
+
+  constructor(
+    private readonly handle: (batch: Item[]) => Promise<void>,
+    private readonly maxItems = MAX_BATCH_ROWS,
+  ) {}
+
+  push(item: Item): void {
+    this.#items.push(item)
+    if (this.#items.length >= this.maxItems) this.#dispatch()
+    else this.#scheduled ??= setImmediate(() => this.#dispatch())
+  }
+
+  async flush(): Promise<void> {
+    this.#dispatch()
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight)
+  }
+
+  #dispatch(): void {
+    if (this.#scheduled) clearImmediate(this.#scheduled)
+    this.#scheduled = undefined
+    const batch = this.#items
+    if (batch.length === 0) return
+    this.#items = []
+    const done: Promise<void> = this.handle(batch).finally(() => this.#inFlight.delete(done))
+    this.#inFlight.add(done)
+  }
+}
+
 interface QueuedRow {
   values: unknown[]
   resolve: () => void
@@ -667,60 +706,34 @@ interface QueuedRow {
 /**
  * Group commit of single-row INSERTs into one table. Contract:
  * - `insert(values)` queues one row (values in `columns` order). Rows queued during one event-loop
- *   turn are written at `setImmediate` by ONE autocommitted statement
- *   (`INSERT … SELECT * FROM unnest($1::type[], …)`; a lone row uses a plain `VALUES` insert).
+ *   turn are written by ONE autocommitted statement (`INSERT … SELECT * FROM unnest($1::type[], …)`;
+ *   a lone row uses a plain `VALUES` insert), at most `MAX_BATCH_ROWS` rows each.
  * - Acknowledge after commit: a caller's promise resolves only once that statement has committed, so
  *   a resolved insert is as durable as a single-row one.
- * - Cap: at most `maxRows` rows per statement; a full queue is written at once, without waiting.
  * - Errors go through the store's mapping (`write`). When the batch fails with StoreUnavailableError,
  *   every caller of the batch rejects with that same error. Any other failure (a duplicate key, a
  *   foreign-key violation in one row) falls back to inserting the batch's rows one by one, so only the
  *   offending caller rejects, with its own error, and the others commit.
- * - `flush()` writes what is queued and waits for every batch in flight (the store's `close()`).
  */
 class InsertBatcher {
   readonly #single: string
   readonly #multi: string
   readonly #write: (sql: string, params: unknown[]) => Promise<void>
-  readonly #maxRows: number
-  #queue: QueuedRow[] = []
-  #scheduled: NodeJS.Immediate | undefined
-  readonly #inFlight = new Set<Promise<void>>()
+  readonly #queue = new TurnQueue<QueuedRow>((batch) => this.#commit(batch))
 
-  constructor(
-    table: string,
-    columns: readonly (readonly [name: string, type: string])[],
-    write: (sql: string, params: unknown[]) => Promise<void>,
-    maxRows = MAX_BATCH_ROWS,
-  ) {
+  constructor(table: string, columns: readonly (readonly [name: string, type: string])[], write: (sql: string, params: unknown[]) => Promise<void>) {
     const names = columns.map(([name]) => name).join(', ')
     this.#single = `INSERT INTO ${table} (${names}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`
     this.#multi = `INSERT INTO ${table} (${names}) SELECT * FROM unnest(${columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})`
     this.#write = write
-    this.#maxRows = maxRows
   }
 
   insert(values: unknown[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ values, resolve, reject })
-      if (this.#queue.length >= this.#maxRows) this.#dispatch()
-      else this.#scheduled ??= setImmediate(() => this.#dispatch())
-    })
+    return new Promise((resolve, reject) => this.#queue.push({ values, resolve, reject }))
   }
 
-  async flush(): Promise<void> {
-    this.#dispatch()
-    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight)
-  }
-
-  #dispatch(): void {
-    if (this.#scheduled) clearImmediate(this.#scheduled)
-    this.#scheduled = undefined
-    const batch = this.#queue
-    if (batch.length === 0) return
-    this.#queue = []
-    const done: Promise<void> = this.#commit(batch).finally(() => this.#inFlight.delete(done))
-    this.#inFlight.add(done)
+  flush(): Promise<void> {
+    return this.#queue.flush()
   }
 
   // Never rejects: every outcome is delivered to the callers' own promises.
@@ -750,6 +763,52 @@ class InsertBatcher {
     } catch (error) {
       row.reject(error)
     }
+  }
+}
+
+interface QueuedLookup {
+  key: string
+  resolve: (row: Row | undefined) => void
+  reject: (error: unknown) => void
+}
+
+// The session check is the most frequent request; in node-pg each query costs more CPU in this process
+// than PostgreSQL spends on the lookup, so the lookups of one turn share one query.
+/**
+ * Lookups by one text key, gathered per event-loop turn into one query. Contract:
+ * - `find(key)` resolves with the row whose `keyColumn` is `key`, or undefined when there is none.
+ * - Lookups of one turn (at most `MAX_BATCH_ROWS`) run as one `read(sql, [keys])`, where `sql` selects
+ *   `WHERE keyColumn = ANY($1::text[])`; a lone lookup runs the same query with one key.
+ * - A failure (mapped by `read`) rejects every lookup of that query with the same error.
+ */
+class LookupBatcher {
+  readonly #queue = new TurnQueue<QueuedLookup>((batch) => this.#lookUp(batch))
+
+  constructor(
+    private readonly sql: string,
+    private readonly keyColumn: string,
+    private readonly read: (sql: string, params: unknown[]) => Promise<Row[]>,
+  ) {}
+
+  find(key: string): Promise<Row | undefined> {
+    return new Promise((resolve, reject) => this.#queue.push({ key, resolve, reject }))
+  }
+
+  flush(): Promise<void> {
+    return this.#queue.flush()
+  }
+
+  // Never rejects: every outcome is delivered to the callers' own promises.
+  async #lookUp(batch: QueuedLookup[]): Promise<void> {
+    let rows: Row[]
+    try {
+      rows = await this.read(this.sql, [[...new Set(batch.map((lookup) => lookup.key))]])
+    } catch (error) {
+      for (const lookup of batch) lookup.reject(error)
+      return
+    }
+    const byKey = new Map(rows.map((row) => [row[this.keyColumn] as string, row]))
+    for (const lookup of batch) lookup.resolve(byKey.get(lookup.key))
   }
 }
 
