@@ -7,9 +7,8 @@ import { PostgresStore } from './postgres-store.js'
 
 const skipReason = await postgresSkipReason('postgres store contract')
 
-if (skipReason) {
-  describe('postgres store contract', () => it.skip(`skipped: ${skipReason}`, () => {}))
-} else {
+// Without PostgreSQL, postgresSkipReason has printed why (and in CI it fails instead).
+if (!skipReason) {
   runStoreContract('postgres', async () => {
     const database = await createTemporaryPostgresDatabase()
     const store = await PostgresStore.open(database.url)

@@ -492,7 +492,8 @@ export class PostgresStore implements Store {
   }
 
   findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null> {
-    return this.#run(async () => toSessionWithAccount(await this.#sessionChecks.find(sessionHash)))
+    // The batcher's query already maps driver errors (#run).
+    return this.#sessionChecks.find(sessionHash).then(toSessionWithAccount)
   }
 
   deleteSession(sessionHash: string, appId: string): Promise<boolean> {

@@ -51,11 +51,10 @@ export interface SqliteStoreOptions {
    * CLI commands leave it to SQLite's automatic checkpoints).
    */
   checkpointInBackground?: boolean
-  /** Page cache, MiB (default 16): pages are kept only as they are read, up to this much. */
-  cacheMb?: number
 }
 
-const DEFAULT_CACHE_MB = 16
+// SQLite's page cache, MiB: pages are kept only as they are read, up to this much.
+const PAGE_CACHE_MB = 16
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
 
@@ -102,7 +101,7 @@ export class SqliteStore implements Store {
     db.pragma('foreign_keys = ON')
     // Tokens and sessions are looked up by random hashes, so the hot pages are spread over the whole
     // index: SQLite's default 2 MiB page cache would send most lookups to the OS (docs/performance.md).
-    db.pragma(`cache_size = -${(options.cacheMb ?? DEFAULT_CACHE_MB) * 1024}`)
+    db.pragma(`cache_size = -${PAGE_CACHE_MB * 1024}`)
     const store = new SqliteStore(path, db)
     store.migrate()
     if (options.checkpointInBackground && path !== ':memory:') {
