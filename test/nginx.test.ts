@@ -171,8 +171,9 @@ describe.skipIf(skipReason !== null)('nginx (docs/examples/nginx-cinepass.conf) 
     for (const index of [0, 1]) {
       expect(await instances[index]!.stop('SIGTERM')).toEqual({ code: 0, signal: null })
       instances[index] = await spawnServer(database.url, env, ports[index])
-      // As docs/deployment.md says: the next instance stops only after nginx's fail_timeout (2 s) has passed.
-      await pause(2_500)
+      // As docs/deployment.md says: the next instance stops only after nginx's fail_timeout (2 s) and one
+      // second more have passed (nginx counts it in whole seconds: a failure at 10.9 s lasts until 13 s).
+      await pause(3_500)
     }
     running = false
     await Promise.all(clients)

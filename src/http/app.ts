@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import net from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify'
 import type { Logger } from 'pino'
 import type { AuthService } from '../core/auth-service.js'
@@ -32,9 +33,9 @@ export interface AppOptions {
   /** Structured logger; omit for none. */
   logger?: Logger
   /**
-   * On close, how long to keep answering requests (each with `Connection: close`) before the listener
-   * stops and idle keep-alive connections are cut: a request a client sent just before the stop is
-   * then answered, not reset. Default 0.
+   * On close, the listener stops accepting at once; for this long the open keep-alive connections are
+   * still answered (each response with `Connection: close`) before the ones left idle are cut: a
+   * request a client sent just before the stop is then answered, not reset. Default 0.
    */
   closeGraceMs?: number
   /** Further route groups (the website, v4) registered after the v3 API. */
@@ -136,7 +137,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   let draining = false
   app.addHook('preClose', async () => {
     draining = true
-    if (options.closeGraceMs) await new Promise((resolve) => setTimeout(resolve, options.closeGraceMs))
+    if (!options.closeGraceMs) return
+    // Stop accepting now, not after the grace: a connection accepted at its very end would count as
+    // idle before its request was read, and be cut (a proxy sees a reset, 502). Refused now instead, a
+    // connection is retried elsewhere by a proxy. net.Server's close, not http.Server's, which would
+    // also cut the idle keep-alive connections the grace is for. The poll phase before setImmediate
+    // accepts connections already queued, so none is reset with the listening socket.
+    await new Promise((resolve) => setImmediate(resolve))
+    net.Server.prototype.close.call(app.server)
+    await new Promise((resolve) => setTimeout(resolve, options.closeGraceMs))
   })
   // A callback hook, not an async one: it runs on every response and should cost next to nothing.
   app.addHook('onSend', (_request, reply, payload, done) => {
