@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /** Where core gets random bytes from. Always a CSPRNG outside tests. */
 export interface RandomSource {
@@ -36,7 +36,8 @@ export function randomHex(random: RandomSource, count: number): string {
  * enough because every secret we issue carries at least 128 random bits.
  */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex')
+  // The one-shot hash: a third of createHash().update().digest()'s cost, and every request pays it.
+  return hash('sha256', secret, 'hex')
 }
 
 /** Compares two strings in time that depends only on their digests, never on where they differ. */

@@ -12,13 +12,19 @@ const SECRET_PARAMETERS = new Set([
   '_csrf',
 ])
 
+// A query whose keys are plain text (no escapes, no `+`): its secret keys can be matched as written.
+const SECRET_PAIR = new RegExp(`(^|&)(${[...SECRET_PARAMETERS].join('|')})=[^&]*`, 'gi')
+const ESCAPED = /[%+]/
+
 /** The URL with every secret parameter's value replaced by `[REDACTED]`, and token-bearing paths masked. */
 export function redactUrl(url: string): string {
   const questionMark = url.indexOf('?')
   const path = redactPath(questionMark === -1 ? url : url.slice(0, questionMark))
   if (questionMark === -1) return path
-  const parts = url
-    .slice(questionMark + 1)
+  const query = url.slice(questionMark + 1)
+  // Every request has a query to redact: the common one, without escapes, in one pass.
+  if (!ESCAPED.test(query)) return `${path}?${query.replace(SECRET_PAIR, '$1$2=[REDACTED]')}`
+  const parts = query
     .split('&')
     .map((pair) => {
       const equals = pair.indexOf('=')
