@@ -4,21 +4,38 @@
  *
  *   npm run bench -- [--smoke | --quick] [--backends sqlite,postgres (default both)] [--workers 2] [--connections 50] [--out bench/results]
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { loadConfig } from '../dist/config.js'
-import { buildCore, openStore } from '../dist/server.js'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { join, resolve } from 'node:path'
+import {
+  ACCOUNT_SESSIONS,
+  ENDPOINTS,
+  cores,
+  createDatabase,
+  drive,
+  freePort,
+  generator,
+  log,
+  peakRssMb,
+  pinned,
+  requestLines,
+  ROOT,
+  runCapture,
+  seed,
+  serverCpu,
+  startCinepass,
+  startProcess,
+  USER_COUNT,
+  writeList,
+  type Database,
+  type Endpoint,
+  type Measurement,
+  type Seeded,
+  type Server,
+} from './harness.js'
 import { renderChart } from './chart.js'
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const CLI = join(ROOT, 'dist/cli/cinepass.cjs')
-const LUA = join(ROOT, 'bench/requests.lua')
-const PG_ADMIN = process.env.CINEPASS_BENCH_PG_ADMIN ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
 type Mode = 'smoke' | 'quick' | 'full'
 
@@ -30,18 +47,6 @@ interface Options {
   out: string
 }
 
-interface Measurement {
-  requests: number
-  duration_us: number
-  p50_us: number
-  p90_us: number
-  p99_us: number
-  max_us: number
-  non2xx: number
-  socket_errors: number
-}
-
-/** One row of the table. */
 export interface Row {
   backend: string
   endpoint: string
@@ -85,252 +90,6 @@ function parseOptions(argv: string[]): Options {
 
 const options = parseOptions(process.argv.slice(2))
 const timing = { smoke: { seconds: 1, warmup: 0 }, quick: { seconds: 3, warmup: 1 }, full: { seconds: 10, warmup: 3 } }[options.mode]
-const cores = availableParallelism()
-const pinned = cores >= 2
-const serverCpu = pinned ? ['taskset', '-c', '0'] : []
-const loadCpu = pinned ? ['taskset', '-c', '1'] : []
-const work = mkdtempSync(join(tmpdir(), 'cinepass-bench-'))
-const children = new Set<ChildProcess>()
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL')
-  rmSync(work, { recursive: true, force: true })
-})
-
-function log(line: string): void {
-  process.stderr.write(`${line}\n`)
-}
-
-// ---------------------------------------------------------------- load generator
-
-/** wrk when present (installed with apt-get when missing and allowed), else autocannon. */
-function findLoadGenerator(): 'wrk' | 'autocannon' {
-  const has = (): boolean => spawnSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' }).status === 0
-  if (has()) return 'wrk'
-  if (process.getuid?.() === 0 && process.env.CINEPASS_BENCH_NO_INSTALL !== '1') {
-    log('wrk is missing: installing it with apt-get (Debian package "wrk")')
-    spawnSync('sh', ['-c', 'apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1)'], { stdio: 'ignore' })
-    if (has()) return 'wrk'
-  }
-  log('wrk is missing (install it with `apt-get install -y wrk`); falling back to autocannon, whose own cost lowers every figure')
-  return 'autocannon'
-}
-const generator = findLoadGenerator()
-
-/** Drives `base` with the requests listed in `listFile` (see requests.lua) for `seconds`. */
-async function drive(base: string, listFile: string, seconds: number, connections: number, pin = pinned): Promise<Measurement> {
-  // wrk takes whole seconds.
-  seconds = Math.max(1, Math.round(seconds))
-  const threads = pin ? 1 : 2
-  if (generator === 'wrk') {
-    const args = [...(pin ? loadCpu : []), 'wrk', `-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', LUA, base, '--', listFile, String(threads)]
-    const output = await runCapture(args[0]!, args.slice(1))
-    const line = output.split('\n').find((l) => l.startsWith('WRK_RESULT '))
-    if (!line) throw new Error(`wrk gave no result:\n${output}`)
-    return JSON.parse(line.slice('WRK_RESULT '.length)) as Measurement
-  }
-  return autocannon(base, listFile, seconds, connections)
-}
-
-async function autocannon(base: string, listFile: string, seconds: number, connections: number): Promise<Measurement> {
-  const { default: run } = (await import('autocannon' as string)) as { default: (options: object) => Promise<any> }
-  const items = readFileSync(listFile, 'utf8').trim().split('\n').map((line) => line.split('\t'))
-  let position = 0
-  const result = await run({
-    url: base,
-    connections,
-    duration: seconds,
-    requests: [
-      {
-        setupRequest: (request: object) => {
-          const [method, path, body] = items[position++ % items.length]!
-          return { ...request, method, path, ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}) }
-        },
-      },
-    ],
-  })
-  const ms = (value: number): number => Math.round(value * 1000)
-  return {
-    requests: result.requests.total,
-    duration_us: result.duration * 1e6,
-    p50_us: ms(result.latency.p50),
-    p90_us: ms(result.latency.p90),
-    p99_us: ms(result.latency.p99),
-    max_us: ms(result.latency.max),
-    non2xx: result.non2xx,
-    socket_errors: result.errors + result.timeouts,
-  }
-}
-
-function runCapture(command: string, args: string[]): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    child.once('error', reject)
-    child.once('exit', (code) => (code === 0 ? resolvePromise(output) : reject(new Error(`${command} exited ${code}:\n${output}`))))
-  })
-}
-
-function writeList(name: string, lines: string[]): string {
-  const path = join(work, `${name}.tsv`)
-  writeFileSync(path, `${lines.join('\n')}\n`)
-  return path
-}
-
-// ---------------------------------------------------------------- servers
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolvePromise(port))
-    })
-  })
-}
-
-interface Server {
-  base: string
-  pid: number
-  stop(): Promise<void>
-}
-
-async function startProcess(command: string[], env: NodeJS.ProcessEnv, port: number): Promise<Server> {
-  const logFile = join(work, `server-${port}.log`)
-  const out = (await import('node:fs')).openSync(logFile, 'w')
-  const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', out, out] })
-  children.add(child)
-  const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()))
-  const base = `http://127.0.0.1:${port}`
-  for (let attempt = 0; ; attempt++) {
-    if (child.exitCode !== null) throw new Error(`${command.join(' ')} exited:\n${readFileSync(logFile, 'utf8')}`)
-    try {
-      await fetch(`${base}/healthz`)
-      break
-    } catch {
-      if (attempt > 300) throw new Error(`${command.join(' ')} did not listen:\n${readFileSync(logFile, 'utf8')}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
-  return {
-    base,
-    pid: child.pid!,
-    stop: async () => {
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-      await exited
-      clearTimeout(timer)
-      children.delete(child)
-    },
-  }
-}
-
-/** Peak resident memory (VmHWM) of `pid` and its descendants (cluster workers), in MB. */
-function peakRssMb(pid: number): number | null {
-  let total = 0
-  const visit = (p: number): void => {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8')
-      total += Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0)
-      for (const task of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(Number(task))
-    } catch {
-      // The process is gone or /proc is not there: no figure.
-    }
-  }
-  visit(pid)
-  return total > 0 ? Math.round(total / 1024) : null
-}
-
-// ---------------------------------------------------------------- seeding (not measured)
-
-interface Seeded {
-  apiKey: string
-  users: { username: string; password: string }[]
-  pendingTokens: string[]
-  approvedTokens: string[]
-  sessions: string[]
-}
-
-const USER_COUNT = 64
-const ACCOUNT_SESSIONS = 5000
-const SEED_CONCURRENCY = 400
-
-async function seed(database: string, counts: { pending: number; approved: number; sessions: number }): Promise<Seeded> {
-  const config = loadConfig({ CINEPASS_DATABASE: database })
-  const store = await openStore(config)
-  try {
-    const core = buildCore(store, config)
-    await core.keys.ensureKey()
-    const app = await core.admin.createApplication({ name: 'Benchmark app' })
-    const password = `bench-${randomBytes(8).toString('hex')}`
-    // Many users: the login throttle reserves slots per (user, address), and all load comes from one address.
-    const users = await Promise.all(
-      Array.from({ length: USER_COUNT }, async (_, i) => {
-        const username = `bench${i}`
-        await core.admin.createUser({ username, password, name: `Bench ${i}` })
-        return { username, password }
-      }),
-    )
-    const accounts = await store.listAccounts()
-    const client = await core.auth.authenticateClient({ apiKey: app.api_key })
-    const now = Date.now()
-    const inBatches = async <T>(count: number, make: (i: number) => Promise<T>): Promise<T[]> => {
-      const out: T[] = []
-      // A few hundred at once: more would wait longer than the PostgreSQL pool's connection timeout
-      // (1.5 s) for one of its 10 connections, and be refused as an outage.
-      for (let start = 0; start < count; start += SEED_CONCURRENCY) {
-        out.push(...(await Promise.all(Array.from({ length: Math.min(SEED_CONCURRENCY, count - start) }, (_, i) => make(start + i)))))
-      }
-      return out
-    }
-    const pendingTokens = await inBatches(counts.pending, async () => (await core.auth.createRequestToken(client)).requestToken)
-    // Approved directly in the store: the password was checked by validate_with_login's own row.
-    const approve = async (i: number): Promise<string> => {
-      const { requestToken } = await core.auth.createRequestToken(client)
-      const { hashSecret } = await import('../dist/core/secrets.js')
-      await store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: accounts[i % accounts.length]!.id, now, appId: app.id })
-      return requestToken
-    }
-    const approvedTokens = await inBatches(counts.approved, approve)
-    const sessions = await inBatches(counts.sessions, async (i) => (await core.auth.createSession(client, await approve(i))).sessionId)
-    return { apiKey: app.api_key, users, pendingTokens, approvedTokens, sessions }
-  } finally {
-    await store.close()
-  }
-}
-
-// ---------------------------------------------------------------- databases
-
-interface Database {
-  kind: 'sqlite' | 'postgres'
-  url: string
-  remove(): Promise<void>
-}
-
-async function createDatabase(kind: 'sqlite' | 'postgres'): Promise<Database> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(join(work, 'sqlite-'))
-    return { kind, url: join(dir, 'cinepass.db'), remove: async () => rmSync(dir, { recursive: true, force: true }) }
-  }
-  const name = `cinepass_bench_${randomBytes(6).toString('hex')}`
-  execFileSync('psql', ['-X', '-q', '-d', PG_ADMIN, '-c', `CREATE DATABASE ${name}`], { stdio: 'pipe' })
-  const url = PG_ADMIN.replace(/\/[^/]*$/, `/${name}`)
-  const remove = async (): Promise<void> => {
-    execFileSync('psql', ['-X', '-q', '-d', PG_ADMIN, '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' })
-  }
-  try {
-    const store = await openStore(loadConfig({ CINEPASS_DATABASE: url }))
-    await store.close()
-  } catch (error) {
-    await remove()
-    throw error
-  }
-  return { kind, url, remove }
-}
-
-// ---------------------------------------------------------------- the run
 
 const TARGETS: Record<string, { ratio?: number; note: string }> = {
   'token/new': { ratio: 0.4, note: '≥ 0.40' },
@@ -401,17 +160,6 @@ async function benchArgon2(): Promise<void> {
   log(`  raw argon2id (m=19456, t=2, p=1, ${concurrency} at once${pinned ? ', on the server core' : ''}): ${argon2PerSecond.toFixed(1)} hashes/s`)
 }
 
-async function startCinepass(database: string, workers: number, pin: boolean, extraEnv: NodeJS.ProcessEnv = {}): Promise<Server> {
-  const port = await freePort()
-  const command = [...(pin ? serverCpu : []), process.execPath, CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--database', database, '--no-demo']
-  if (workers > 1) command.push('--workers', String(workers))
-  // Production settings, but the per-address API limit off: every request of the benchmark comes from 127.0.0.1.
-  // glibc settings as docs/performance.md recommends: otherwise glibc keeps each hashing thread's 19 MiB
-  // argon2 block after the hash is done (a fixed mmap threshold returns it; two arenas bound the rest).
-  return startProcess(command, { NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', CINEPASS_REQUEST_TOKEN_LIMIT: '0', CINEPASS_GUEST_SESSION_LIMIT: '0', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '4194304', ...extraEnv }, port)
-}
-
-/** Unknown user against wrong password: the medians side by side (security.md T24). */
 export interface EnumerationTiming {
   backend: string
   requestsEach: number
@@ -545,23 +293,17 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
       sessions: perRow * (1 + workerRuns) + ACCOUNT_SESSIONS,
     })
     log(`  seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-    const key = `api_key=${seeded.apiKey}`
     const half = (items: string[], second: boolean): string[] => items.slice(second ? perRow : 0, second ? 2 * perRow : perRow)
-    const lists = (second: boolean) => ({
-      'token/new': writeList(`token-${kind}`, [`GET\t/3/authentication/token/new?${key}`]),
-      'guest_session/new': writeList(`guest-${kind}`, [`GET\t/3/authentication/guest_session/new?${key}`]),
-      'session/new': writeList(`session-${kind}-${second}`, half(seeded.approvedTokens, second).map((t) => `POST\t/3/authentication/session/new?${key}\t{"request_token":"${t}"}`)),
-      // Its own sessions, which no DELETE row touches.
-      'GET /3/account': writeList(`account-${kind}`, seeded.sessions.slice(-ACCOUNT_SESSIONS).map((s) => `GET\t/3/account?${key}&session_id=${s}`)),
-      'DELETE session': writeList(`delete-${kind}-${second}`, half(seeded.sessions, second).map((s) => `DELETE\t/3/authentication/session?${key}\t{"session_id":"${s}"}`)),
-      validate_with_login: writeList(
-        `validate-${kind}`,
-        seeded.pendingTokens.map((t, i) => {
-          const user = seeded.users[i % seeded.users.length]!
-          return `POST\t/3/authentication/token/validate_with_login?${key}\t{"username":"${user.username}","password":"${user.password}","request_token":"${t}"}`
-        }),
-      ),
-    })
+    // Lists for the single server, and others (second halves of the single-use inputs) for the workers.
+    const lists = (second: boolean): Record<Endpoint, string> => {
+      const lines = requestLines(seeded, {
+        approvedTokens: half(seeded.approvedTokens, second),
+        deleteSessions: half(seeded.sessions, second),
+        // Its own sessions, which no DELETE row touches.
+        accountSessions: seeded.sessions.slice(-ACCOUNT_SESSIONS),
+      })
+      return Object.fromEntries(ENDPOINTS.map((endpoint) => [endpoint, writeList(`${endpoint.replace(/\W+/g, '-')}-${kind}-${second}`, lines[endpoint])])) as Record<Endpoint, string>
+    }
 
     const server = await startCinepass(database.url, 1, true)
     let tokenIdleP99 = 0

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { AccountRecord } from '../core/store.js'
 import { AuthError } from '../core/errors.js'
@@ -99,9 +99,7 @@ export function registerV3Routes(app: FastifyInstance, options: AppOptions): voi
 
 /** The account as TMDB's `GET /3/account` returns it. */
 export function toAccountDetails(account: AccountRecord): AccountDetails {
-  const gravatar = createHash('md5')
-    .update((account.email ?? '').trim().toLowerCase())
-    .digest('hex')
+  const gravatar = hash('md5', (account.email ?? '').trim().toLowerCase(), 'hex')
   return {
     avatar: { gravatar: { hash: gravatar }, tmdb: { avatar_path: null } },
     id: account.id,

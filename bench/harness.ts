@@ -1,0 +1,350 @@
+/**
+ * What the benchmark (run.ts) and the build comparison (compare.ts) share: the load generator, server
+ * processes, seeding and databases. Seeding and the servers can come from another checkout's build
+ * (`root`), so that two builds are measured side by side, each on a database of its own schema.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { availableParallelism, tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** This checkout. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const LUA = join(ROOT, 'bench/requests.lua')
+const PG_ADMIN = process.env.CINEPASS_BENCH_PG_ADMIN ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+
+export interface Measurement {
+  requests: number
+  duration_us: number
+  p50_us: number
+  p90_us: number
+  p99_us: number
+  max_us: number
+  non2xx: number
+  socket_errors: number
+}
+
+
+export const cores = availableParallelism()
+export const pinned = cores >= 2
+export const serverCpu = pinned ? ['taskset', '-c', '0'] : []
+const loadCpu = pinned ? ['taskset', '-c', '1'] : []
+export const work = mkdtempSync(join(tmpdir(), 'cinepass-bench-'))
+const children = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL')
+  rmSync(work, { recursive: true, force: true })
+})
+
+export function log(line: string): void {
+  process.stderr.write(`${line}\n`)
+}
+
+// ---------------------------------------------------------------- load generator
+
+/** wrk when present (installed with apt-get when missing and allowed), else autocannon. */
+function findLoadGenerator(): 'wrk' | 'autocannon' {
+  const has = (): boolean => spawnSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' }).status === 0
+  if (has()) return 'wrk'
+  if (process.getuid?.() === 0 && process.env.CINEPASS_BENCH_NO_INSTALL !== '1') {
+    log('wrk is missing: installing it with apt-get (Debian package "wrk")')
+    spawnSync('sh', ['-c', 'apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1)'], { stdio: 'ignore' })
+    if (has()) return 'wrk'
+  }
+  log('wrk is missing (install it with `apt-get install -y wrk`); falling back to autocannon, whose own cost lowers every figure')
+  return 'autocannon'
+}
+export const generator = findLoadGenerator()
+
+/** Drives `base` with the requests listed in `listFile` (see requests.lua) for `seconds`. */
+export async function drive(base: string, listFile: string, seconds: number, connections: number, pin = pinned): Promise<Measurement> {
+  // wrk takes whole seconds.
+  seconds = Math.max(1, Math.round(seconds))
+  const threads = pin ? 1 : 2
+  if (generator === 'wrk') {
+    const args = [...(pin ? loadCpu : []), 'wrk', `-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', LUA, base, '--', listFile, String(threads)]
+    const output = await runCapture(args[0]!, args.slice(1))
+    const line = output.split('\n').find((l) => l.startsWith('WRK_RESULT '))
+    if (!line) throw new Error(`wrk gave no result:\n${output}`)
+    return JSON.parse(line.slice('WRK_RESULT '.length)) as Measurement
+  }
+  return autocannon(base, listFile, seconds, connections)
+}
+
+async function autocannon(base: string, listFile: string, seconds: number, connections: number): Promise<Measurement> {
+  const { default: run } = (await import('autocannon' as string)) as { default: (options: object) => Promise<any> }
+  const items = readFileSync(listFile, 'utf8').trim().split('\n').map((line) => line.split('\t'))
+  let position = 0
+  const result = await run({
+    url: base,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        setupRequest: (request: object) => {
+          const [method, path, body] = items[position++ % items.length]!
+          return { ...request, method, path, ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}) }
+        },
+      },
+    ],
+  })
+  const ms = (value: number): number => Math.round(value * 1000)
+  return {
+    requests: result.requests.total,
+    duration_us: result.duration * 1e6,
+    p50_us: ms(result.latency.p50),
+    p90_us: ms(result.latency.p90),
+    p99_us: ms(result.latency.p99),
+    max_us: ms(result.latency.max),
+    non2xx: result.non2xx,
+    socket_errors: result.errors + result.timeouts,
+  }
+}
+
+export function runCapture(command: string, args: string[]): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.once('error', reject)
+    child.once('exit', (code) => (code === 0 ? resolvePromise(output) : reject(new Error(`${command} exited ${code}:\n${output}`))))
+  })
+}
+
+export function writeList(name: string, lines: string[]): string {
+  const path = join(work, `${name}.tsv`)
+  writeFileSync(path, `${lines.join('\n')}\n`)
+  return path
+}
+
+// ---------------------------------------------------------------- servers
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolvePromise(port))
+    })
+  })
+}
+
+export interface Server {
+  base: string
+  pid: number
+  stop(): Promise<void>
+}
+
+export async function startProcess(command: string[], env: NodeJS.ProcessEnv, port: number): Promise<Server> {
+  const logFile = join(work, `server-${port}.log`)
+  const out = openSync(logFile, 'w')
+  const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', out, out] })
+  children.add(child)
+  const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()))
+  const base = `http://127.0.0.1:${port}`
+  for (let attempt = 0; ; attempt++) {
+    if (child.exitCode !== null) throw new Error(`${command.join(' ')} exited:\n${readFileSync(logFile, 'utf8')}`)
+    try {
+      await fetch(`${base}/healthz`)
+      break
+    } catch {
+      if (attempt > 300) throw new Error(`${command.join(' ')} did not listen:\n${readFileSync(logFile, 'utf8')}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  return {
+    base,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer)
+      children.delete(child)
+    },
+  }
+}
+
+/** Peak resident memory (VmHWM) of `pid` and its descendants (cluster workers), in MB. */
+export function peakRssMb(pid: number): number | null {
+  let total = 0
+  const visit = (p: number): void => {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8')
+      total += Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0)
+      for (const task of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(Number(task))
+    } catch {
+      // The process is gone or /proc is not there: no figure.
+    }
+  }
+  visit(pid)
+  return total > 0 ? Math.round(total / 1024) : null
+}
+
+// ---------------------------------------------------------------- seeding (not measured)
+
+export interface Seeded {
+  apiKey: string
+  users: { username: string; password: string }[]
+  pendingTokens: string[]
+  approvedTokens: string[]
+  sessions: string[]
+}
+
+export const USER_COUNT = 64
+export const ACCOUNT_SESSIONS = 5000
+const SEED_CONCURRENCY = 400
+
+/** Users, an application, and the single-use inputs of the write rows, made with `root`'s build. */
+export async function seed(database: string, counts: { pending: number; approved: number; sessions: number }, root = ROOT): Promise<Seeded> {
+  const { loadConfig, openStore, buildCore, hashSecret } = await build(root)
+  const config = loadConfig({ CINEPASS_DATABASE: database })
+  const store = await openStore(config)
+  try {
+    const core = buildCore(store, config)
+    await core.keys.ensureKey()
+    const app = await core.admin.createApplication({ name: 'Benchmark app' })
+    const password = `bench-${randomBytes(8).toString('hex')}`
+    // Many users: the login throttle reserves slots per (user, address), and all load comes from one address.
+    const users = await Promise.all(
+      Array.from({ length: USER_COUNT }, async (_, i) => {
+        const username = `bench${i}`
+        await core.admin.createUser({ username, password, name: `Bench ${i}` })
+        return { username, password }
+      }),
+    )
+    const accounts = await store.listAccounts()
+    const client = await core.auth.authenticateClient({ apiKey: app.api_key })
+    const now = Date.now()
+    const inBatches = async <T>(count: number, make: (i: number) => Promise<T>): Promise<T[]> => {
+      const out: T[] = []
+      // A few hundred at once: more would wait longer than the PostgreSQL pool's connection timeout
+      // (1.5 s) for one of its 10 connections, and be refused as an outage.
+      for (let start = 0; start < count; start += SEED_CONCURRENCY) {
+        out.push(...(await Promise.all(Array.from({ length: Math.min(SEED_CONCURRENCY, count - start) }, (_, i) => make(start + i)))))
+      }
+      return out
+    }
+    const pendingTokens = await inBatches(counts.pending, async () => (await core.auth.createRequestToken(client)).requestToken)
+    // Approved directly in the store: the password was checked by validate_with_login's own row.
+    const approve = async (i: number): Promise<string> => {
+      const { requestToken } = await core.auth.createRequestToken(client)
+      await store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: accounts[i % accounts.length]!.id, now, appId: app.id })
+      return requestToken
+    }
+    const approvedTokens = await inBatches(counts.approved, approve)
+    const sessions = await inBatches(counts.sessions, async (i) => (await core.auth.createSession(client, await approve(i))).sessionId)
+    return { apiKey: app.api_key, users, pendingTokens, approvedTokens, sessions }
+  } finally {
+    await store.close()
+  }
+}
+
+// ---------------------------------------------------------------- databases
+
+export interface Database {
+  kind: 'sqlite' | 'postgres'
+  url: string
+  remove(): Promise<void>
+}
+
+/** An empty database of `kind` with `root`'s schema, in the work folder or on the local PostgreSQL. */
+export async function createDatabase(kind: 'sqlite' | 'postgres', root = ROOT): Promise<Database> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(work, 'sqlite-'))
+    return { kind, url: join(dir, 'cinepass.db'), remove: async () => rmSync(dir, { recursive: true, force: true }) }
+  }
+  const name = `cinepass_bench_${randomBytes(6).toString('hex')}`
+  execFileSync('psql', ['-X', '-q', '-d', PG_ADMIN, '-c', `CREATE DATABASE ${name}`], { stdio: 'pipe' })
+  const url = PG_ADMIN.replace(/\/[^/]*$/, `/${name}`)
+  const remove = async (): Promise<void> => {
+    execFileSync('psql', ['-X', '-q', '-d', PG_ADMIN, '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' })
+  }
+  try {
+    const { loadConfig, openStore } = await build(root)
+    const store = await openStore(loadConfig({ CINEPASS_DATABASE: url }))
+    await store.close()
+  } catch (error) {
+    await remove()
+    throw error
+  }
+  return { kind, url, remove }
+}
+
+/** `cinepass serve` of `root`'s build on `database`, on the server core when `pin`. */
+export async function startCinepass(database: string, workers: number, pin: boolean, extraEnv: NodeJS.ProcessEnv = {}, root = ROOT): Promise<Server> {
+  const port = await freePort()
+  const command = [...(pin ? serverCpu : []), process.execPath, join(root, 'dist/cli/cinepass.cjs'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--database', database, '--no-demo']
+  if (workers > 1) command.push('--workers', String(workers))
+  // Production settings, but the per-address API limit off: every request of the benchmark comes from 127.0.0.1.
+  // glibc settings as docs/performance.md recommends: otherwise glibc keeps each hashing thread's 19 MiB
+  // argon2 block after the hash is done (a fixed mmap threshold returns it; two arenas bound the rest).
+  return startProcess(command, { NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', CINEPASS_REQUEST_TOKEN_LIMIT: '0', CINEPASS_GUEST_SESSION_LIMIT: '0', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '4194304', ...extraEnv }, port)
+}
+
+
+/** The modules of a checkout's build that seeding uses. */
+async function build(root: string): Promise<{
+  loadConfig: typeof import('../dist/config.js').loadConfig
+  openStore: typeof import('../dist/server.js').openStore
+  buildCore: typeof import('../dist/server.js').buildCore
+  hashSecret: typeof import('../dist/core/secrets.js').hashSecret
+}> {
+  const [config, server, secrets] = await Promise.all([
+    import(join(root, 'dist/config.js')) as Promise<typeof import('../dist/config.js')>,
+    import(join(root, 'dist/server.js')) as Promise<typeof import('../dist/server.js')>,
+    import(join(root, 'dist/core/secrets.js')) as Promise<typeof import('../dist/core/secrets.js')>,
+  ])
+  return { loadConfig: config.loadConfig, openStore: server.openStore, buildCore: server.buildCore, hashSecret: secrets.hashSecret }
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+
+/** CPU time (user + system, all threads) `pid` and its descendants (cluster workers) have used, in µs. */
+export function cpuMicros(pid: number): number {
+  let ticks = 0
+  const visit = (p: number): void => {
+    try {
+      // Fields 14 and 15 of /proc/<pid>/stat, counted after the parenthesised command name.
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+      for (const task of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(Number(task))
+    } catch {
+      // The process is gone: it adds nothing.
+    }
+  }
+  visit(pid)
+  return (ticks * 1e6) / CLOCK_TICKS_PER_SECOND
+}
+
+/** The endpoints the benchmark drives, by the names its table uses. */
+export const ENDPOINTS = ['token/new', 'guest_session/new', 'GET /3/account', 'session/new', 'DELETE session', 'validate_with_login'] as const
+export type Endpoint = (typeof ENDPOINTS)[number]
+
+/**
+ * The request lines (requests.lua's format) of each endpoint. Single-use inputs come from the given
+ * slices: `approvedTokens` for session/new, `deleteSessions` for DELETE; `accountSessions` are only
+ * ever looked up.
+ */
+export function requestLines(
+  seeded: Seeded,
+  inputs: { approvedTokens: string[]; deleteSessions: string[]; accountSessions: string[] },
+): Record<Endpoint, string[]> {
+  const key = `api_key=${seeded.apiKey}`
+  return {
+    'token/new': [`GET\t/3/authentication/token/new?${key}`],
+    'guest_session/new': [`GET\t/3/authentication/guest_session/new?${key}`],
+    'session/new': inputs.approvedTokens.map((t) => `POST\t/3/authentication/session/new?${key}\t{"request_token":"${t}"}`),
+    'GET /3/account': inputs.accountSessions.map((s) => `GET\t/3/account?${key}&session_id=${s}`),
+    'DELETE session': inputs.deleteSessions.map((s) => `DELETE\t/3/authentication/session?${key}\t{"session_id":"${s}"}`),
+    validate_with_login: seeded.pendingTokens.map((t, i) => {
+      const user = seeded.users[i % seeded.users.length]!
+      return `POST\t/3/authentication/token/validate_with_login?${key}\t{"username":"${user.username}","password":"${user.password}","request_token":"${t}"}`
+    }),
+  }
+}
