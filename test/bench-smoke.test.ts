@@ -8,17 +8,23 @@ import { temporaryDirectory } from '../src/test-support/fixtures.js'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const TSX = join(ROOT, 'node_modules/.bin/tsx')
 
+async function runTsx(args: string[]): Promise<{ code: number | null; output: string; stdout: string }> {
+  const child = spawn(TSX, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  let stdout = ''
+  child.stdout.on('data', (chunk: Buffer) => ((output += chunk.toString()), (stdout += chunk.toString())))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  return { code, output, stdout }
+}
+
 // The benchmark in its quickest mode: it must run to the end and write its three files. Its figures
 // are not judged here (a test machine is no benchmark machine); `npm run bench` judges them.
 describe('npm run bench -- --smoke', () => {
   it('runs every row and writes latest.json, latest.md and latest.svg', async () => {
     const out = temporaryDirectory('cinepass-bench-smoke-')
     try {
-      const child = spawn(TSX, ['bench/run.ts', '--smoke', '--workers', '2', '--out', out.path], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-      let output = ''
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+      const { code, output } = await runTsx(['bench/run.ts', '--smoke', '--workers', '2', '--out', out.path])
       expect(code, output).toBe(0)
       for (const file of ['latest.json', 'latest.md', 'latest.svg']) expect(existsSync(join(out.path, file)), file).toBe(true)
       const report = JSON.parse(readFileSync(join(out.path, 'latest.json'), 'utf8')) as {
@@ -43,4 +49,22 @@ describe('npm run bench -- --smoke', () => {
       out.remove()
     }
   }, 240_000)
+})
+
+// The build comparison, this checkout against itself: it must finish with a row per endpoint, and a
+// single-use endpoint must get fresh inputs in every burst (a reused one would answer 404: errors).
+describe('npm run bench:compare', () => {
+  it('compares two builds endpoint by endpoint, with fresh single-use inputs for every burst', async () => {
+    const { code, output, stdout } = await runTsx(['bench/compare.ts', '.', '.', '--pairs', '2', '--seconds', '1', '--endpoints', 'token/new,DELETE session'])
+    expect(code, output).toBe(0)
+    for (const endpoint of ['token/new', 'DELETE session']) {
+      const row = stdout.split('\n').find((line) => line.startsWith(`| ${endpoint} |`))
+      expect(row, output).toBeDefined()
+      const cells = row!.split('|').map((cell) => cell.trim())
+      // endpoint, A µs, B µs, **ratio**, range, A req/s, B req/s, A p99, B p99, errors
+      expect(Number(cells[2]), row).toBeGreaterThan(0)
+      expect(Number(cells[4]!.replaceAll('*', '')), row).toBeGreaterThan(0)
+      expect(cells[10], row).toBe('0')
+    }
+  }, 180_000)
 })
