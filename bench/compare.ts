@@ -14,13 +14,16 @@
  */
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
 import {
   ACCOUNT_SESSIONS,
+  commaList,
   cpuMicros,
   createDatabase,
   drive,
   ENDPOINTS,
   log,
+  positiveNumber,
   requestLines,
   seed,
   startCinepass,
@@ -40,28 +43,32 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const positional: string[] = []
-  const options: Omit<Options, 'checkouts'> = { endpoints: ['token/new', 'GET /3/account'], pairs: 10, seconds: 2, backend: 'sqlite', connections: 50 }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    const value = (): string => {
-      const next = argv[++i]
-      if (next === undefined) throw new Error(`${arg} needs a value`)
-      return next
-    }
-    if (arg === '--endpoints') options.endpoints = value().split(',').map((e) => e.trim()) as Endpoint[]
-    else if (arg === '--pairs') options.pairs = Number(value())
-    else if (arg === '--seconds') options.seconds = Number(value())
-    else if (arg === '--backend') options.backend = value() as Options['backend']
-    else if (arg === '--connections') options.connections = Number(value())
-    else if (arg.startsWith('--')) throw new Error(`unknown option ${arg} (see bench/compare.ts)`)
-    else positional.push(resolve(arg))
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      endpoints: { type: 'string', default: 'token/new,GET /3/account' },
+      pairs: { type: 'string', default: '10' },
+      seconds: { type: 'string', default: '2' },
+      backend: { type: 'string', default: 'sqlite' },
+      connections: { type: 'string', default: '50' },
+    },
+  })
+  if (positionals.length !== 2) throw new Error('give two checkouts to compare (see bench/compare.ts)')
+  const checkouts = positionals.map((checkout) => resolve(checkout)) as [string, string]
+  for (const checkout of checkouts) if (!existsSync(`${checkout}/dist/cli/cinepass.cjs`)) throw new Error(`${checkout} has no build (dist/cli/cinepass.cjs)`)
+  const comparable: readonly Endpoint[] = ENDPOINTS.filter((e) => e !== 'validate_with_login')
+  const endpoints = commaList(values.endpoints) as Endpoint[]
+  for (const endpoint of endpoints) if (!comparable.includes(endpoint)) throw new Error(`cannot compare ${endpoint}: one of ${comparable.join(', ')}`)
+  if (values.backend !== 'sqlite' && values.backend !== 'postgres') throw new Error(`unknown backend ${values.backend}`)
+  return {
+    checkouts,
+    endpoints,
+    pairs: positiveNumber('--pairs', values.pairs),
+    seconds: positiveNumber('--seconds', values.seconds),
+    backend: values.backend,
+    connections: positiveNumber('--connections', values.connections),
   }
-  if (positional.length !== 2) throw new Error('give two checkouts to compare (see bench/compare.ts)')
-  for (const checkout of positional) if (!existsSync(`${checkout}/dist/cli/cinepass.cjs`)) throw new Error(`${checkout} has no build (dist/cli/cinepass.cjs)`)
-  for (const endpoint of options.endpoints) if (!ENDPOINTS.includes(endpoint) || endpoint === 'validate_with_login') throw new Error(`cannot compare ${endpoint}: one of ${ENDPOINTS.filter((e) => e !== 'validate_with_login').join(', ')}`)
-  if (options.backend !== 'sqlite' && options.backend !== 'postgres') throw new Error(`unknown backend ${options.backend}`)
-  return { checkouts: positional as [string, string], ...options }
 }
 
 /** One burst on one server: its CPU time per request over the burst. */

@@ -39,6 +39,19 @@ process.on('exit', () => {
   rmSync(work, { recursive: true, force: true })
 })
 
+/** A command-line list (`a,b, c`) as its items. */
+export function commaList(value: string): string[] {
+  return value.split(',').map((item) => item.trim()).filter(Boolean)
+}
+
+/** A command-line number that must be positive; anything else stops the script with the option's name. */
+export function positiveNumber(option: string, value: string): number {
+  const number = Number(value)
+  if (!Number.isFinite(number) || number <= 0) throw new Error(`${option} takes a positive number, not ${JSON.stringify(value)}`)
+  return number
+}
+
+/** A progress line, on stderr: stdout carries only the results. */
 export function log(line: string): void {
   process.stderr.write(`${line}\n`)
 }

@@ -9,8 +9,10 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
 import {
   ACCOUNT_SESSIONS,
+  commaList,
   ENDPOINTS,
   cores,
   createDatabase,
@@ -20,6 +22,7 @@ import {
   log,
   peakRssMb,
   pinned,
+  positiveNumber,
   requestLines,
   ROOT,
   runCapture,
@@ -67,25 +70,27 @@ export interface Row {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { mode: 'full', backends: ['sqlite', 'postgres'], workers: 1, connections: 50, out: join(ROOT, 'bench/results') }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    const value = (): string => {
-      const next = argv[++i]
-      if (next === undefined) throw new Error(`${arg} needs a value`)
-      return next
-    }
-    if (arg === '--smoke') options.mode = 'smoke'
-    else if (arg === '--quick') options.mode = 'quick'
-    else if (arg === '--full') options.mode = 'full'
-    else if (arg === '--backends') options.backends = value().split(',').map((b) => b.trim()) as Options['backends']
-    else if (arg === '--workers') options.workers = Number(value())
-    else if (arg === '--connections') options.connections = Number(value())
-    else if (arg === '--out') options.out = resolve(value())
-    else throw new Error(`unknown option ${arg} (see bench/run.ts)`)
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      smoke: { type: 'boolean' },
+      quick: { type: 'boolean' },
+      full: { type: 'boolean' },
+      backends: { type: 'string', default: 'sqlite,postgres' },
+      workers: { type: 'string', default: '1' },
+      connections: { type: 'string', default: '50' },
+      out: { type: 'string', default: join(ROOT, 'bench/results') },
+    },
+  })
+  const backends = commaList(values.backends)
+  for (const backend of backends) if (backend !== 'sqlite' && backend !== 'postgres') throw new Error(`unknown backend ${backend}`)
+  return {
+    mode: values.smoke ? 'smoke' : values.quick ? 'quick' : 'full',
+    backends: backends as Options['backends'],
+    workers: positiveNumber('--workers', values.workers),
+    connections: positiveNumber('--connections', values.connections),
+    out: resolve(values.out),
   }
-  for (const backend of options.backends) if (backend !== 'sqlite' && backend !== 'postgres') throw new Error(`unknown backend ${backend}`)
-  return options
 }
 
 const options = parseOptions(process.argv.slice(2))
