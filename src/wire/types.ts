@@ -61,15 +61,16 @@ export interface V4AccessTokenResponse extends StatusResponse {
   account_id: string
 }
 
+// The text changes once a second while every token/new and guest session formats one: the last
+// second's text is kept.
+let lastFormatted = { second: Number.NaN, text: '' }
+
 /** TMDB's timestamp form, `2016-08-26 17:04:39 UTC`. */
 export function formatTmdbTime(epochMs: number): string {
-  // The text changes once a second while every token/new and guest session formats one: the last
-  // second's text is kept.
   const second = Math.floor(epochMs / 1000)
   if (second !== lastFormatted.second) lastFormatted = { second, text: new Date(second * 1000).toISOString().replace('T', ' ').replace('.000Z', ' UTC') }
   return lastFormatted.text
 }
-let lastFormatted = { second: Number.NaN, text: '' }
 
 /** The JSON Content-Type TMDB sends on every API response. */
 export const JSON_CONTENT_TYPE = 'application/json;charset=utf-8'
