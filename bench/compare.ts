@@ -21,6 +21,7 @@ import {
   cpuMicros,
   createDatabase,
   drive,
+  endpointSlug,
   ENDPOINTS,
   log,
   positiveNumber,
@@ -83,8 +84,8 @@ interface Side {
   checkout: string
   database: Database
   server: Server
-  /** Per endpoint, the list of each burst: single-use endpoints get fresh inputs for every burst. */
-  lists: Record<Endpoint, (burstIndex: number) => string>
+  /** The request list of an endpoint's burst: single-use endpoints get fresh inputs for every burst. */
+  listFor(endpoint: Endpoint, burstIndex: number): string
 }
 
 // Above what one core serves of a single-use endpoint here, so that the inputs of a burst last it.
@@ -99,28 +100,25 @@ async function prepare(checkout: string, label: string, options: Options): Promi
   const database = await createDatabase(options.backend, checkout)
   log(`  ${label}: seeding ${singleUse} approved tokens and ${singleUse} sessions with ${checkout}'s build…`)
   const seeded = await seed(database.url, { pending: 0, approved: singleUse, sessions: singleUse + ACCOUNT_SESSIONS }, checkout)
-  const listsOf = (burstIndex: number): Record<Endpoint, string[]> =>
-    requestLines(seeded, {
-      approvedTokens: seeded.approvedTokens.slice(burstIndex * perBurst, (burstIndex + 1) * perBurst),
-      deleteSessions: seeded.sessions.slice(burstIndex * perBurst, (burstIndex + 1) * perBurst),
-      accountSessions: seeded.sessions.slice(-ACCOUNT_SESSIONS),
-    })
-  const file = (endpoint: Endpoint, burstIndex: number): string =>
-    writeList(`${label}-${endpoint.replace(/\W+/g, '-')}-${burstIndex}`, listsOf(burstIndex)[endpoint])
-  const lists = {} as Side['lists']
-  for (const endpoint of ENDPOINTS) {
-    if (SINGLE_USE.includes(endpoint)) lists[endpoint] = (burstIndex) => file(endpoint, burstIndex)
-    else {
-      const shared = file(endpoint, 0)
-      lists[endpoint] = () => shared
-    }
+  // One line per input, so a burst's slice of a single-use list is a slice of its inputs.
+  const lines = requestLines(seeded, {
+    approvedTokens: seeded.approvedTokens,
+    deleteSessions: seeded.sessions.slice(0, singleUse),
+    accountSessions: seeded.sessions.slice(-ACCOUNT_SESSIONS),
+  })
+  const shared = new Map<Endpoint, string>()
+  const listFor = (endpoint: Endpoint, burstIndex: number): string => {
+    const name = `${label}-${endpointSlug(endpoint)}`
+    if (SINGLE_USE.includes(endpoint)) return writeList(`${name}-${burstIndex}`, lines[endpoint].slice(burstIndex * perBurst, (burstIndex + 1) * perBurst))
+    if (!shared.has(endpoint)) shared.set(endpoint, writeList(name, lines[endpoint]))
+    return shared.get(endpoint)!
   }
   const server = await startCinepass(database.url, 1, true, {}, checkout)
-  return { checkout, database, server, lists }
+  return { checkout, database, server, listFor }
 }
 
 async function burst(side: Side, endpoint: Endpoint, burstIndex: number, options: Options): Promise<Burst> {
-  const list = side.lists[endpoint](burstIndex)
+  const list = side.listFor(endpoint, burstIndex)
   const before = cpuMicros(side.server.pid)
   const m = await drive(side.server.base, list, options.seconds, options.connections)
   const used = cpuMicros(side.server.pid) - before

@@ -27,7 +27,6 @@ export interface Measurement {
   socket_errors: number
 }
 
-
 export const cores = availableParallelism()
 export const pinned = cores >= 2
 export const serverCpu = pinned ? ['taskset', '-c', '0'] : []
@@ -183,20 +182,44 @@ export async function startProcess(command: string[], env: NodeJS.ProcessEnv, po
   }
 }
 
+/** `pid` and its descendants (cluster workers). */
+function processTree(pid: number): number[] {
+  let children: string[] = []
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+  } catch {
+    // Gone, or a kernel without the children file: `pid` alone.
+  }
+  return [pid, ...children.flatMap((child) => processTree(Number(child)))]
+}
+
+/** Sums `read` over `pid`'s process tree; a process that is gone meanwhile adds nothing. */
+function sumOverTree(pid: number, read: (p: number) => number): number {
+  return processTree(pid).reduce((sum, p) => {
+    try {
+      return sum + read(p)
+    } catch {
+      return sum
+    }
+  }, 0)
+}
+
 /** Peak resident memory (VmHWM) of `pid` and its descendants (cluster workers), in MB. */
 export function peakRssMb(pid: number): number | null {
-  let total = 0
-  const visit = (p: number): void => {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8')
-      total += Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0)
-      for (const task of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(Number(task))
-    } catch {
-      // The process is gone or /proc is not there: no figure.
-    }
-  }
-  visit(pid)
-  return total > 0 ? Math.round(total / 1024) : null
+  const kb = sumOverTree(pid, (p) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0))
+  return kb > 0 ? Math.round(kb / 1024) : null
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+
+/** CPU time (user + system, all threads) `pid` and its descendants (cluster workers) have used, in µs. */
+export function cpuMicros(pid: number): number {
+  const ticks = sumOverTree(pid, (p) => {
+    // Fields 14 and 15 of /proc/<pid>/stat, counted after the parenthesised command name.
+    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return Number(fields[11]) + Number(fields[12])
+  })
+  return (ticks * 1e6) / CLOCK_TICKS_PER_SECOND
 }
 
 // ---------------------------------------------------------------- seeding (not measured)
@@ -300,7 +323,6 @@ export async function startCinepass(database: string, workers: number, pin: bool
   return startProcess(command, { NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', CINEPASS_REQUEST_TOKEN_LIMIT: '0', CINEPASS_GUEST_SESSION_LIMIT: '0', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '4194304', ...extraEnv }, port)
 }
 
-
 /** The modules of a checkout's build that seeding uses. */
 async function build(root: string): Promise<{
   loadConfig: typeof import('../dist/config.js').loadConfig
@@ -316,28 +338,14 @@ async function build(root: string): Promise<{
   return { loadConfig: config.loadConfig, openStore: server.openStore, buildCore: server.buildCore, hashSecret: secrets.hashSecret }
 }
 
-const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-
-/** CPU time (user + system, all threads) `pid` and its descendants (cluster workers) have used, in µs. */
-export function cpuMicros(pid: number): number {
-  let ticks = 0
-  const visit = (p: number): void => {
-    try {
-      // Fields 14 and 15 of /proc/<pid>/stat, counted after the parenthesised command name.
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')
-      ticks += Number(fields[11]) + Number(fields[12])
-      for (const task of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(Number(task))
-    } catch {
-      // The process is gone: it adds nothing.
-    }
-  }
-  visit(pid)
-  return (ticks * 1e6) / CLOCK_TICKS_PER_SECOND
-}
-
 /** The endpoints the benchmark drives, by the names its table uses. */
 export const ENDPOINTS = ['token/new', 'guest_session/new', 'GET /3/account', 'session/new', 'DELETE session', 'validate_with_login'] as const
 export type Endpoint = (typeof ENDPOINTS)[number]
+
+/** An endpoint's name as it can stand in a file name. */
+export function endpointSlug(endpoint: Endpoint): string {
+  return endpoint.replace(/\W+/g, '-')
+}
 
 /**
  * The request lines (requests.lua's format) of each endpoint. Single-use inputs come from the given

@@ -13,10 +13,11 @@ import { parseArgs } from 'node:util'
 import {
   ACCOUNT_SESSIONS,
   commaList,
-  ENDPOINTS,
   cores,
   createDatabase,
   drive,
+  endpointSlug,
+  ENDPOINTS,
   freePort,
   generator,
   log,
@@ -307,7 +308,7 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
         // Its own sessions, which no DELETE row touches.
         accountSessions: seeded.sessions.slice(-ACCOUNT_SESSIONS),
       })
-      return Object.fromEntries(ENDPOINTS.map((endpoint) => [endpoint, writeList(`${endpoint.replace(/\W+/g, '-')}-${kind}-${second}`, lines[endpoint])])) as Record<Endpoint, string>
+      return Object.fromEntries(ENDPOINTS.map((endpoint) => [endpoint, writeList(`${endpointSlug(endpoint)}-${kind}-${second}`, lines[endpoint])])) as Record<Endpoint, string>
     }
 
     const server = await startCinepass(database.url, 1, true)
