@@ -185,6 +185,65 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(stored.filter((s) => s !== null)).toHaveLength(1)
     })
 
+    it('createSessionFromRequestToken() gives callers of one moment each their own outcome', async () => {
+      const approved = async (accountId: number) => {
+        const token = pendingToken()
+        await store.insertRequestToken(token)
+        await store.approveRequestToken({ tokenHash: token.tokenHash, accountId, now })
+        return token.tokenHash
+      }
+      const [forAlice, forBob, sharedByApps, raced] = [await approved(alice.id), await approved(bob.id), await approved(alice.id), await approved(bob.id)]
+      const pending = pendingToken()
+      await store.insertRequestToken(pending)
+      const denied = pendingToken()
+      await store.insertRequestToken(denied)
+      await store.denyRequestToken(denied.tokenHash, now)
+      const expired = await approved(alice.id)
+      const calls: [tokenHash: string, appId: string, at: number][] = [
+        [forAlice, app.id, now],
+        [pending.tokenHash, app.id, now],
+        // Another application's caller first: it must not spend the token of the one that follows.
+        [sharedByApps, otherApp.id, now],
+        [sharedByApps, app.id, now],
+        [forBob, app.id, now],
+        [denied.tokenHash, app.id, now],
+        [hex(32), app.id, now],
+        [expired, app.id, now + 3_600_000],
+        [raced, app.id, now],
+        [raced, app.id, now],
+      ]
+      const sessions = calls.map(newSession)
+      const results = await Promise.all(calls.map(([tokenHash, appId, at], i) => store.createSessionFromRequestToken(tokenHash, appId, at, { ...sessions[i]!, appId })))
+      expect(results.slice(0, 8)).toEqual([
+        { ok: true, accountId: alice.id },
+        { ok: false, reason: 'pending' },
+        { ok: false, reason: 'invalid' },
+        { ok: true, accountId: alice.id },
+        { ok: true, accountId: bob.id },
+        { ok: false, reason: 'denied' },
+        { ok: false, reason: 'invalid' },
+        { ok: false, reason: 'invalid' },
+      ])
+      expect(results.slice(8).filter((r) => r.ok)).toEqual([{ ok: true, accountId: bob.id }])
+      const stored = await Promise.all(sessions.map((s) => store.findSession(s.sessionHash)))
+      expect(stored.map((s) => s?.accountId ?? null)).toEqual([alice.id, null, null, alice.id, bob.id, null, null, null, ...results.slice(8).map((r) => (r.ok ? bob.id : null))])
+    })
+
+    it('createSessionFromRequestToken() that fails in a moment of others fails alone, its token still unspent', async () => {
+      const tokens = [pendingToken(), pendingToken(), pendingToken()]
+      for (const token of tokens) {
+        await store.insertRequestToken(token)
+        await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })
+      }
+      // The second caller's session id collides with the first's: its insert must fail.
+      const [first, third] = [newSession(), newSession()]
+      const results = await Promise.allSettled([first, first, third].map((session, i) => store.createSessionFromRequestToken(tokens[i]!.tokenHash, app.id, now, session)))
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect((await store.findRequestToken(tokens[1]!.tokenHash))?.consumedAt).toBeNull()
+      expect(await store.findSession(third.sessionHash)).toMatchObject({ accountId: alice.id })
+      expect(await store.createSessionFromRequestToken(tokens[1]!.tokenHash, app.id, now, newSession())).toEqual({ ok: true, accountId: alice.id })
+    })
+
     it('findSessionWithAccount() returns the session with its account, and null once the session is gone', async () => {
       const session = { ...newSession(), accountId: bob.id, expiresAt: now + 1000 }
       await store.insertSession(session)
