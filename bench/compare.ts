@@ -27,6 +27,7 @@ import {
   positiveNumber,
   requestLines,
   seed,
+  SINGLE_USE_PER_SECOND_CEILING,
   startCinepass,
   writeList,
   type Database,
@@ -88,8 +89,6 @@ interface Side {
   listFor(endpoint: Endpoint, burstIndex: number): string
 }
 
-// Above what one core serves of a single-use endpoint here, so that the inputs of a burst last it.
-const SINGLE_USE_PER_SECOND_CEILING = 12_000
 const SINGLE_USE: Endpoint[] = ['session/new', 'DELETE session']
 
 async function prepare(checkout: string, label: string, options: Options): Promise<Side> {

@@ -233,6 +233,12 @@ export interface Seeded {
 }
 
 export const USER_COUNT = 64
+/**
+ * Above what one core serves of a single-use endpoint (session/new, DELETE) on the fastest machine
+ * measured (22k/s on 2026-11-29), so that the seeded inputs of a measurement last it: a row that runs
+ * out shows its extra requests as errors.
+ */
+export const SINGLE_USE_PER_SECOND_CEILING = 30_000
 export const ACCOUNT_SESSIONS = 5000
 const SEED_CONCURRENCY = 400
 
@@ -315,12 +321,22 @@ export async function createDatabase(kind: 'sqlite' | 'postgres', root = ROOT): 
 /** `cinepass serve` of `root`'s build on `database`, on the server core when `pin`. */
 export async function startCinepass(database: string, workers: number, pin: boolean, extraEnv: NodeJS.ProcessEnv = {}, root = ROOT): Promise<Server> {
   const port = await freePort()
-  const command = [...(pin ? serverCpu : []), process.execPath, join(root, 'dist/cli/cinepass.cjs'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--database', database, '--no-demo']
+  const entry = join(root, 'dist/cli/cinepass.cjs')
+  const command = [...(pin ? serverCpu : []), process.execPath, ...nodeFlagsOf(entry), entry, 'serve', '--host', '127.0.0.1', '--port', String(port), '--database', database, '--no-demo']
   if (workers > 1) command.push('--workers', String(workers))
   // Production settings, but the per-address API limit off: every request of the benchmark comes from 127.0.0.1.
   // glibc settings as docs/performance.md recommends: otherwise glibc keeps each hashing thread's 19 MiB
   // argon2 block after the hash is done (a fixed mmap threshold returns it; two arenas bound the rest).
   return startProcess(command, { NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', CINEPASS_REQUEST_TOKEN_LIMIT: '0', CINEPASS_GUEST_SESSION_LIMIT: '0', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '4194304', ...extraEnv }, port)
+}
+
+/**
+ * The Node.js flags a build's `cinepass` command runs with (its `#!/usr/bin/env -S node …` line), so
+ * that the benchmark serves each build as `cinepass serve` would.
+ */
+function nodeFlagsOf(entry: string): string[] {
+  const shebang = readFileSync(entry, 'utf8').split('\n', 1)[0]!
+  return /^#!\S*env -S node(?: (.*))?$/.exec(shebang)?.[1]?.split(' ').filter(Boolean) ?? []
 }
 
 /** The modules of a checkout's build that seeding uses. */

@@ -262,6 +262,25 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findSession(session.sessionHash)).toBeNull()
     })
 
+    it('deleteSession() callers of one moment each get their own answer, and a session is deleted once', async () => {
+      const [own, shared, raced, kept] = Array.from({ length: 4 }, () => ({ ...newSession(), accountId: alice.id }))
+      for (const session of [own!, shared!, raced!, kept!]) await store.insertSession(session)
+      const calls: [sessionHash: string, appId: string][] = [
+        [own!.sessionHash, app.id],
+        // Another application's caller first: it must not delete the session of the one that follows.
+        [shared!.sessionHash, otherApp.id],
+        [shared!.sessionHash, app.id],
+        [hex(32), app.id],
+        [kept!.sessionHash, otherApp.id],
+        [raced!.sessionHash, app.id],
+        [raced!.sessionHash, app.id],
+      ]
+      const results = await Promise.all(calls.map(([sessionHash, appId]) => store.deleteSession(sessionHash, appId)))
+      expect(results.slice(0, 5)).toEqual([true, false, true, false, false])
+      expect(results.slice(5).filter(Boolean)).toHaveLength(1)
+      expect(await Promise.all([own!, shared!, raced!, kept!].map((s) => store.findSession(s.sessionHash).then((found) => found !== null)))).toEqual([false, false, false, true])
+    })
+
     it('guest sessions are stored and found by hash', async () => {
       const guest = { sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 86_400_000 }
       await store.insertGuestSession(guest)

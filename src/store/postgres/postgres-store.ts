@@ -87,7 +87,8 @@ export class PostgresStore implements Store {
   readonly #guestSessions: InsertBatcher
   readonly #sessions: InsertBatcher
   readonly #sessionChecks: LookupBatcher
-  readonly #sessionsFromTokens: SessionFromTokenBatcher
+  readonly #sessionsFromTokens: KeyedWriteBatcher<SessionFromToken, ConsumeResult>
+  readonly #sessionDeletions: KeyedWriteBatcher<SessionToDelete, boolean>
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool
@@ -95,10 +96,27 @@ export class PostgresStore implements Store {
       this.#run(async () => {
         await this.#exec(sql, params)
       })
-    this.#sessionsFromTokens = new SessionFromTokenBatcher(
-      (sql, params) => this.#pool.query(sql, params).then((result) => result.rows as Row[]),
-      (request) => this.#createSessionFromRequestTokenAlone(request),
-    )
+    const rows = (sql: string, params: unknown[]): Promise<Row[]> => this.#pool.query(sql, params).then((result) => result.rows as Row[])
+    this.#sessionsFromTokens = new KeyedWriteBatcher({
+      key: (request: SessionFromToken) => request.tokenHash,
+      run: (requests) =>
+        rows(SESSIONS_FROM_TOKENS, [
+          requests.map((r) => r.tokenHash),
+          requests.map((r) => r.appId),
+          requests.map((r) => r.now),
+          requests.map((r) => r.session.sessionHash),
+          requests.map((r) => r.session.createdAt),
+          requests.map((r) => r.session.expiresAt),
+        ]),
+      outcome: sessionFromTokenOutcome,
+      alone: (request) => this.#createSessionFromRequestTokenAlone(request),
+    })
+    this.#sessionDeletions = new KeyedWriteBatcher({
+      key: (request: SessionToDelete) => request.sessionHash,
+      run: (requests) => rows(DELETE_SESSIONS, [requests.map((r) => r.sessionHash), requests.map((r) => r.appId)]),
+      outcome: (row) => row !== undefined,
+      alone: (request) => this.#deleteSessionAlone(request),
+    })
     this.#sessionChecks = new LookupBatcher(SESSIONS_WITH_ACCOUNTS, 'session_hash', (sql, params) => this.#run(() => this.#rows(sql, params)))
     this.#requestTokens = new InsertBatcher(
       'request_tokens',
@@ -301,7 +319,7 @@ export class PostgresStore implements Store {
   /** Writes the inserts still queued for a group commit (their callers get their answers), then ends the pool. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.all([this.#requestTokens.flush(), this.#guestSessions.flush(), this.#sessions.flush(), this.#sessionChecks.flush(), this.#sessionsFromTokens.flush()])
+      await Promise.all([this.#requestTokens.flush(), this.#guestSessions.flush(), this.#sessions.flush(), this.#sessionChecks.flush(), this.#sessionsFromTokens.flush(), this.#sessionDeletions.flush()])
       if (!this.#pool.ended) await this.#pool.end()
     })()
     return this.#closing
@@ -445,7 +463,7 @@ export class PostgresStore implements Store {
   }
 
   createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: Omit<SessionRecord, 'accountId'>): Promise<ConsumeResult> {
-    return this.#sessionsFromTokens.consume({ tokenHash, appId, now, session })
+    return this.#sessionsFromTokens.write({ tokenHash, appId, now, session })
   }
 
   /** createSessionFromRequestToken in a transaction of its own: the batch's fallback, one caller at a time. */
@@ -507,6 +525,11 @@ export class PostgresStore implements Store {
   }
 
   deleteSession(sessionHash: string, appId: string): Promise<boolean> {
+    return this.#sessionDeletions.write({ sessionHash, appId })
+  }
+
+  /** deleteSession in a statement of its own: the batch's fallback, one caller at a time. */
+  #deleteSessionAlone({ sessionHash, appId }: SessionToDelete): Promise<boolean> {
     return this.#run(async () => (await this.#exec('DELETE FROM sessions WHERE session_hash = $1 AND app_id = $2', [sessionHash, appId])) === 1)
   }
 
@@ -784,11 +807,6 @@ interface SessionFromToken {
   session: Omit<SessionRecord, 'accountId'>
 }
 
-interface QueuedSessionFromToken extends SessionFromToken {
-  resolve: (result: ConsumeResult) => void
-  reject: (error: unknown) => void
-}
-
 // Every caller's token is consumed by the guarded UPDATE (the same guard as #consumeApproved's, each
 // row with its caller's own `now`), and a session is inserted for each token consumed: data-modifying
 // CTEs of one statement, so both commit together or not at all. The last SELECT reads the tokens as
@@ -808,39 +826,64 @@ const SESSIONS_FROM_TOKENS = `WITH input AS (
   SELECT i.session_hash, i.app_id, c.account_id, i.created_at, i.expires_at
   FROM consumed c JOIN input i ON i.token_hash = c.token_hash
 )
-SELECT t.*, i.token_hash AS input_hash, c.account_id AS consumed_for
+SELECT t.*, i.token_hash AS batch_key, c.account_id AS consumed_for
 FROM input i
 LEFT JOIN consumed c ON c.token_hash = i.token_hash
 LEFT JOIN request_tokens t ON t.token_hash = i.token_hash`
 
-// A deadlock (two instances' batches locking shared tokens in opposite orders) or a serialization
-// failure: the batch is aborted whole, and its callers alone cannot deadlock (one token lock each).
+function sessionFromTokenOutcome(row: Row | undefined, caller: SessionFromToken): ConsumeResult {
+  if (row?.consumed_for !== null && row?.consumed_for !== undefined) return { ok: true, accountId: Number(row.consumed_for) }
+  // No request_tokens columns (t.*) when the token does not exist.
+  const token = row?.token_hash ? toRequestToken(row) : null
+  return { ok: false, reason: whyNotConsumable(token, caller.appId, caller.now) }
+}
+
+interface SessionToDelete {
+  sessionHash: string
+  appId: string
+}
+
+const DELETE_SESSIONS = `DELETE FROM sessions s
+  USING unnest($1::text[], $2::text[]) AS d (session_hash, app_id)
+  WHERE s.session_hash = d.session_hash AND s.app_id = d.app_id
+  RETURNING s.session_hash AS batch_key`
+
+// A deadlock (two instances' batches locking shared rows in opposite orders) or a serialization
+// failure: the batch is aborted whole, and its callers alone cannot deadlock (one row lock each).
 const RETRY_ALONE_SQLSTATE = new Set(['40P01', '40001'])
 
-// session/new under load was a transaction per request (BEGIN, UPDATE, INSERT, COMMIT: four round trips
-// and a commit each) and ran at a tenth of the other writes' rate.
+// session/new and DELETE session were a statement (session/new a transaction: four round trips) and a
+// commit per request, and ran at a fraction of the group-committed inserts' rate.
 /**
- * Group commit of `createSessionFromRequestToken`. Contract:
- * - `consume(request)` settles exactly as Store.createSessionFromRequestToken: `ok` with the account
- *   when this caller consumed the token and its session is stored, else the reason.
- * - Callers of one event-loop turn naming distinct tokens are served by ONE autocommitted statement
- *   (`SESSIONS_FROM_TOKENS`); a caller is answered only after it has committed.
- * - A caller naming a token that an earlier caller of the same batch names too is served after the
- *   batch, alone (`alone`): between them the guarded UPDATE decides, as between two instances.
+ * Group commit of writes that act on one row each, named by a key (a token to consume, a session to
+ * delete), where two callers naming the same row must be decided one after the other. Contract:
+ * - `write(request)` settles as the store method it serves would alone (`alone`).
+ * - Callers of one event-loop turn naming distinct keys are served by ONE autocommitted statement,
+ *   `run(requests)`, which returns at most one row per request with its key in `batch_key`;
+ *   `outcome(row, request)` turns it into the caller's answer. No caller is answered before the
+ *   statement has committed.
+ * - A caller naming a key an earlier caller of the same batch names too is served after the batch,
+ *   alone: between them the row decides, as between two instances.
  * - When the statement fails because the database is unavailable, every caller of the batch rejects
- *   with StoreUnavailableError; on any other failure (deadlock, a constraint) each caller runs alone,
- *   so only an offending caller fails, with its own error.
+ *   with StoreUnavailableError; on any other failure (a deadlock, a constraint) each caller runs
+ *   alone, so only an offending caller fails, with its own error.
  */
-class SessionFromTokenBatcher {
-  readonly #queue = new TurnQueue<QueuedSessionFromToken>((batch) => this.#commit(batch))
+class KeyedWriteBatcher<Request, Result> {
+  readonly #queue = new TurnQueue<{ request: Request; resolve: (result: Result) => void; reject: (error: unknown) => void }>((batch) =>
+    this.#commit(batch),
+  )
 
   constructor(
-    private readonly query: (sql: string, params: unknown[]) => Promise<Row[]>,
-    private readonly alone: (request: SessionFromToken) => Promise<ConsumeResult>,
+    private readonly options: {
+      key: (request: Request) => string
+      run: (requests: Request[]) => Promise<Row[]>
+      outcome: (row: Row | undefined, request: Request) => Result
+      alone: (request: Request) => Promise<Result>
+    },
   ) {}
 
-  consume(request: SessionFromToken): Promise<ConsumeResult> {
-    return new Promise((resolve, reject) => this.#queue.push({ ...request, resolve, reject }))
+  write(request: Request): Promise<Result> {
+    return new Promise((resolve, reject) => this.#queue.push({ request, resolve, reject }))
   }
 
   flush(): Promise<void> {
@@ -848,24 +891,20 @@ class SessionFromTokenBatcher {
   }
 
   // Never rejects: every outcome is delivered to the callers' own promises.
-  async #commit(batch: QueuedSessionFromToken[]): Promise<void> {
-    const first = new Map<string, QueuedSessionFromToken>()
-    const repeats: QueuedSessionFromToken[] = []
+  async #commit(batch: { request: Request; resolve: (result: Result) => void; reject: (error: unknown) => void }[]): Promise<void> {
+    const { key, run, outcome, alone } = this.options
+    const first = new Map<string, (typeof batch)[number]>()
+    const later: typeof batch = []
     for (const caller of batch) {
-      if (first.has(caller.tokenHash)) repeats.push(caller)
-      else first.set(caller.tokenHash, caller)
+      const name = key(caller.request)
+      if (first.has(name)) later.push(caller)
+      else first.set(name, caller)
     }
     const callers = [...first.values()]
-    let rows: Row[] | undefined
     try {
-      rows = await this.query(SESSIONS_FROM_TOKENS, [
-        callers.map((c) => c.tokenHash),
-        callers.map((c) => c.appId),
-        callers.map((c) => c.now),
-        callers.map((c) => c.session.sessionHash),
-        callers.map((c) => c.session.createdAt),
-        callers.map((c) => c.session.expiresAt),
-      ])
+      const rows = await run(callers.map((caller) => caller.request))
+      const byKey = new Map(rows.map((row) => [row.batch_key as string, row]))
+      for (const caller of callers) caller.resolve(outcome(byKey.get(key(caller.request)), caller.request))
     } catch (error) {
       const code = (error as { code?: unknown }).code
       if (isUnavailable(error) && !(typeof code === 'string' && RETRY_ALONE_SQLSTATE.has(code))) {
@@ -873,21 +912,10 @@ class SessionFromTokenBatcher {
         for (const caller of batch) caller.reject(failure)
         return
       }
-      repeats.unshift(...callers)
+      later.unshift(...callers)
     }
-    if (rows) {
-      const byToken = new Map(rows.map((row) => [row.input_hash as string, row]))
-      for (const caller of callers) caller.resolve(outcomeOf(byToken.get(caller.tokenHash), caller))
-    }
-    for (const caller of repeats) await this.alone(caller).then(caller.resolve, caller.reject)
+    for (const caller of later) await alone(caller.request).then(caller.resolve, caller.reject)
   }
-}
-
-function outcomeOf(row: Row | undefined, caller: SessionFromToken): ConsumeResult {
-  if (row?.consumed_for !== null && row?.consumed_for !== undefined) return { ok: true, accountId: Number(row.consumed_for) }
-  // No request_tokens columns (t.*) when the token does not exist.
-  const token = row?.token_hash ? toRequestToken(row) : null
-  return { ok: false, reason: whyNotConsumable(token, caller.appId, caller.now) }
 }
 
 interface QueuedLookup {
