@@ -7,57 +7,132 @@ export interface Checkpointer {
   stop(): Promise<void>
 }
 
-// Runs in the worker: its own connection to the same file, checkpointing every `intervalMs`. PASSIVE
-// never waits for or blocks the serving connection; only when the WAL has outgrown `restartPages`
-// (writes outpacing passive checkpoints) does it ask for a RESTART, which waits at most its busy timeout.
+/**
+ * What the checkpointer needs of the connection that writes: to hold its commits back for a moment.
+ * `pause()` returns once no write transaction is open and none will begin until `resume()`; writes
+ * asked for meanwhile wait (the event loop does not).
+ */
+export interface WritePauser {
+  pause(): void
+  resume(): void
+}
+
+// Runs in the worker: its own connection to the same file, a PASSIVE checkpoint every `intervalMs`
+// (it never waits for or blocks the serving connection). Under a steady stream of writes a PASSIVE
+// pass never catches up with the end of the WAL, and SQLite starts the WAL over only after a pass that
+// did: so when the WAL has grown past `pausePages`, the thread asks the serving process to hold its
+// commits, makes a pass that copies everything, and lets it go on; its next commit then starts the WAL
+// over. The pause lasts one short pass (the frames written since the last), where the RESTART
+// checkpoint this replaces made the serving connection sleep in SQLite's busy handler, the event loop
+// with it, several times a second at full load. A RESTART remains for a WAL past `restartPages`:
+// other processes (cluster workers) writing to the same file, which this process cannot hold back.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.driver)
+const { closeSync, fsyncSync, openSync } = require('node:fs')
 const db = new Database(workerData.path)
+const databaseFile = openSync(workerData.path, 'r')
 db.pragma('busy_timeout = 100')
-const checkpoint = () => {
+let waitingForPause = false
+// The WAL's length after the last paused pass: while it stays so, the WAL is done and no pause helps.
+let lengthAfterPause = -1
+const checkpoint = (mode) => {
   try {
-    const [result] = db.pragma('wal_checkpoint(PASSIVE)')
-    if (result && result.log > workerData.restartPages) db.pragma('wal_checkpoint(RESTART)')
+    return db.pragma('wal_checkpoint(' + mode + ')')[0]
   } catch {
     // A busy or failing checkpoint is retried at the next tick; the serving connection is unaffected.
+    return undefined
   }
 }
-const timer = setInterval(checkpoint, workerData.intervalMs)
-parentPort.once('message', () => {
-  clearInterval(timer)
-  db.close()
-  parentPort.close()
+const timer = setInterval(() => {
+  if (waitingForPause) return
+  // A pass copies the frames there were when it began; the writer appends more meanwhile.
+  const result = checkpoint('PASSIVE')
+  if (!result) return
+  if (result.log > workerData.restartPages) checkpoint('RESTART')
+  else if (result.log > workerData.pausePages && result.log !== lengthAfterPause) {
+    // The paused pass ends by syncing the database file, which holds every page copied since the last
+    // complete pass: sync those now, while the writer goes on, so the pause syncs only its own few.
+    try {
+      const walFile = openSync(workerData.path + '-wal', 'r')
+      try { fsyncSync(walFile) } finally { closeSync(walFile) }
+      fsyncSync(databaseFile)
+    } catch {
+      // The paused pass syncs them itself.
+    }
+    waitingForPause = true
+    parentPort.postMessage('pause')
+  }
+}, workerData.intervalMs)
+parentPort.on('message', (message) => {
+  if (message === 'paused') {
+    lengthAfterPause = checkpoint('PASSIVE')?.log ?? -1
+    parentPort.postMessage('resume')
+    waitingForPause = false
+  } else if (message === 'stop') {
+    clearInterval(timer)
+    db.close()
+    closeSync(databaseFile)
+    parentPort.close()
+  }
 })
 `
+
+// Longest the serving connection holds its commits for the checkpointer: past it (a thread that hangs
+// or died mid-pass), writes go on without the pass.
+const MAX_PAUSE_MS = 250
 
 /**
  * Starts checkpointing the WAL of the SQLite file at `path` on a worker thread. The serving connection
  * then runs with `wal_autocheckpoint = 0`: copying WAL pages into the database file and syncing it no
  * longer happens inside a commit on the event loop, which was most of a write's cost and all of its
  * latency spikes (docs/performance.md). Durability is unchanged: commits are in the WAL either way.
+ * `writer` is paused now and then, for at most MAX_PAUSE_MS, so that the WAL can start over.
  */
-export function startCheckpointer(path: string, options: { intervalMs?: number; restartPages?: number } = {}): Checkpointer {
+export function startCheckpointer(
+  path: string,
+  writer: WritePauser,
+  options: { intervalMs?: number; pausePages?: number; restartPages?: number } = {},
+): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: {
       path,
       driver: createRequire(import.meta.url).resolve('better-sqlite3'),
       intervalMs: options.intervalMs ?? 100,
-      restartPages: options.restartPages ?? 16_384,
+      pausePages: options.pausePages ?? 16_384,
+      restartPages: options.restartPages ?? 65_536,
     },
   })
   // The thread must not keep a process alive that has nothing else to do.
   worker.unref()
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  let pauseLimit: NodeJS.Timeout | undefined
+  const resume = (): void => {
+    if (!pauseLimit) return
+    clearTimeout(pauseLimit)
+    pauseLimit = undefined
+    writer.resume()
+  }
+  worker.on('message', (message) => {
+    if (message === 'pause') {
+      writer.pause()
+      pauseLimit = setTimeout(resume, MAX_PAUSE_MS)
+      worker.postMessage('paused')
+    } else if (message === 'resume') {
+      resume()
+    }
+  })
   // A thread that fails leaves checkpointing to the next open or close; the service goes on.
-  worker.on('error', () => {})
+  worker.on('error', resume)
+  worker.on('exit', resume)
   return {
     stop: async () => {
       // Referenced again, so the process waits for the thread to close its connection.
       worker.ref()
       worker.postMessage('stop')
       await exited
+      resume()
     },
   }
 }

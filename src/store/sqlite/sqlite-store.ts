@@ -78,6 +78,8 @@ export class SqliteStore implements Store {
   readonly #statements = new Map<string, Database.Statement>()
   #batch: QueuedWrite[] = []
   #checkpointer: Checkpointer | undefined
+  /** While the checkpointer finishes a pass, writes are queued and no batch runs (see startCheckpointer). */
+  #writesPaused = false
   /** Test hook: the next group commit fails as a failing disk would make it (then the flag clears). */
   failNextCommitForTests = false
 
@@ -106,7 +108,15 @@ export class SqliteStore implements Store {
     store.migrate()
     if (options.checkpointInBackground && path !== ':memory:') {
       db.pragma('wal_autocheckpoint = 0')
-      store.#checkpointer = startCheckpointer(path)
+      store.#checkpointer = startCheckpointer(path, {
+        pause: () => {
+          store.#writesPaused = true
+        },
+        resume: () => {
+          store.#writesPaused = false
+          if (store.#batch.length > 0) setImmediate(() => store.#flush())
+        },
+      })
     }
     return store
   }
@@ -202,7 +212,7 @@ export class SqliteStore implements Store {
    */
   #flush(): void {
     const batch = this.#batch
-    if (batch.length === 0) return
+    if (batch.length === 0 || this.#writesPaused) return
     this.#batch = []
     let outcomes: Outcome[]
     try {
@@ -270,9 +280,11 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.#db.open) return
-    // Writes already queued are committed (or failed) before the database goes.
-    this.#flush()
+    // Stopping the checkpointer ends any pause of the writes; then the writes already queued are
+    // committed (or failed) before the database goes.
     await this.#checkpointer?.stop()
+    this.#writesPaused = false
+    this.#flush()
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)')
     } catch {

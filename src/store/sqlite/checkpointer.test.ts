@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, openSync, readSync, closeSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startCheckpointer } from './checkpointer.js'
+
+// The WAL header's checkpoint sequence number (bytes 12–15, big-endian): SQLite adds one each time a
+// writer starts the WAL over from its beginning.
+function walRestarts(walPath: string): number {
+  const header = Buffer.alloc(16)
+  const fd = openSync(walPath, 'r')
+  try {
+    readSync(fd, header, 0, 16, 0)
+  } finally {
+    closeSync(fd)
+  }
+  return header.readUInt32BE(12)
+}
+
+describe('WAL checkpointer', () => {
+  const dirs: string[] = []
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('startCheckpointer() makes the WAL start over under a steady stream of writes, holding them back only briefly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cinepass-checkpointer-'))
+    dirs.push(dir)
+    const path = join(dir, 'db.sqlite')
+    const db = new Database(path)
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    db.pragma('wal_autocheckpoint = 0')
+    db.exec('CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB NOT NULL)')
+    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)')
+    // Random keys, as the token tables have: every row dirties a page of its own.
+    const writeBatch = db.transaction(() => {
+      for (let i = 0; i < 50; i++) insert.run(randomBytes(16), randomBytes(100))
+    })
+
+    let pausedAt: number | null = null
+    const pauses: number[] = []
+    // A RESTART threshold never reached: only the pauses may start the WAL over.
+    const checkpointer = startCheckpointer(
+      path,
+      {
+        pause: () => {
+          pausedAt = Date.now()
+        },
+        resume: () => {
+          pauses.push(Date.now() - pausedAt!)
+          pausedAt = null
+        },
+      },
+      { intervalMs: 20, pausePages: 256, restartPages: Number.MAX_SAFE_INTEGER },
+    )
+    try {
+      const restartsBefore = walRestarts(`${path}-wal`)
+      let batches = 0
+      let heldBack = 0
+      const until = Date.now() + 3000
+      while (Date.now() < until) {
+        if (pausedAt === null) {
+          writeBatch()
+          batches++
+        } else {
+          heldBack++
+        }
+        // The writer yields as the store's event loop does, so the checkpointer's messages arrive.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      const restarts = walRestarts(`${path}-wal`) - restartsBefore
+      console.log(`checkpointer: ${batches} batches of 50 rows, ${pauses.length} pauses (longest ${Math.max(0, ...pauses)} ms), ${restarts} WAL restarts, WAL file ${(statSync(`${path}-wal`).size / 1048576).toFixed(1)} MB`)
+      expect(pauses.length).toBeGreaterThanOrEqual(2)
+      expect(restarts).toBeGreaterThanOrEqual(2)
+      expect(heldBack).toBeGreaterThan(0)
+      // Every pause ended by the checkpointer's own resume, well within the writer's limit (250 ms).
+      expect(Math.max(...pauses)).toBeLessThan(250)
+    } finally {
+      await checkpointer.stop()
+      db.close()
+    }
+  })
+})
