@@ -194,7 +194,9 @@ export class SqliteStore implements Store {
    * write that throws fails alone and the others go on; if the commit (or the database) fails, every
    * write of the batch rejects with StoreUnavailableError and none of them is in the database. One
    * commit per turn instead of one per write is what lets writes keep pace with requests
-   * (docs/performance.md). `work` may run twice (see `#flush`), so it must only touch the database.
+   * (docs/performance.md). While the WAL checkpointer holds writes back (one short pass, at most
+   * 250 ms: startCheckpointer), batches wait and the writes of several turns share one. `work` may run
+   * twice (see `#flush`), so it must only touch the database.
    */
   #write<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
