@@ -103,6 +103,12 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findAccountById(999_999_999)).toBeNull()
     })
 
+    it('findAccountById() callers of one moment each get their own account, or null', async () => {
+      const ids = [alice.id, bob.id, 999_999_998, alice.id]
+      const found = await Promise.all(ids.map((id) => store.findAccountById(id)))
+      expect(found.map((account) => account?.username ?? null)).toEqual([alice.username, bob.username, null, alice.username])
+    })
+
     it('approveRequestToken() binds a pending token to one account, again for the same one, never another', async () => {
       const token = pendingToken()
       await store.insertRequestToken(token)

@@ -86,7 +86,8 @@ export class PostgresStore implements Store {
   readonly #requestTokens: InsertBatcher
   readonly #guestSessions: InsertBatcher
   readonly #sessions: InsertBatcher
-  readonly #sessionChecks: LookupBatcher
+  readonly #sessionChecks: LookupBatcher<string>
+  readonly #accountsById: LookupBatcher<number>
   readonly #sessionsFromTokens: KeyedWriteBatcher<SessionFromToken, ConsumeResult>
   readonly #sessionDeletions: KeyedWriteBatcher<SessionToDelete, boolean>
 
@@ -117,7 +118,10 @@ export class PostgresStore implements Store {
       outcome: (row) => row !== undefined,
       alone: (request) => this.#deleteSessionAlone(request),
     })
-    this.#sessionChecks = new LookupBatcher(SESSIONS_WITH_ACCOUNTS, 'session_hash', (sql, params) => this.#run(() => this.#rows(sql, params)))
+    const read = (sql: string, params: unknown[]): Promise<Row[]> => this.#run(() => this.#rows(sql, params))
+    this.#sessionChecks = new LookupBatcher<string>(SESSIONS_WITH_ACCOUNTS, 'session_hash', read)
+    // session/new reads the account of every session it creates.
+    this.#accountsById = new LookupBatcher<number>('SELECT * FROM accounts WHERE id = ANY($1::integer[])', 'id', read)
     this.#requestTokens = new InsertBatcher(
       'request_tokens',
       [
@@ -319,7 +323,7 @@ export class PostgresStore implements Store {
   /** Writes the inserts still queued for a group commit (their callers get their answers), then ends the pool. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.all([this.#requestTokens.flush(), this.#guestSessions.flush(), this.#sessions.flush(), this.#sessionChecks.flush(), this.#sessionsFromTokens.flush(), this.#sessionDeletions.flush()])
+      await Promise.all([this.#requestTokens.flush(), this.#guestSessions.flush(), this.#sessions.flush(), this.#sessionChecks.flush(), this.#accountsById.flush(), this.#sessionsFromTokens.flush(), this.#sessionDeletions.flush()])
       if (!this.#pool.ended) await this.#pool.end()
     })()
     return this.#closing
@@ -391,7 +395,8 @@ export class PostgresStore implements Store {
   }
 
   findAccountById(id: number): Promise<AccountRecord | null> {
-    return this.#run(async () => toAccount(await this.#one('SELECT * FROM accounts WHERE id = $1', [id])))
+    // The batcher's query already maps driver errors (#run).
+    return this.#accountsById.find(id).then(toAccount)
   }
 
   findAccountByObjectId(objectId: string): Promise<AccountRecord | null> {
@@ -918,8 +923,8 @@ class KeyedWriteBatcher<Request, Result> {
   }
 }
 
-interface QueuedLookup {
-  key: string
+interface QueuedLookup<Key> {
+  key: Key
   resolve: (row: Row | undefined) => void
   reject: (error: unknown) => void
 }
@@ -927,14 +932,14 @@ interface QueuedLookup {
 // The session check is the most frequent request; in node-pg each query costs more CPU in this process
 // than PostgreSQL spends on the lookup, so the lookups of one turn share one query.
 /**
- * Lookups by one text key, gathered per event-loop turn into one query. Contract:
+ * Lookups by one key column, gathered per event-loop turn into one query. Contract:
  * - `find(key)` resolves with the row whose `keyColumn` is `key`, or undefined when there is none.
  * - Lookups of one turn (at most `MAX_BATCH_ROWS`) run as one `read(sql, [keys])`, where `sql` selects
- *   `WHERE keyColumn = ANY($1::text[])`; a lone lookup runs the same query with one key.
+ *   `WHERE keyColumn = ANY($1::<type>[])`; a lone lookup runs the same query with one key.
  * - A failure (mapped by `read`) rejects every lookup of that query with the same error.
  */
-class LookupBatcher {
-  readonly #queue = new TurnQueue<QueuedLookup>((batch) => this.#lookUp(batch))
+class LookupBatcher<Key extends string | number> {
+  readonly #queue = new TurnQueue<QueuedLookup<Key>>((batch) => this.#lookUp(batch))
 
   constructor(
     private readonly sql: string,
@@ -942,7 +947,7 @@ class LookupBatcher {
     private readonly read: (sql: string, params: unknown[]) => Promise<Row[]>,
   ) {}
 
-  find(key: string): Promise<Row | undefined> {
+  find(key: Key): Promise<Row | undefined> {
     return new Promise((resolve, reject) => this.#queue.push({ key, resolve, reject }))
   }
 
@@ -951,7 +956,7 @@ class LookupBatcher {
   }
 
   // Never rejects: every outcome is delivered to the callers' own promises.
-  async #lookUp(batch: QueuedLookup[]): Promise<void> {
+  async #lookUp(batch: QueuedLookup<Key>[]): Promise<void> {
     let rows: Row[]
     try {
       rows = await this.read(this.sql, [[...new Set(batch.map((lookup) => lookup.key))]])
@@ -959,7 +964,7 @@ class LookupBatcher {
       for (const lookup of batch) lookup.reject(error)
       return
     }
-    const byKey = new Map(rows.map((row) => [row[this.keyColumn] as string, row]))
+    const byKey = new Map(rows.map((row) => [row[this.keyColumn] as Key, row]))
     for (const lookup of batch) lookup.resolve(byKey.get(lookup.key))
   }
 }
