@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RequestTokenRecord } from '../../core/store.js'
 import { createTemporaryPostgresDatabase, postgresSkipReason, type TemporaryPostgresDatabase } from '../../test-support/postgres.js'
@@ -80,5 +81,28 @@ describe.skipIf(skipReason !== null)('PostgresStore group commit', () => {
     await own.close()
     await Promise.all(inserts)
     expect(await committed(tokens.map((t) => t.tokenHash))).toBe(3)
+  })
+
+  it('createSessionFromRequestToken() tells the truth about a token another transaction denies while the batch waits for it', async () => {
+    const account = (await store.insertAccount({ objectId: hex(12), username: `u_${hex(4)}`, name: 'u', email: null, language: 'en', country: 'US', includeAdult: false, passwordHash: 'x', createdAt: now }))!
+    const denied = token()
+    await store.insertRequestToken(denied)
+    await store.approveRequestToken({ tokenHash: denied.tokenHash, accountId: account.id, now, appId })
+    // Another instance (an account disabled there) denies the token, holding its row lock a moment.
+    const other = new pg.Client({ connectionString: database.url })
+    await other.connect()
+    try {
+      await other.query('BEGIN')
+      await other.query("UPDATE request_tokens SET status = 'denied' WHERE token_hash = $1", [denied.tokenHash])
+      const session = { sessionHash: hex(32), appId, createdAt: now, expiresAt: null }
+      const consuming = store.createSessionFromRequestToken(denied.tokenHash, appId, now, session)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await other.query('COMMIT')
+      // As it would be alone: the token was denied, not spent.
+      expect(await consuming).toEqual({ ok: false, reason: 'denied' })
+      expect(await store.findSession(session.sessionHash)).toBeNull()
+    } finally {
+      await other.end()
+    }
   })
 })

@@ -836,10 +836,14 @@ FROM input i
 LEFT JOIN consumed c ON c.token_hash = i.token_hash
 LEFT JOIN request_tokens t ON t.token_hash = i.token_hash`
 
-function sessionFromTokenOutcome(row: Row | undefined, caller: SessionFromToken): ConsumeResult {
+function sessionFromTokenOutcome(row: Row | undefined, caller: SessionFromToken): ConsumeResult | undefined {
   if (row?.consumed_for !== null && row?.consumed_for !== undefined) return { ok: true, accountId: Number(row.consumed_for) }
   // No request_tokens columns (t.*) when the token does not exist.
   const token = row?.token_hash ? toRequestToken(row) : null
+  // Consumable as the statement began, yet not consumed: a concurrent transaction changed it while
+  // the statement waited for its lock (consumed it, or denied it when its account was disabled).
+  // Only a new statement sees which: the caller runs alone.
+  if (token && token.status === 'approved' && token.consumedAt === null && token.appId === caller.appId && token.expiresAt > caller.now) return undefined
   return { ok: false, reason: whyNotConsumable(token, caller.appId, caller.now) }
 }
 
@@ -853,9 +857,11 @@ const DELETE_SESSIONS = `DELETE FROM sessions s
   WHERE s.session_hash = d.session_hash AND s.app_id = d.app_id
   RETURNING s.session_hash AS batch_key`
 
-// A deadlock (two instances' batches locking shared rows in opposite orders) or a serialization
-// failure: the batch is aborted whole, and its callers alone cannot deadlock (one row lock each).
-const RETRY_ALONE_SQLSTATE = new Set(['40P01', '40001'])
+// A deadlock (two instances' batches locking shared rows in opposite orders), a serialization failure,
+// or the statement timeout (which, at 1 s, fires before PostgreSQL's deadlock check): the batch is
+// aborted whole, and its callers alone cannot deadlock (one row lock each). If the database itself is
+// the trouble, the first caller alone finds out and the rest fail with it.
+const RETRY_ALONE_SQLSTATE = new Set(['40P01', '40001', '57014'])
 
 // session/new and DELETE session were a statement (session/new a transaction: four round trips) and a
 // commit per request, and ran at a fraction of the group-committed inserts' rate.
@@ -869,9 +875,11 @@ const RETRY_ALONE_SQLSTATE = new Set(['40P01', '40001'])
  *   statement has committed.
  * - A caller naming a key an earlier caller of the same batch names too is served after the batch,
  *   alone: between them the row decides, as between two instances.
+ * - A caller whose row cannot tell its answer (`outcome` gives undefined) is served alone too.
  * - When the statement fails because the database is unavailable, every caller of the batch rejects
- *   with StoreUnavailableError; on any other failure (a deadlock, a constraint) each caller runs
- *   alone, so only an offending caller fails, with its own error.
+ *   with StoreUnavailableError; on any other failure (a deadlock, a timeout, a constraint) each caller
+ *   runs alone, so only an offending caller fails, with its own error; once one of them finds the
+ *   database unavailable, the callers still waiting reject with that error.
  */
 class KeyedWriteBatcher<Request, Result> {
   readonly #queue = new TurnQueue<{ request: Request; resolve: (result: Result) => void; reject: (error: unknown) => void }>((batch) =>
@@ -882,7 +890,8 @@ class KeyedWriteBatcher<Request, Result> {
     private readonly options: {
       key: (request: Request) => string
       run: (requests: Request[]) => Promise<Row[]>
-      outcome: (row: Row | undefined, request: Request) => Result
+      /** The caller's answer from its row; undefined when only a statement of its own can tell. */
+      outcome: (row: Row | undefined, request: Request) => Result | undefined
       alone: (request: Request) => Promise<Result>
     },
   ) {}
@@ -905,11 +914,13 @@ class KeyedWriteBatcher<Request, Result> {
       if (first.has(name)) later.push(caller)
       else first.set(name, caller)
     }
+    // Sent in key order, so that two instances' batches lock the rows they share in the same order;
+    // run alone, in the order they came.
     const callers = [...first.values()]
+    const inKeyOrder = [...first.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, caller]) => caller)
+    let rows: Row[] | undefined
     try {
-      const rows = await run(callers.map((caller) => caller.request))
-      const byKey = new Map(rows.map((row) => [row.batch_key as string, row]))
-      for (const caller of callers) caller.resolve(outcome(byKey.get(key(caller.request)), caller.request))
+      rows = await run(inKeyOrder.map((caller) => caller.request))
     } catch (error) {
       const code = (error as { code?: unknown }).code
       if (isUnavailable(error) && !(typeof code === 'string' && RETRY_ALONE_SQLSTATE.has(code))) {
@@ -919,7 +930,26 @@ class KeyedWriteBatcher<Request, Result> {
       }
       later.unshift(...callers)
     }
-    for (const caller of later) await alone(caller.request).then(caller.resolve, caller.reject)
+    if (rows) {
+      const byKey = new Map(rows.map((row) => [row.batch_key as string, row]))
+      for (const caller of callers) {
+        const result = outcome(byKey.get(key(caller.request)), caller.request)
+        if (result === undefined) later.push(caller)
+        else caller.resolve(result)
+      }
+    }
+    for (const [i, caller] of later.entries()) {
+      try {
+        caller.resolve(await alone(caller.request))
+      } catch (error) {
+        caller.reject(error)
+        // The database went away: the callers still waiting would each wait out a connection timeout.
+        if (error instanceof StoreUnavailableError) {
+          for (const waiting of later.slice(i + 1)) waiting.reject(error)
+          return
+        }
+      }
+    }
   }
 }
 

@@ -83,4 +83,64 @@ describe('WAL checkpointer', () => {
       db.close()
     }
   })
+
+  it('startCheckpointer() pauses once per start of the WAL when another process writes too, and RESTART bounds the WAL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cinepass-checkpointer-'))
+    dirs.push(dir)
+    const path = join(dir, 'db.sqlite')
+    const open = (): Database.Database => {
+      const db = new Database(path)
+      db.pragma('journal_mode = WAL')
+      db.pragma('wal_autocheckpoint = 0')
+      db.pragma('busy_timeout = 1000')
+      return db
+    }
+    const ours = open()
+    ours.exec('CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB NOT NULL)')
+    // Another process's connection: the checkpointer cannot hold its writes back.
+    const theirs = open()
+    const batchOn = (db: Database.Database) => {
+      const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)')
+      return db.transaction(() => {
+        for (let i = 0; i < 50; i++) insert.run(randomBytes(16), randomBytes(100))
+      })
+    }
+    const [ourBatch, theirBatch] = [batchOn(ours), batchOn(theirs)]
+    let paused = false
+    let pauses = 0
+    const checkpointer = startCheckpointer(
+      path,
+      {
+        pause: () => {
+          paused = true
+          pauses++
+        },
+        resume: () => {
+          paused = false
+        },
+      },
+      { intervalMs: 20, pausePages: 256, restartPages: 4096 },
+    )
+    try {
+      const restartsBefore = walRestarts(`${path}-wal`)
+      let maxWal = 0
+      const until = Date.now() + 3000
+      while (Date.now() < until) {
+        if (!paused) ourBatch()
+        theirBatch()
+        maxWal = Math.max(maxWal, statSync(`${path}-wal`).size)
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      const restarts = walRestarts(`${path}-wal`) - restartsBefore
+      console.log(`checkpointer with another writer: ${pauses} pauses, ${restarts} WAL restarts, largest WAL file ${(maxWal / 1048576).toFixed(1)} MB`)
+      expect(restarts).toBeGreaterThanOrEqual(1)
+      // About one pause per start of the WAL (the other writer may start it over too, and its header is
+      // read while being written): not one every tick, as when pauses went on while the WAL did not restart.
+      expect(pauses).toBeLessThanOrEqual(2 * restarts + 2)
+    } finally {
+      await checkpointer.stop()
+      ours.close()
+      theirs.close()
+    }
+  })
 })

@@ -29,13 +29,27 @@ export interface WritePauser {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.driver)
-const { closeSync, fsyncSync, openSync } = require('node:fs')
+const { closeSync, openSync, readSync } = require('node:fs')
 const db = new Database(workerData.path)
-const databaseFile = openSync(workerData.path, 'r')
 db.pragma('busy_timeout = 100')
 let waitingForPause = false
-// The WAL's length after the last paused pass: while it stays so, the WAL is done and no pause helps.
-let lengthAfterPause = -1
+// The WAL's checkpoint sequence number (header bytes 12-15) after the last paused pass: SQLite adds one
+// each time a writer starts the WAL over. Null when the WAL has started over since (or never paused).
+let sequenceAfterPause = null
+const walHeader = Buffer.alloc(16)
+const walSequence = () => {
+  try {
+    const wal = openSync(workerData.path + '-wal', 'r')
+    try {
+      readSync(wal, walHeader, 0, 16, 0)
+    } finally {
+      closeSync(wal)
+    }
+    return walHeader.readUInt32BE(12)
+  } catch {
+    return -1
+  }
+}
 const checkpoint = (mode) => {
   try {
     return db.pragma('wal_checkpoint(' + mode + ')')[0]
@@ -49,30 +63,25 @@ const timer = setInterval(() => {
   // A pass copies the frames there were when it began; the writer appends more meanwhile.
   const result = checkpoint('PASSIVE')
   if (!result) return
-  if (result.log > workerData.restartPages) checkpoint('RESTART')
-  else if (result.log > workerData.pausePages && result.log !== lengthAfterPause) {
-    // The paused pass ends by syncing the database file, which holds every page copied since the last
-    // complete pass: sync those now, while the writer goes on, so the pause syncs only its own few.
-    try {
-      const walFile = openSync(workerData.path + '-wal', 'r')
-      try { fsyncSync(walFile) } finally { closeSync(walFile) }
-      fsyncSync(databaseFile)
-    } catch {
-      // The paused pass syncs them itself.
-    }
+  if (sequenceAfterPause !== null && walSequence() !== sequenceAfterPause) sequenceAfterPause = null
+  if (result.log > workerData.restartPages) {
+    checkpoint('RESTART')
+  } else if (result.log > workerData.pausePages && sequenceAfterPause === null) {
+    // One pause per start of the WAL: after a paused pass this process's next commit starts it over,
+    // and if it does not (other processes write too, which a pause here cannot hold), RESTART's turn.
     waitingForPause = true
     parentPort.postMessage('pause')
   }
 }, workerData.intervalMs)
 parentPort.on('message', (message) => {
   if (message === 'paused') {
-    lengthAfterPause = checkpoint('PASSIVE')?.log ?? -1
+    checkpoint('PASSIVE')
+    sequenceAfterPause = walSequence()
     parentPort.postMessage('resume')
     waitingForPause = false
   } else if (message === 'stop') {
     clearInterval(timer)
     db.close()
-    closeSync(databaseFile)
     parentPort.close()
   }
 })
