@@ -914,8 +914,8 @@ class KeyedWriteBatcher<Request, Result> {
       if (first.has(name)) later.push(caller)
       else first.set(name, caller)
     }
-    // Sent in key order, so that two instances' batches lock the rows they share in the same order;
-    // run alone, in the order they came.
+    // Sent in key order, so that two instances' batches most likely lock the rows they share in the
+    // same order (the plan decides; a deadlock is replayed alone anyway); run alone, in the order they came.
     const callers = [...first.values()]
     const inKeyOrder = [...first.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, caller]) => caller)
     let rows: Row[] | undefined
