@@ -97,11 +97,11 @@ export class PostgresStore implements Store {
       this.#run(async () => {
         await this.#exec(sql, params)
       })
-    const rows = (sql: string, params: unknown[]): Promise<Row[]> => this.#pool.query(sql, params).then((result) => result.rows as Row[])
     this.#sessionsFromTokens = new KeyedWriteBatcher({
       key: (request: SessionFromToken) => request.tokenHash,
+      // Driver errors as they are: the batcher tells an outage from a deadlock or a timeout itself.
       run: (requests) =>
-        rows(SESSIONS_FROM_TOKENS, [
+        this.#rows(SESSIONS_FROM_TOKENS, [
           requests.map((r) => r.tokenHash),
           requests.map((r) => r.appId),
           requests.map((r) => r.now),
@@ -114,7 +114,7 @@ export class PostgresStore implements Store {
     })
     this.#sessionDeletions = new KeyedWriteBatcher({
       key: (request: SessionToDelete) => request.sessionHash,
-      run: (requests) => rows(DELETE_SESSIONS, [requests.map((r) => r.sessionHash), requests.map((r) => r.appId)]),
+      run: (requests) => this.#rows(DELETE_SESSIONS, [requests.map((r) => r.sessionHash), requests.map((r) => r.appId)]),
       outcome: (row) => row !== undefined,
       alone: (request) => this.#deleteSessionAlone(request),
     })

@@ -36,26 +36,42 @@ function recordingWriter(): { writer: WritePauser; isPaused: () => boolean; paus
   return { writer, isPaused: () => pausedAt !== null, pauses }
 }
 
+/** A connection as the store's writer has it: WAL, automatic checkpoints off. */
+function openWriter(path: string): Database.Database {
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.pragma('wal_autocheckpoint = 0')
+  db.pragma('busy_timeout = 1000')
+  return db
+}
+
+/** 50 rows with random keys, as the token tables get them: every row dirties a page of its own. */
+function randomRowBatch(db: Database.Database): () => void {
+  const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)')
+  return db.transaction(() => {
+    for (let i = 0; i < 50; i++) insert.run(randomBytes(16), randomBytes(100))
+  })
+}
+
 describe('WAL checkpointer', () => {
   const dirs: string[] = []
   afterEach(() => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
   })
-
-  it('startCheckpointer() makes the WAL start over under a steady stream of writes, holding them back only briefly', async () => {
+  /** A new database file with the table `t`, and the connection that made it. */
+  const newDatabase = (): { path: string; db: Database.Database } => {
     const dir = mkdtempSync(join(tmpdir(), 'cinepass-checkpointer-'))
     dirs.push(dir)
     const path = join(dir, 'db.sqlite')
-    const db = new Database(path)
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
-    db.pragma('wal_autocheckpoint = 0')
+    const db = openWriter(path)
     db.exec('CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB NOT NULL)')
-    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)')
-    // Random keys, as the token tables have: every row dirties a page of its own.
-    const writeBatch = db.transaction(() => {
-      for (let i = 0; i < 50; i++) insert.run(randomBytes(16), randomBytes(100))
-    })
+    return { path, db }
+  }
+
+  it('startCheckpointer() makes the WAL start over under a steady stream of writes, holding them back only briefly', async () => {
+    const { path, db } = newDatabase()
+    const writeBatch = randomRowBatch(db)
 
     const { writer, isPaused, pauses } = recordingWriter()
     // A RESTART threshold never reached: only the pauses may start the WAL over.
@@ -94,27 +110,10 @@ describe('WAL checkpointer', () => {
   })
 
   it('startCheckpointer() pauses once per start of the WAL when another process writes too, and RESTART bounds the WAL', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cinepass-checkpointer-'))
-    dirs.push(dir)
-    const path = join(dir, 'db.sqlite')
-    const open = (): Database.Database => {
-      const db = new Database(path)
-      db.pragma('journal_mode = WAL')
-      db.pragma('wal_autocheckpoint = 0')
-      db.pragma('busy_timeout = 1000')
-      return db
-    }
-    const ours = open()
-    ours.exec('CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB NOT NULL)')
+    const { path, db: ours } = newDatabase()
     // Another process's connection: the checkpointer cannot hold its writes back.
-    const theirs = open()
-    const batchOn = (db: Database.Database) => {
-      const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)')
-      return db.transaction(() => {
-        for (let i = 0; i < 50; i++) insert.run(randomBytes(16), randomBytes(100))
-      })
-    }
-    const [ourBatch, theirBatch] = [batchOn(ours), batchOn(theirs)]
+    const theirs = openWriter(path)
+    const [ourBatch, theirBatch] = [randomRowBatch(ours), randomRowBatch(theirs)]
     const { writer, isPaused, pauses } = recordingWriter()
     const checkpointer = startCheckpointer(
       path,
