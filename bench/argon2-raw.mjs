@@ -1,9 +1,11 @@
 // Raw argon2id throughput of this machine with cinepass's parameters (src/core/password.ts) and the
 // same number of hashes at once: the ceiling validate_with_login can reach. Prints one JSON line.
 import { hash } from '@node-rs/argon2'
+import { defaultHashConcurrency } from '../dist/abuse-config.js'
 
 const seconds = Number(process.argv[2] ?? 3)
-const concurrency = Number(process.argv[3] ?? 2)
+// As many at once as a cinepass server started the same way (same CPU affinity) runs by default.
+const concurrency = Number(process.argv[3] ?? defaultHashConcurrency())
 const options = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 }
 await hash('warm up', options)
 const deadline = Date.now() + seconds * 1000

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { UsageError } from './core/errors.js'
 import { DEFAULT_ABUSE_SETTINGS, type AbuseSettings } from './core/rate-limits.js'
 
@@ -15,8 +16,21 @@ export interface AbuseConfig {
   hashNice: number
 }
 
-/** Reads the CINEPASS_* abuse settings; a malformed value is a UsageError naming the variable. */
-export function loadAbuseConfig(env: NodeJS.ProcessEnv): AbuseConfig {
+/**
+ * Password hashes one process runs at once when CINEPASS_HASH_CONCURRENCY is not set: one per core the
+ * process may run on (its CPU affinity counts, so a process pinned to one core gets 1), shared among the
+ * `processes` serving the port, and at most 2. Hashes beyond the cores only wait for each other, each
+ * holding its 19 MiB of argon2 memory meanwhile.
+ */
+export function defaultHashConcurrency(processes = 1, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(2, Math.floor(cores / processes)))
+}
+
+/**
+ * Reads the CINEPASS_* abuse settings; a malformed value is a UsageError naming the variable.
+ * `processes`: how many processes serve the port (cluster workers), for the defaults they share.
+ */
+export function loadAbuseConfig(env: NodeJS.ProcessEnv, processes = 1): AbuseConfig {
   const d = DEFAULT_ABUSE_SETTINGS
   const n = (name: string, fallback: number, min = 0, max = 1_000_000_000): number => {
     const value = env[name]
@@ -48,7 +62,7 @@ export function loadAbuseConfig(env: NodeJS.ProcessEnv): AbuseConfig {
     },
     trustProxy,
     redisUrl: env.CINEPASS_REDIS_URL?.trim() || null,
-    hashConcurrency: n('CINEPASS_HASH_CONCURRENCY', 2, 1),
+    hashConcurrency: n('CINEPASS_HASH_CONCURRENCY', defaultHashConcurrency(processes), 1),
     hashQueue: n('CINEPASS_HASH_QUEUE', 64, 0),
     hashNice: n('CINEPASS_HASH_NICE', 10, 0, 19),
   }

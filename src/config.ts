@@ -59,7 +59,11 @@ export const DEFAULT_DATABASE = 'data/cinepass.db'
 // A real client sends a request in milliseconds; one that takes longer holds a connection for nothing.
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
-export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Config {
+/**
+ * The configuration of a cinepass process from its environment and flags. `processes`: how many
+ * processes serve the port (`--workers`), which share some defaults (password hashes at once).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}, processes = 1): Config {
   const host = flags.host ?? env.CINEPASS_HOST ?? '127.0.0.1'
   const port = integer('CINEPASS_PORT / --port', flags.port ?? env.CINEPASS_PORT ?? '8080', 0, 65535)
   const publicUrlSetting = flags.publicUrl ?? env.CINEPASS_PUBLIC_URL
@@ -87,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Con
     purgeIntervalSeconds: integer('CINEPASS_PURGE_INTERVAL (seconds)', env.CINEPASS_PURGE_INTERVAL ?? '300', 0, 7 * 24 * 3600),
     demo: flags.demo ?? env.NODE_ENV !== 'production',
     logLevel: env.CINEPASS_LOG_LEVEL ?? 'info',
-    abuse: loadAbuseConfig(env),
+    abuse: loadAbuseConfig(env, processes),
     signup: signupSetting(env.CINEPASS_SIGNUP),
     metrics: onOff('CINEPASS_METRICS', env.CINEPASS_METRICS, false),
     accessLog: onOff('CINEPASS_ACCESS_LOG', env.CINEPASS_ACCESS_LOG, true),

@@ -5,7 +5,7 @@
 // The `cinepass` command's entry point. It is CommonJS on purpose: libuv sizes its threadpool from
 // UV_THREADPOOL_SIZE when the pool is first used, and loading an ES module already uses it, so
 // the variable must be set by a script that runs before any ES module is loaded. The pool is sized
-// above the password-hashing cap (CINEPASS_HASH_CONCURRENCY, default 2) so that file and DNS work
+// above the password-hashing cap (CINEPASS_HASH_CONCURRENCY, by default at most 2) so that file and DNS work
 // (the PostgreSQL driver's lookups, SQLite's files) never wait behind hashes. An operator's own
 // UV_THREADPOOL_SIZE is kept.
 const hashing = Number.parseInt(process.env.CINEPASS_HASH_CONCURRENCY ?? '', 10)

@@ -29,7 +29,8 @@ export function buildProgram(): Command {
       const { workers, ...flags }: ConfigFlags & { demo?: boolean; workers?: string } = { ...options }
       // Commander sets demo=true by default; only an explicit --no-demo overrides NODE_ENV.
       if (options.demo) delete flags.demo
-      await serve(loadConfig(process.env, flags), workerCount(workers ?? process.env.CINEPASS_WORKERS))
+      const processes = workerCount(workers ?? process.env.CINEPASS_WORKERS)
+      await serve(loadConfig(process.env, flags, processes), processes)
     })
 
   program
