@@ -16,10 +16,18 @@ async function threadsOf(entry: string, env: NodeJS.ProcessEnv): Promise<number>
 
 /** Starts `cinepass serve` through `entry` and reads the nice value of each of its threads once it listens. */
 async function nicesOf(entry: string, env: NodeJS.ProcessEnv): Promise<number[]> {
+  // Field 19 of /proc/<pid>/task/<tid>/stat is the nice value (the command name before it has no spaces here).
+  return whileServing([process.execPath, join(DIST, entry)], env, (pid) =>
+    readdirSync(`/proc/${pid}/task`).map((tid) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(' ')[18])),
+  )
+}
+
+/** Runs `command serve` on a new database, reads `read(pid)` once it listens, and stops it. */
+async function whileServing<T>(command: string[], env: NodeJS.ProcessEnv, read: (pid: number) => T): Promise<T> {
   const dir = temporaryDirectory()
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
   delete childEnv.UV_THREADPOOL_SIZE
-  const child = spawn(process.execPath, [join(DIST, entry), 'serve', '--port', '0', '--no-demo', '--database', join(dir.path, 'c.db')], {
+  const child = spawn(command[0]!, [...command.slice(1), 'serve', '--port', '0', '--no-demo', '--database', join(dir.path, 'c.db')], {
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -32,8 +40,7 @@ async function nicesOf(entry: string, env: NodeJS.ProcessEnv): Promise<number[]>
       })
       child.once('exit', (code) => reject(new Error(`cinepass exited with ${code}`)))
     })
-    // Field 19 of /proc/<pid>/task/<tid>/stat is the nice value (the command name before it has no spaces here).
-    return readdirSync(`/proc/${child.pid}/task`).map((tid) => Number(readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').split(' ')[18]))
+    return read(child.pid!)
   } finally {
     child.kill('SIGTERM')
     await new Promise((resolve) => child.once('exit', resolve))
@@ -56,5 +63,16 @@ describe('the cinepass entry point', () => {
     expect(nices.filter((nice) => nice === 7)).toHaveLength(2 + 4 + 1)
     expect(nices.filter((nice) => nice === 0).length).toBeGreaterThanOrEqual(1)
     expect(nices.filter((nice) => nice !== 0 && nice !== 7)).toEqual([])
+  }, 60_000)
+
+  it.skipIf(!HAS_PROC)('starts Node with the V8 memory flags of its first line, which `npm start` passes too', async () => {
+    const entry = join(DIST, 'cinepass.cjs')
+    const flags = /^#!\/usr\/bin\/env -S node (.+)$/.exec(readFileSync(entry, 'utf8').split('\n', 1)[0]!)?.[1]?.split(' ')
+    expect(flags?.length).toBeGreaterThan(0)
+    // Run as a command (npx, a bin link), so the kernel reads that first line.
+    const commandLine = await whileServing([entry], { NODE_ENV: 'production' }, (pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))
+    expect(commandLine.slice(1, 1 + flags!.length)).toEqual(flags)
+    const packageJson = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }
+    expect(packageJson.scripts.start).toBe(`node ${flags!.join(' ')} dist/cli/cinepass.cjs serve`)
   }, 60_000)
 })
