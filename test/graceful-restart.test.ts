@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import diagnostics from 'node:diagnostics_channel'
 import { statSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -10,13 +12,36 @@ const ROUNDS = LONG ? 20 : 5
 const WORKERS = 16
 const kinds = await availableBackends()
 
+// When a request was sent: the moment fetch wrote its headers to a socket (undici's diagnostics
+// channels), not the moment the test called fetch. Under load the test's own event loop can hold a
+// request for hundreds of milliseconds between the two; one written after the signal may meet a
+// connection the server has closed meanwhile, and is not a request sent before the signal.
+interface SendTiming {
+  headersAt?: number
+}
+const sendTiming = new AsyncLocalStorage<SendTiming>()
+const timingOfRequest = new WeakMap<object, SendTiming>()
+const onRequestCreated = (message: unknown): void => {
+  const timing = sendTiming.getStore()
+  if (timing) timingOfRequest.set((message as { request: object }).request, timing)
+}
+const onHeadersSent = (message: unknown): void => {
+  const timing = timingOfRequest.get((message as { request: object }).request)
+  if (timing) timing.headersAt ??= performance.now()
+}
+diagnostics.subscribe('undici:request:create', onRequestCreated)
+diagnostics.subscribe('undici:client:sendHeaders', onHeadersSent)
+
 const backends: TestBackend[] = []
 afterAll(async () => {
+  diagnostics.unsubscribe('undici:request:create', onRequestCreated)
+  diagnostics.unsubscribe('undici:client:sendHeaders', onHeadersSent)
   for (const backend of backends) await backend.remove()
 })
 
 interface Sent {
   what: string
+  /** When its headers reached a socket; Infinity for a request never written (a refused connection). */
   sentAt: number
   answer: Answer
 }
@@ -36,9 +61,9 @@ describe.each(kinds)('graceful restart on %s', (kind) => {
         const log: Sent[] = []
         let signalAt = Infinity
         const send = async (what: string, call: () => Promise<Answer>): Promise<Answer> => {
-          const sentAt = performance.now()
-          const answer = await call()
-          log.push({ what, sentAt, answer })
+          const timing: SendTiming = {}
+          const answer = await sendTiming.run(timing, call)
+          log.push({ what, sentAt: timing.headersAt ?? Infinity, answer })
           return answer
         }
         // Keep-alive clients hammering cheap and slow (password-hashing) endpoints, until the server is gone.
@@ -76,6 +101,8 @@ describe.each(kinds)('graceful restart on %s', (kind) => {
         // The store closed cleanly: SQLite checkpointed its WAL into the database file.
         if (kind === 'sqlite') expect(statSync(`${backend.database}-wal`, { throwIfNoEntry: false })?.size ?? 0).toBe(0)
         const before = log.filter((entry) => entry.sentAt < signalAt)
+        // Also proves the send times were recorded: without them every request would count as after.
+        expect(before.length).toBeGreaterThan(0)
         const failedBefore = before.filter((entry) => entry.answer.status !== 200)
         expect(failedBefore.map((e) => `${e.what}: ${e.answer.status} ${e.answer.error ?? JSON.stringify(e.answer.body)}`)).toEqual([])
         const after = log.filter((entry) => entry.sentAt >= signalAt)
