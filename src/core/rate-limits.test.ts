@@ -137,6 +137,18 @@ describe('AuthService.signIn() throttling (real SQLite, real argon2)', () => {
     expect(await outcome(c.auth.signIn('nobody-here', 'wrong', '198.51.100.2'))).toMatchObject({ code: 'RATE_LIMITED' })
   })
 
+  it('after a success the account+address pair allows exactly its 10 failures again, not one more', async () => {
+    const c = core()
+    const user = await createTestUser(c)
+    for (let i = 0; i < 3; i++) await outcome(c.auth.signIn(user.username, 'wrong', '198.51.100.6'))
+    expect(await outcome(c.auth.signIn(user.username, user.password, '198.51.100.6'))).toBe('ok')
+    verifications = 0
+    const results = []
+    for (let i = 0; i < 11; i++) results.push(codeOf(await outcome(c.auth.signIn(user.username, 'wrong', '198.51.100.6'))))
+    expect(results).toEqual([...Array(10).fill('INVALID_LOGIN'), 'RATE_LIMITED'])
+    expect(verifications).toBe(10)
+  })
+
   it('the owner signs in from another address while an attacker is locked out after 1,000 guesses', async () => {
     const c = core()
     const user = await createTestUser(c)

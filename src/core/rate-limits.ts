@@ -177,16 +177,20 @@ export class LoginThrottle {
     const key = addressKey(address)
     const pair = `${account}:${key}`
     const reserved = await this.#reserve(account, pair, key)
+    let toRefund = reserved
     let failed = false
     try {
       const result = await verify()
       await Promise.all([this.#pair.reset(pair), this.#known.consume(pair)])
+      // The reset took the pair's reserved point with it: refunded as well, it would start the new
+      // window at -1, one failure more than the limit.
+      toRefund = reserved.filter(([counter]) => counter !== this.#pair)
       return result
     } catch (error) {
       failed = isFailure(error)
       throw error
     } finally {
-      if (!failed) await Promise.all(reserved.map(([counter, key]) => counter.refund(key)))
+      if (!failed) await Promise.all(toRefund.map(([counter, key]) => counter.refund(key)))
     }
   }
 
