@@ -196,17 +196,18 @@ export class LoginThrottle {
 
   async #reserve(account: string, pair: string, address: string): Promise<[Counter, string][]> {
     const reserved: [Counter, string][] = []
-    const take = async (counter: Counter, key: string, points: number, exempt = false): Promise<void> => {
+    // `exempt` is asked only when the limit refuses: a round trip most attempts do not need.
+    const take = async (counter: Counter, key: string, points: number, exempt?: () => Promise<boolean>): Promise<void> => {
       const state = await counter.consume(key)
       reserved.push([counter, key])
-      if (state.allowed || exempt) return
+      if (state.allowed || (exempt && (await exempt()))) return
       await Promise.all(reserved.map(([c, k]) => c.refund(k)))
       throw rateLimited(state, points)
     }
     const { loginPairFailures, loginAddressFailuresPerHour, loginAccountFailuresPerHour } = this.#settings
     await take(this.#pair, pair, loginPairFailures)
     await take(this.#address, address, loginAddressFailuresPerHour)
-    await take(this.#account, account, loginAccountFailuresPerHour, (await this.#known.peek(pair)) !== null)
+    await take(this.#account, account, loginAccountFailuresPerHour, async () => (await this.#known.peek(pair)) !== null)
     return reserved
   }
 }
