@@ -12,6 +12,7 @@ import { registerCors } from './cors.js'
 import { registerDocsRoutes } from './docs-routes.js'
 import type { MetricsOptions } from './metrics.js'
 import { assertParametersWithinLimits, bearerToken, parseForm, readApiKey } from './params.js'
+import { HandlersInFlight } from './in-flight.js'
 import { canonicalUrl, isApiPath } from './paths.js'
 import { redactUrl } from './redact.js'
 import { logSecurityEvent } from './security-log.js'
@@ -99,6 +100,17 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.decorateRequest('client', null)
+  // Closing waits for every handler still running, also one whose client has gone: it runs to its end
+  // (a write commits, a login hands back the throttle points it reserved) before the store is closed.
+  // Added first, so that it wraps every route registered after it, the website's and v4's included.
+  const handlers = new HandlersInFlight()
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler
+    route.handler = function (this: FastifyInstance, request, reply) {
+      return handlers.run(() => handler.call(this, request, reply))
+    }
+  })
+  app.addHook('onClose', () => handlers.idle())
   registerCors(app)
   if (options.limits) registerApiRateLimit(app, options.limits, isApiPath)
 
