@@ -21,7 +21,7 @@ describe('password hashes at once', () => {
 
   it('loadAbuseConfig() takes CINEPASS_HASH_CONCURRENCY over the default', () => {
     expect(loadAbuseConfig({ CINEPASS_HASH_CONCURRENCY: '3' }, 8).hashConcurrency).toBe(3)
-    expect(loadAbuseConfig({}, 64).hashConcurrency).toBe(1)
+    expect(loadAbuseConfig({}, 4096).hashConcurrency).toBe(1)
   })
 
   it.skipIf(!HAS_TASKSET)('a process pinned to one core hashes one password at a time', () => {

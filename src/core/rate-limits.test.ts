@@ -3,7 +3,7 @@ import { createTestUser, temporarySqliteStore, testCore } from '../test-support/
 import { ManualClock } from './clock.js'
 import { AuthError } from './errors.js'
 import { Argon2Hasher } from './password.js'
-import { AbuseLimits, DEFAULT_ABUSE_SETTINGS, addressKey } from './rate-limits.js'
+import { AbuseLimits, DEFAULT_ABUSE_SETTINGS, LoginThrottle, addressKey, type Counter, type CounterFactory } from './rate-limits.js'
 import { memoryLimiterBackend } from '../store/limiters.js'
 
 // rate-limiter-flexible reads Date.now() and drops memory keys by setTimeout; only those are faked,
@@ -191,5 +191,66 @@ describe('AuthService.signIn() throttling (real SQLite, real argon2)', () => {
     const results = await Promise.all(Array.from({ length: 30 }, () => outcome(c.auth.signIn(user.username, 'wrong', '203.0.113.10'))))
     expect(verifications).toBe(10)
     expect(results.filter((r) => codeOf(r) === 'RATE_LIMITED')).toHaveLength(20)
+  })
+})
+
+describe('LoginThrottle when a counter store fails', () => {
+  const settings = { ...DEFAULT_ABUSE_SETTINGS, loginPairFailures: 3, loginAddressFailuresPerHour: 20, loginAccountFailuresPerHour: 1 }
+  const address = '198.51.100.9'
+
+  /** Memory counters, of which the named limit's named operation throws while `failing` says so. */
+  function counters(failing: { limit: string; operation: keyof Counter } | null) {
+    const memory = memoryLimiterBackend().counters
+    const made = new Map<string, Counter>()
+    const factory: CounterFactory = (spec) => {
+      const counter = memory(spec)
+      const guarded: Counter = {
+        consume: (key) => (failing?.limit === spec.name && failing.operation === 'consume' ? Promise.reject(new Error('store down')) : counter.consume(key)),
+        refund: (key) => counter.refund(key),
+        peek: (key) => (failing?.limit === spec.name && failing.operation === 'peek' ? Promise.reject(new Error('store down')) : counter.peek(key)),
+        reset: (key) => counter.reset(key),
+      }
+      made.set(spec.name, counter)
+      return guarded
+    }
+    return { factory, count: async (limit: string, key: string) => (await made.get(limit)!.peek(key))?.count ?? 0 }
+  }
+  const ok = async () => 'ok'
+  const wrong = async () => {
+    throw new AuthError('INVALID_LOGIN')
+  }
+  const isFailure = (error: unknown) => error instanceof AuthError && error.code === 'INVALID_LOGIN'
+
+  it('a failing store while reserving hands back the points already taken', async () => {
+    const failing = { limit: 'login_account', operation: 'consume' as const }
+    const { factory, count } = counters(failing)
+    const throttle = new LoginThrottle(factory, settings)
+    await expect(throttle.attempt('ann', address, ok, isFailure)).rejects.toThrow('store down')
+    expect(await count('login_address', addressKey(address))).toBe(0)
+  })
+
+  it('an exemption that cannot be looked up is not granted, and the refused attempt takes no points', async () => {
+    const failing = { limit: 'none', operation: 'peek' as keyof Counter }
+    const { factory, count } = counters(failing)
+    const throttle = new LoginThrottle(factory, settings)
+    expect(await outcome(throttle.attempt('ann', address, ok, isFailure))).toBe('ok')
+    expect(await outcome(throttle.attempt('ann', '203.0.113.20', wrong, isFailure))).toMatchObject({ code: 'INVALID_LOGIN' })
+    // The account's one failure an hour is spent; the owner's known address is exempt, unless the
+    // lookup fails.
+    expect(await outcome(throttle.attempt('ann', address, ok, isFailure))).toBe('ok')
+    failing.limit = 'login_known'
+    expect(await outcome(throttle.attempt('ann', address, ok, isFailure))).toMatchObject({ code: 'RATE_LIMITED' })
+    expect(await count('login_address', addressKey(address))).toBe(0)
+  })
+
+  it('a success whose known-address mark fails still leaves the account+address window at 0, not -1', async () => {
+    const failing = { limit: 'login_known', operation: 'consume' as const }
+    const { factory } = counters(failing)
+    const throttle = new LoginThrottle(factory, { ...settings, loginAccountFailuresPerHour: 100 })
+    await expect(throttle.attempt('ann', address, ok, isFailure)).rejects.toThrow('store down')
+    failing.limit = 'none'
+    const results = []
+    for (let i = 0; i < 4; i++) results.push(codeOf(await outcome(throttle.attempt('ann', address, wrong, isFailure))))
+    expect(results).toEqual(['INVALID_LOGIN', 'INVALID_LOGIN', 'INVALID_LOGIN', 'RATE_LIMITED'])
   })
 })

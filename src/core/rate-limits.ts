@@ -181,10 +181,12 @@ export class LoginThrottle {
     let failed = false
     try {
       const result = await verify()
-      await Promise.all([this.#pair.reset(pair), this.#known.consume(pair)])
-      // The reset took the pair's reserved point with it: refunded as well, it would start the new
-      // window at -1, one failure more than the limit.
-      toRefund = reserved.filter(([counter]) => counter !== this.#pair)
+      const resetPair = this.#pair.reset(pair).then(() => {
+        // The reset took the pair's reserved point with it: refunded as well, it would start the new
+        // window at -1, one failure more than the limit.
+        toRefund = reserved.filter(([counter]) => counter !== this.#pair)
+      })
+      await Promise.all([resetPair, this.#known.consume(pair)])
       return result
     } catch (error) {
       failed = isFailure(error)
@@ -197,17 +199,23 @@ export class LoginThrottle {
   async #reserve(account: string, pair: string, address: string): Promise<[Counter, string][]> {
     const reserved: [Counter, string][] = []
     // `exempt` is asked only when the limit refuses: a round trip most attempts do not need.
+    // An exemption that cannot be looked up is not granted.
     const take = async (counter: Counter, key: string, points: number, exempt?: () => Promise<boolean>): Promise<void> => {
       const state = await counter.consume(key)
       reserved.push([counter, key])
-      if (state.allowed || (exempt && (await exempt()))) return
-      await Promise.all(reserved.map(([c, k]) => c.refund(k)))
+      if (state.allowed || (exempt && (await exempt().catch(() => false)))) return
       throw rateLimited(state, points)
     }
     const { loginPairFailures, loginAddressFailuresPerHour, loginAccountFailuresPerHour } = this.#settings
-    await take(this.#pair, pair, loginPairFailures)
-    await take(this.#address, address, loginAddressFailuresPerHour)
-    await take(this.#account, account, loginAccountFailuresPerHour, async () => (await this.#known.peek(pair)) !== null)
-    return reserved
+    try {
+      await take(this.#pair, pair, loginPairFailures)
+      await take(this.#address, address, loginAddressFailuresPerHour)
+      await take(this.#account, account, loginAccountFailuresPerHour, async () => (await this.#known.peek(pair)) !== null)
+      return reserved
+    } catch (error) {
+      // Refused, or a counter's store failed: the points taken so far go back, and the caller hears why.
+      await Promise.allSettled(reserved.map(([counter, key]) => counter.refund(key)))
+      throw error
+    }
   }
 }
