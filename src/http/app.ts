@@ -158,6 +158,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     await new Promise((resolve) => setImmediate(resolve))
     net.Server.prototype.close.call(app.server)
     await new Promise((resolve) => setTimeout(resolve, options.closeGraceMs))
+    // A turn of the event loop runs its due timers before it reads sockets: a request that arrived
+    // while the loop was busy as the grace ran out is still unread, and its connection would be cut
+    // as idle. The poll phase before setImmediate reads it first.
+    await new Promise((resolve) => setImmediate(resolve))
   })
   // A callback hook, not an async one: it runs on every response and should cost next to nothing.
   app.addHook('onSend', (_request, reply, payload, done) => {

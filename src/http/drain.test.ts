@@ -1,3 +1,4 @@
+import { stat } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -66,6 +67,31 @@ describe('closing the HTTP server', () => {
     const answer = await client.send(`/3/authentication/token/new?api_key=${apiKey}`)
     expect(answer.status).toBe(200)
     expect(answer.head).toContain('connection: close')
+    await closed
+  })
+
+  it('answers a request that arrived while the event loop was busy past the end of the grace, instead of cutting its connection as idle', async () => {
+    const { running, port, apiKey } = await server(200)
+    const client = keepAlive(port)
+    expect((await client.send(`/3/authentication/token/new?api_key=${apiKey}`)).status).toBe(200)
+    const closed = running.close()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Sent within the grace, from an I/O callback that then keeps the loop busy until after the grace's
+    // timer is due: the next turn runs that timer before the poll phase that would read the request
+    // (as in a busy or starved process).
+    const answer = await new Promise<ReturnType<typeof client.send>>((resolve) =>
+      stat('.', () => {
+        const sent = client.send(`/3/authentication/token/new?api_key=${apiKey}`)
+        const busyUntil = Date.now() + 300
+        while (Date.now() < busyUntil) {
+          // The stall.
+        }
+        resolve(sent)
+      }),
+    )
+    const response = await answer
+    expect(response.status).toBe(200)
+    expect(response.head).toContain('connection: close')
     await closed
   })
 
