@@ -20,6 +20,20 @@ describe('HandlersInFlight', () => {
     expect(idle).toBe(true)
   })
 
+  it('idle() waits for a thenable that is not a promise', async () => {
+    const handlers = new HandlersInFlight()
+    let settle: (() => void) | undefined
+    const thenable = { then: (resolve: () => void) => void (settle = resolve) }
+    handlers.run(() => thenable)
+    let idle = false
+    const waiting = handlers.idle().then(() => (idle = true))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(idle).toBe(false)
+    settle!()
+    await waiting
+    expect(idle).toBe(true)
+  })
+
   it('idle() resolves at once when nothing runs, and a handler that returns or throws at once is not left counted', async () => {
     const handlers = new HandlersInFlight()
     expect(handlers.run(() => 42)).toBe(42)

@@ -7,7 +7,7 @@ export class HandlersInFlight {
   #running = 0
   #onIdle: (() => void)[] = []
 
-  /** Runs `handler`, counted until it returns or, when it returns a promise, until that settles. */
+  /** Runs `handler`, counted until it returns or, when it returns a promise or thenable, until that settles. */
   run<T>(handler: () => T): T {
     this.#running++
     let result: T
@@ -17,8 +17,9 @@ export class HandlersInFlight {
       this.#done()
       throw error
     }
-    if (result instanceof Promise) {
-      result.then(
+    if (typeof (result as { then?: unknown } | null | undefined)?.then === 'function') {
+      // A promise, or a thenable such as the Fastify reply a handler may return.
+      Promise.resolve(result).then(
         () => this.#done(),
         () => this.#done(),
       )
