@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { availableBackends, createBackend, seed, type TestBackend } from './support/backends.js'
 import { V3, type Answer } from './support/flow.js'
 import { spawnServer } from './support/processes.js'
+import { sample } from '../src/test-support/metrics.js'
 
 const LONG = process.env.CINEPASS_LONG_TESTS === '1'
 const ROUNDS = LONG ? 20 : 5
@@ -143,18 +144,13 @@ describe.each(kinds)('graceful restart on %s', (kind) => {
       const clientsLeave = new AbortController()
       const logins = tokens.map((token, i) => {
         const user = seeded.users[i % seeded.users.length]!
-        return fetch(`${server.url}/3/authentication/token/validate_with_login?api_key=${seeded.apiKey}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ username: user.username, password: user.password, request_token: token }),
-          signal: clientsLeave.signal,
-        }).catch(() => undefined)
+        return v3.validate(token, user.username, user.password, { signal: clientsLeave.signal })
       })
       // The clients leave once the server has every login: hashed, hashing or queued for the hash.
       await until(async () => {
         const metrics = await (await fetch(`${server.url}/metrics`)).text()
-        const figure = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0)
-        return figure('cinepass_password_hash_wait_seconds_count') + figure('cinepass_password_hash_queue_depth') >= LOGINS
+        const started = sample(metrics, 'cinepass_password_hash_wait_seconds_count') ?? 0
+        return started + (sample(metrics, 'cinepass_password_hash_queue_depth') ?? 0) >= LOGINS
       })
       clientsLeave.abort()
       await Promise.all(logins)

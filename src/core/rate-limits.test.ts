@@ -199,15 +199,16 @@ describe('LoginThrottle when a counter store fails', () => {
   const address = '198.51.100.9'
 
   /** Memory counters, of which the named limit's named operation throws while `failing` says so. */
-  function counters(failing: { limit: string; operation: keyof Counter } | null) {
+  function counters(failing: { limit: string; operation: keyof Counter }) {
     const memory = memoryLimiterBackend().counters
     const made = new Map<string, Counter>()
     const factory: CounterFactory = (spec) => {
       const counter = memory(spec)
+      const fails = (operation: keyof Counter): boolean => failing.limit === spec.name && failing.operation === operation
       const guarded: Counter = {
-        consume: (key) => (failing?.limit === spec.name && failing.operation === 'consume' ? Promise.reject(new Error('store down')) : counter.consume(key)),
+        consume: (key) => (fails('consume') ? Promise.reject(new Error('store down')) : counter.consume(key)),
         refund: (key) => counter.refund(key),
-        peek: (key) => (failing?.limit === spec.name && failing.operation === 'peek' ? Promise.reject(new Error('store down')) : counter.peek(key)),
+        peek: (key) => (fails('peek') ? Promise.reject(new Error('store down')) : counter.peek(key)),
         reset: (key) => counter.reset(key),
       }
       made.set(spec.name, counter)

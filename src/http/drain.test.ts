@@ -79,7 +79,7 @@ describe('closing the HTTP server', () => {
     // Sent within the grace, from an I/O callback that then keeps the loop busy until after the grace's
     // timer is due: the next turn runs that timer before the poll phase that would read the request
     // (as in a busy or starved process).
-    const answer = await new Promise<ReturnType<typeof client.send>>((resolve) =>
+    const response = await new Promise<Awaited<ReturnType<typeof client.send>>>((resolve) =>
       stat('.', () => {
         const sent = client.send(`/3/authentication/token/new?api_key=${apiKey}`)
         const busyUntil = Date.now() + 300
@@ -89,7 +89,6 @@ describe('closing the HTTP server', () => {
         resolve(sent)
       }),
     )
-    const response = await answer
     expect(response.status).toBe(200)
     expect(response.head).toContain('connection: close')
     await closed

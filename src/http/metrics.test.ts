@@ -1,17 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call, loginOverHttp, startTestServer, type TestServer } from '../test-support/fixtures.js'
+import { sample } from '../test-support/metrics.js'
 
 // One exposition line: a comment (# HELP / # TYPE) or `name{label="value",…} number`.
 const LINE = /^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf))$/
 
-/** The value of the sample `name{labels}` (labels in any order), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
-    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1))
-  }
-  return undefined
-}
 
 describe('GET /metrics with CINEPASS_METRICS=on', () => {
   let server: TestServer

@@ -31,8 +31,8 @@ export class V3 {
     return request(`${this.base}/3/authentication/token/new?api_key=${this.apiKey}`)
   }
 
-  validate(requestToken: string, username: string, password: string): Promise<Answer> {
-    return request(`${this.base}/3/authentication/token/validate_with_login?api_key=${this.apiKey}`, json({ username, password, request_token: requestToken }))
+  validate(requestToken: string, username: string, password: string, init: RequestInit = {}): Promise<Answer> {
+    return request(`${this.base}/3/authentication/token/validate_with_login?api_key=${this.apiKey}`, { ...json({ username, password, request_token: requestToken }), ...init })
   }
 
   sessionNew(requestToken: string): Promise<Answer> {
