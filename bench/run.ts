@@ -5,8 +5,8 @@
  *   npm run bench -- [--smoke | --quick] [--backends sqlite,postgres (default both)] [--workers 2] [--connections 50] [--out bench/results]
  */
 import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { hash, randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -33,6 +33,7 @@ import {
   startCinepass,
   startProcess,
   USER_COUNT,
+  work,
   writeList,
   type Database,
   type Endpoint,
@@ -160,6 +161,57 @@ async function startBaseline(): Promise<void> {
 async function refreshBaseline(): Promise<void> {
   if (!baseline || options.mode === 'smoke') return
   baselineRps = measured(await drive(baseline.server.base, baseline.list, Math.max(2, timing.seconds / 2), options.connections)).reqPerSec
+}
+
+/**
+ * The building blocks alone, on the server core: one indexed SELECT, and one group-committed INSERT of a
+ * random key, each behind bare `node:http` and behind Fastify with nothing else (bench/ceiling-server.mjs).
+ * They bound what a cinepass row can reach, which also does an API-key check, hashes its secrets,
+ * writes an access line and sends TMDB's headers; the table shows them beside the targets.
+ */
+const CEILING_BLOCKS = { select: 'one indexed SELECT', insert: 'one group-committed INSERT' } as const
+const ceilingRps: Record<keyof typeof CEILING_BLOCKS, number> = { select: 0, insert: 0 }
+/** What each SQLite row needs at least: the session check a SELECT, the others a durable INSERT. */
+const CEILING_OF: Partial<Record<Endpoint, keyof typeof ceilingRps>> = {
+  'token/new': 'insert',
+  'guest_session/new': 'insert',
+  'GET /3/account': 'select',
+  'session/new': 'insert',
+  'DELETE session': 'insert',
+}
+
+async function benchCeilings(): Promise<void> {
+  const keys = Array.from({ length: 5000 }, (_, i) => `GET\t/select?k=${hash('sha256', `ceiling-${i}`, 'hex')}`)
+  const lists = { select: writeList('ceiling-select', keys), insert: writeList('ceiling-insert', ['GET\t/insert']) }
+  for (const framework of ['node:http', 'fastify'] as const) {
+    const dir = mkdtempSync(join(work, 'ceiling-'))
+    const port = await freePort()
+    const rowsToSeed = options.mode === 'smoke' ? 1000 : 200_000
+    const server = await startProcess([...serverCpu, process.execPath, join(ROOT, 'bench/ceiling-server.mjs'), framework === 'fastify' ? 'fastify' : 'bare', String(port), join(dir, 'ceiling.db'), String(rowsToSeed)], {}, port)
+    try {
+      for (const [block, name] of Object.entries(CEILING_BLOCKS) as [keyof typeof CEILING_BLOCKS, string][]) {
+        await refreshBaseline()
+        if (timing.warmup) await drive(server.base, lists[block], timing.warmup, options.connections)
+        const m = measured(await drive(server.base, lists[block], timing.seconds, options.connections))
+        ceilingRps[block] = Math.max(ceilingRps[block], m.reqPerSec)
+        addRow({
+          backend: 'ceiling',
+          endpoint: `${framework} + ${name}`,
+          workers: 1,
+          connections: options.connections,
+          ...m,
+          peakRssMb: peakRssMb(server.pid),
+          ratio: baselineRps > 0 ? m.reqPerSec / baselineRps : null,
+          target: 'a building block alone (no target)',
+          met: null,
+          note: `${rowsToSeed.toLocaleString('en-US')}-row table, random 64-hex keys; no API key, hashing, access log or TMDB headers`,
+        })
+      }
+    } finally {
+      await server.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
 }
 
 async function benchArgon2(): Promise<void> {
@@ -333,7 +385,9 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
         const base = { backend: kind, endpoint, workers: 1, connections: options.connections, ...m, peakRssMb: peakRssMb(server.pid) }
         const ratioTarget = kind === 'postgres' ? PG_TARGETS[endpoint] : TARGETS[endpoint]!.ratio
         const note = ratioTarget !== undefined ? `≥ ${ratioTarget.toFixed(2)}` : 'p99 only'
-        addRow({ ...base, ...judge(base, ratioTarget, note) })
+        const block = kind === 'sqlite' ? CEILING_OF[endpoint] : undefined
+        const ofCeiling = block && ceilingRps[block] > 0 ? `${(m.reqPerSec / ceilingRps[block]).toFixed(2)} of its ceiling (the faster "${CEILING_BLOCKS[block]}" row)` : undefined
+        addRow({ ...base, ...judge(base, ratioTarget, note), note: ofCeiling })
       }
 
       // Login: argon2-bound. Judged against the raw hashes/s of this machine, not the baseline.
@@ -509,6 +563,7 @@ async function main(): Promise<void> {
   if (Number(loadBefore[0]) > cores * 0.5) log(`  warning: the machine is busy (load ${loadBefore[0]}); figures will be low and noisy`)
   await startBaseline()
   await benchArgon2()
+  if (options.backends.includes('sqlite')) await benchCeilings()
   for (const backend of options.backends) await benchBackend(backend)
   await baseline?.server.stop()
   if (!options.backends.includes('postgres')) skipped.push('PostgreSQL rows skipped: not asked for (--backends sqlite)')

@@ -28,7 +28,7 @@ describe('npm run bench -- --smoke', () => {
       expect(code, output).toBe(0)
       for (const file of ['latest.json', 'latest.md', 'latest.svg']) expect(existsSync(join(out.path, file)), file).toBe(true)
       const report = JSON.parse(readFileSync(join(out.path, 'latest.json'), 'utf8')) as {
-        rows: { backend: string; endpoint: string; workers: number; reqPerSec: number }[]
+        rows: { backend: string; endpoint: string; workers: number; reqPerSec: number; errors: number; note?: string }[]
         enumeration: { backend: string; unknownUserMedianMs: number; wrongPasswordMedianMs: number }[]
       }
       const endpoints = new Set(report.rows.map((row) => row.endpoint))
@@ -36,6 +36,14 @@ describe('npm run bench -- --smoke', () => {
         expect(endpoints.has(endpoint), endpoint).toBe(true)
       }
       expect(report.rows.some((row) => row.workers === 2)).toBe(true)
+      // The building blocks alone, each answering every request, and each SQLite row set against its own.
+      for (const framework of ['node:http', 'fastify']) {
+        for (const block of ['one indexed SELECT', 'one group-committed INSERT']) {
+          const ceiling = report.rows.find((row) => row.backend === 'ceiling' && row.endpoint === `${framework} + ${block}`)
+          expect(ceiling?.errors, `${framework} + ${block}`).toBe(0)
+        }
+      }
+      expect(report.rows.find((row) => row.backend === 'sqlite' && row.endpoint === 'GET /3/account')?.note).toMatch(/^\d\.\d\d of its ceiling \(the faster "one indexed SELECT" row\)$/)
       // Both backends by default (PostgreSQL is required in CI), and the enumeration medians side by side.
       const backends = process.env.CI ? ['sqlite', 'postgres'] : ['sqlite']
       for (const backend of backends) {
