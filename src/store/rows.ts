@@ -91,13 +91,14 @@ export function toSession(row: Row | undefined): SessionRecord | null {
 }
 
 /**
- * The session check's one statement, in either dialect (`placeholder` is `?` or `$1`): the session's
- * columns under their own names, the account's as in `accounts`; the session's `created_at` is
- * renamed so the two do not collide.
+ * The session checks' one statement, in either dialect: the sessions whose hash is among a list
+ * (`sessionHashIn` says how the dialect takes one), each joined to its account. The session's columns
+ * come under their own names, the account's as in `accounts`; the session's `created_at` is renamed so
+ * the two do not collide.
  */
-export function sessionWithAccountSql(placeholder: string): string {
+export function sessionsWithAccountsSql(sessionHashIn: string): string {
   return `SELECT a.*, s.session_hash, s.app_id, s.account_id, s.created_at AS session_created_at, s.expires_at
-    FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.session_hash = ${placeholder}`
+    FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.session_hash ${sessionHashIn}`
 }
 
 /** A row of `sessionWithAccountSql` as the session and its account. */

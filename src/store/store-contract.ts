@@ -259,6 +259,34 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findSessionWithAccount(session.sessionHash)).toBeNull()
     })
 
+    it('findSessionWithAccount() calls made in one moment each get their own session and account, repeated and unknown ones included', async () => {
+      // More than one batch's worth (MAX_BATCH_ROWS), of two accounts.
+      const sessions = Array.from({ length: 700 }, (_, i) => ({ ...newSession(), accountId: i % 2 === 0 ? alice.id : bob.id }))
+      await Promise.all(sessions.map((session) => store.insertSession(session)))
+      const accounts = { [alice.id]: await store.findAccountById(alice.id), [bob.id]: await store.findAccountById(bob.id) }
+      const asked = [...sessions.map((session) => session.sessionHash), sessions[3]!.sessionHash, hex(32)]
+      const found = await Promise.all(asked.map((hash) => store.findSessionWithAccount(hash)))
+      sessions.forEach((session, i) => expect(found[i]).toEqual({ session, account: accounts[session.accountId] }))
+      expect(found[700]).toEqual({ session: sessions[3], account: bob })
+      expect(found[701]).toBeNull()
+    })
+
+    it('close() answers the session checks still waiting', async () => {
+      const own = await factory()
+      try {
+        const ownApp = newApp()
+        await own.store.insertApplication(ownApp)
+        const account = (await own.store.insertAccount(newAccount(`carol_${hex(3)}`)))!
+        const session = { ...newSession(), appId: ownApp.id, accountId: account.id }
+        await own.store.insertSession(session)
+        const checks = [own.store.findSessionWithAccount(session.sessionHash), own.store.findSessionWithAccount(hex(32))]
+        await own.store.close()
+        expect(await Promise.all(checks)).toEqual([{ session, account }, null])
+      } finally {
+        await own.teardown()
+      }
+    })
+
     it('deleteSession() deletes only the application\'s own session, once', async () => {
       const session = { ...newSession(), accountId: alice.id }
       await store.insertSession(session)

@@ -63,17 +63,6 @@ describe.skipIf(skipReason !== null)('PostgresStore group commit', () => {
     expect(await store.findGuestSession(bad.sessionHash)).toBeNull()
   })
 
-  it('findSessionWithAccount() calls made in one moment each get their own session, repeated and unknown ones included', async () => {
-    const account = (await store.insertAccount({ objectId: hex(12), username: `batch_${hex(3)}`, name: 'B', email: null, language: 'en', country: 'US', includeAdult: false, passwordHash: 'x', createdAt: now }))!
-    const sessions = Array.from({ length: 700 }, () => ({ sessionHash: hex(32), appId, accountId: account.id, createdAt: now, expiresAt: null }))
-    await Promise.all(sessions.map((session) => store.insertSession(session)))
-    const asked = [...sessions.map((session) => session.sessionHash), sessions[3]!.sessionHash, hex(32)]
-    const found = await Promise.all(asked.map((hash) => store.findSessionWithAccount(hash)))
-    sessions.forEach((session, i) => expect(found[i]).toEqual({ session, account }))
-    expect(found[700]).toEqual({ session: sessions[3], account })
-    expect(found[701]).toBeNull()
-  })
-
   it('close() commits inserts still waiting for their group before ending the pool', async () => {
     const own = await PostgresStore.open(database.url)
     const tokens = Array.from({ length: 3 }, token)

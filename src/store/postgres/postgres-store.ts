@@ -28,7 +28,7 @@ import {
   toApplication,
   toGuestSession,
   toRequestToken,
-  sessionWithAccountSql,
+  sessionsWithAccountsSql,
   toSession,
   toSessionWithAccount,
   toSigningKey,
@@ -36,6 +36,7 @@ import {
   toWebSession,
   type Row,
 } from '../rows.js'
+import { LookupBatcher, TurnQueue } from '../turn-batching.js'
 import { POSTGRES_MIGRATIONS } from './migrations.js'
 
 export interface PostgresStoreOptions {
@@ -66,10 +67,7 @@ const types = {
 
 type Queryable = Pick<pg.PoolClient, 'query'>
 
-const SESSIONS_WITH_ACCOUNTS = sessionWithAccountSql('ANY($1::text[])')
-
-// Most rows one group-committed INSERT carries: keeps one statement's parameters, parse and run time bounded.
-const MAX_BATCH_ROWS = 500
+const SESSIONS_WITH_ACCOUNTS = sessionsWithAccountsSql('= ANY($1::text[])')
 
 /**
  * The shared backend: any number of cinepass instances on one PostgreSQL database, through a
@@ -118,10 +116,10 @@ export class PostgresStore implements Store {
       outcome: (row) => row !== undefined,
       alone: (request) => this.#deleteSessionAlone(request),
     })
-    const read = (sql: string, params: unknown[]): Promise<Row[]> => this.#run(() => this.#rows(sql, params))
-    this.#sessionChecks = new LookupBatcher<string>(SESSIONS_WITH_ACCOUNTS, 'session_hash', read)
+    const read = (sql: string) => (keys: unknown[]): Promise<Row[]> => this.#run(() => this.#rows(sql, [keys]))
+    this.#sessionChecks = new LookupBatcher<string>('session_hash', read(SESSIONS_WITH_ACCOUNTS))
     // session/new reads the account of every session it creates.
-    this.#accountsById = new LookupBatcher<number>('SELECT * FROM accounts WHERE id = ANY($1::integer[])', 'id', read)
+    this.#accountsById = new LookupBatcher<number>('id', read('SELECT * FROM accounts WHERE id = ANY($1::integer[])'))
     this.#requestTokens = new InsertBatcher(
       'request_tokens',
       [
@@ -696,43 +694,6 @@ export class PostgresStore implements Store {
   }
 }
 
-/**
- * Items gathered during one event-loop turn and handed to `handle` together, at `setImmediate` or as
- * soon as `maxItems` are waiting. `handle` must settle every item itself and never reject.
- * `flush()` hands over what is waiting and waits for every batch in flight (the store's `close()`).
- */
-class TurnQueue<Item> {
-  #items: Item[] = []
-  #scheduled: NodeJS.Immediate | undefined
-  readonly #inFlight = new Set<Promise<void>>()
-
-  constructor(
-    private readonly handle: (batch: Item[]) => Promise<void>,
-    private readonly maxItems = MAX_BATCH_ROWS,
-  ) {}
-
-  push(item: Item): void {
-    this.#items.push(item)
-    if (this.#items.length >= this.maxItems) this.#dispatch()
-    else this.#scheduled ??= setImmediate(() => this.#dispatch())
-  }
-
-  async flush(): Promise<void> {
-    this.#dispatch()
-    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight)
-  }
-
-  #dispatch(): void {
-    if (this.#scheduled) clearImmediate(this.#scheduled)
-    this.#scheduled = undefined
-    const batch = this.#items
-    if (batch.length === 0) return
-    this.#items = []
-    const done: Promise<void> = this.handle(batch).finally(() => this.#inFlight.delete(done))
-    this.#inFlight.add(done)
-  }
-}
-
 interface QueuedRow {
   values: unknown[]
   resolve: () => void
@@ -950,52 +911,6 @@ class KeyedWriteBatcher<Request, Result> {
         }
       }
     }
-  }
-}
-
-interface QueuedLookup<Key> {
-  key: Key
-  resolve: (row: Row | undefined) => void
-  reject: (error: unknown) => void
-}
-
-// The session check is the most frequent request; in node-pg each query costs more CPU in this process
-// than PostgreSQL spends on the lookup, so the lookups of one turn share one query.
-/**
- * Lookups by one key column, gathered per event-loop turn into one query. Contract:
- * - `find(key)` resolves with the row whose `keyColumn` is `key`, or undefined when there is none.
- * - Lookups of one turn (at most `MAX_BATCH_ROWS`) run as one `read(sql, [keys])`, where `sql` selects
- *   `WHERE keyColumn = ANY($1::<type>[])`; a lone lookup runs the same query with one key.
- * - A failure (mapped by `read`) rejects every lookup of that query with the same error.
- */
-class LookupBatcher<Key extends string | number> {
-  readonly #queue = new TurnQueue<QueuedLookup<Key>>((batch) => this.#lookUp(batch))
-
-  constructor(
-    private readonly sql: string,
-    private readonly keyColumn: string,
-    private readonly read: (sql: string, params: unknown[]) => Promise<Row[]>,
-  ) {}
-
-  find(key: Key): Promise<Row | undefined> {
-    return new Promise((resolve, reject) => this.#queue.push({ key, resolve, reject }))
-  }
-
-  flush(): Promise<void> {
-    return this.#queue.flush()
-  }
-
-  // Never rejects: every outcome is delivered to the callers' own promises.
-  async #lookUp(batch: QueuedLookup<Key>[]): Promise<void> {
-    let rows: Row[]
-    try {
-      rows = await this.read(this.sql, [[...new Set(batch.map((lookup) => lookup.key))]])
-    } catch (error) {
-      for (const lookup of batch) lookup.reject(error)
-      return
-    }
-    const byKey = new Map(rows.map((row) => [row[this.keyColumn] as Key, row]))
-    for (const lookup of batch) lookup.resolve(byKey.get(lookup.key))
   }
 }
 

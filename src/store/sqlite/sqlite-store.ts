@@ -29,7 +29,7 @@ import {
   toApplication,
   toGuestSession,
   toRequestToken,
-  sessionWithAccountSql,
+  sessionsWithAccountsSql,
   toSession,
   toSessionWithAccount,
   toSigningKey,
@@ -37,6 +37,7 @@ import {
   toWebSession,
   type Row,
 } from '../rows.js'
+import { LookupBatcher } from '../turn-batching.js'
 import { startCheckpointer, type Checkpointer } from './checkpointer.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 
@@ -64,7 +65,8 @@ interface QueuedWrite {
   reject: (error: unknown) => void
 }
 
-const SESSION_WITH_ACCOUNT = sessionWithAccountSql('?')
+// One JSON array of hashes as the list: one prepared statement whatever the batch's size.
+const SESSIONS_WITH_ACCOUNTS = sessionsWithAccountsSql('IN (SELECT value FROM json_each(?))')
 
 // SQLite error codes meaning the database cannot take the operation now (disk full, I/O, locked too
 // long): the request fails closed with 503 rather than as a bug.
@@ -80,6 +82,11 @@ export class SqliteStore implements Store {
   #checkpointer: Checkpointer | undefined
   /** While the checkpointer finishes a pass, writes are queued and no batch runs (see startCheckpointer). */
   #writesPaused = false
+  // The session check is the most frequent request, and a statement of its own per check (each taking
+  // and dropping the file's read locks) cost more than the lookup: the checks of one turn share one.
+  readonly #sessionChecks = new LookupBatcher<string>('session_hash', (sessionHashes) =>
+    this.#run(() => this.#all(SESSIONS_WITH_ACCOUNTS, JSON.stringify(sessionHashes))),
+  )
   /** Test hook: the next group commit fails as a failing disk would make it (then the flag clears). */
   failNextCommitForTests = false
 
@@ -287,6 +294,7 @@ export class SqliteStore implements Store {
     await this.#checkpointer?.stop()
     this.#writesPaused = false
     this.#flush()
+    await this.#sessionChecks.flush()
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)')
     } catch {
@@ -489,8 +497,8 @@ export class SqliteStore implements Store {
     return this.#run(() => toSession(this.#get('SELECT * FROM sessions WHERE session_hash = ?', sessionHash)))
   }
 
-  findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null> {
-    return this.#run(() => toSessionWithAccount(this.#get(SESSION_WITH_ACCOUNT, sessionHash)))
+  async findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null> {
+    return toSessionWithAccount(await this.#sessionChecks.find(sessionHash))
   }
 
   deleteSession(sessionHash: string, appId: string): Promise<boolean> {
