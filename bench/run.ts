@@ -163,12 +163,6 @@ async function refreshBaseline(): Promise<void> {
   baselineRps = measured(await drive(baseline.server.base, baseline.list, Math.max(2, timing.seconds / 2), options.connections)).reqPerSec
 }
 
-/**
- * The building blocks alone, on the server core: one indexed SELECT, and one group-committed INSERT of a
- * random key, each behind bare `node:http` and behind Fastify with nothing else (bench/ceiling-server.mjs).
- * They bound what a cinepass row can reach, which also does an API-key check, hashes its secrets,
- * writes an access line and sends TMDB's headers; the table shows them beside the targets.
- */
 const CEILING_BLOCKS = { select: 'one indexed SELECT', insert: 'one group-committed INSERT' } as const
 const ceilingRps: Record<keyof typeof CEILING_BLOCKS, number> = { select: 0, insert: 0 }
 /** What each SQLite row needs at least: the session check a SELECT, the others a durable INSERT. */
@@ -180,6 +174,12 @@ const CEILING_OF: Partial<Record<Endpoint, keyof typeof ceilingRps>> = {
   'DELETE session': 'insert',
 }
 
+/**
+ * The building blocks alone, on the server core: one indexed SELECT, and one group-committed INSERT of a
+ * random key, each behind bare `node:http` and behind Fastify with nothing else (bench/ceiling-server.mjs).
+ * They bound what a cinepass row can reach, which also does an API-key check, hashes its secrets,
+ * writes an access line and sends TMDB's headers; the table shows them beside the targets.
+ */
 async function benchCeilings(): Promise<void> {
   const keys = Array.from({ length: 5000 }, (_, i) => `GET\t/select?k=${hash('sha256', `ceiling-${i}`, 'hex')}`)
   const lists = { select: writeList('ceiling-select', keys), insert: writeList('ceiling-insert', ['GET\t/insert']) }
