@@ -28,14 +28,13 @@ db.exec(`CREATE TABLE IF NOT EXISTS rows (
 // Keys spread as cinepass's hashed tokens are (each insert lands on a page of its own); row i's key is
 // ceilingKey(i) (bench/run.ts asks for rows by the same formula).
 const ceilingKey = (i) => hash('sha256', `ceiling-${i}`, 'hex')
+const insert = db.prepare('INSERT INTO rows VALUES (?, ?, ?, ?, ?)')
 db.transaction(() => {
-  const insert = db.prepare('INSERT INTO rows VALUES (?, ?, ?, ?, ?)')
   for (let i = 0; i < SEEDED_ROWS; i++) insert.run(ceilingKey(i), 'app', i, i + 3_600_000, 'pending')
 })()
 db.pragma('wal_checkpoint(TRUNCATE)')
 
 const select = db.prepare('SELECT * FROM rows WHERE key_hash = ?')
-const insert = db.prepare('INSERT INTO rows VALUES (?, ?, ?, ?, ?)')
 const begin = db.prepare('BEGIN IMMEDIATE')
 const commit = db.prepare('COMMIT')
 
@@ -43,8 +42,9 @@ let queued = []
 function flush() {
   const batch = queued
   queued = []
+  const now = Date.now()
   begin.run()
-  for (const item of batch) insert.run(item.key, 'app', Date.now(), Date.now() + 3_600_000, 'pending')
+  for (const item of batch) insert.run(item.key, 'app', now, now + 3_600_000, 'pending')
   commit.run()
   for (const item of batch) item.done(item.key)
 }

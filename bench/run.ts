@@ -183,10 +183,10 @@ const CEILING_OF: Partial<Record<Endpoint, keyof typeof ceilingRps>> = {
 async function benchCeilings(): Promise<void> {
   const keys = Array.from({ length: 5000 }, (_, i) => `GET\t/select?k=${hash('sha256', `ceiling-${i}`, 'hex')}`)
   const lists = { select: writeList('ceiling-select', keys), insert: writeList('ceiling-insert', ['GET\t/insert']) }
+  const rowsToSeed = options.mode === 'smoke' ? 1000 : 200_000
   for (const framework of ['node:http', 'fastify'] as const) {
     const dir = mkdtempSync(join(work, 'ceiling-'))
     const port = await freePort()
-    const rowsToSeed = options.mode === 'smoke' ? 1000 : 200_000
     const server = await startProcess([...serverCpu, process.execPath, join(ROOT, 'bench/ceiling-server.mjs'), framework === 'fastify' ? 'fastify' : 'bare', String(port), join(dir, 'ceiling.db'), String(rowsToSeed)], {}, port)
     try {
       for (const [block, name] of Object.entries(CEILING_BLOCKS) as [keyof typeof CEILING_BLOCKS, string][]) {

@@ -5,7 +5,6 @@ import { sample } from '../test-support/metrics.js'
 // One exposition line: a comment (# HELP / # TYPE) or `name{label="value",…} number`.
 const LINE = /^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf))$/
 
-
 describe('GET /metrics with CINEPASS_METRICS=on', () => {
   let server: TestServer
   let exposition: string
