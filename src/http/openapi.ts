@@ -1,7 +1,7 @@
 import { TMDB_STATUS, type TmdbStatusName } from '../wire/status.js'
 
 /**
- * cinepass's own OpenAPI 3.1 document: what this server really accepts and returns (see wire.md),
+ * cinepass's own OpenAPI 3.1 document: what this server really accepts and returns (TMDB's own wire format),
  * served at `GET /openapi.json` and rendered at `/docs`. The client tests validate every response
  * they see against it, so it cannot drift from the code.
  */
@@ -33,7 +33,7 @@ const RETRY_AFTER = {
   'Retry-After': { description: 'Whole seconds to wait before retrying.', schema: { type: 'string', pattern: '^[0-9]+$' } },
 }
 
-/** Answers every API operation can give, whatever its path (wire.md, "Everywhere" and "Rate limits"). */
+/** Answers every API operation can give, whatever its path: bad input, credentials, rate limits, an unavailable database. */
 function commonErrors(unauthorizedCodes: number[] = []): Json {
   return {
     '400': errorResponse([47]),
@@ -345,7 +345,7 @@ export function openApiDocument(serverUrl: string): Json {
     servers: [{ url: serverUrl }],
     security: [{ api_key: [] }, { bearer: [] }],
     tags: [
-      { name: 'v3', description: "TMDB's v3 authentication (the seed's AuthenticationApi)" },
+      { name: 'v3', description: "TMDB's v3 authentication API" },
       { name: 'v4', description: 'v4 user access tokens' },
       { name: 'account', description: 'The account of a session' },
     ],
