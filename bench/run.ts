@@ -505,7 +505,7 @@ function markdown(report: Report): string {
     '',
     ...(report.enumeration.length
       ? [
-          'Enumeration by timing (security.md T24): sequential `validate_with_login` calls, an unknown user against a known user with a wrong password; met when the medians differ by less than a quarter of one hash and a Mann-Whitney U test finds no difference (p ≥ 0.01).',
+          'Enumeration by timing (an unknown user must not be told from a wrong password): sequential `validate_with_login` calls, an unknown user against a known user with a wrong password; met when the medians differ by less than a quarter of one hash and a Mann-Whitney U test finds no difference (p ≥ 0.01).',
           '',
           '| backend | requests each | unknown user median ms | wrong password median ms | one hash ms | difference / hash | Mann-Whitney p | met? |',
           '|---|---|---|---|---|---|---|---|',
