@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { temporaryDirectory } from '../src/test-support/fixtures.js'
 import { postgresSkipReason } from '../src/test-support/postgres.js'
-import { rollingRestartThroughProxy, startProxiedPair, websiteFlowThroughProxy, type Cleanups, type StartProxy } from './support/reverse-proxy.js'
+import { startProxiedPair, websiteFlowThroughProxy, type Cleanups, type StartProxy } from './support/reverse-proxy.js'
 
 const EXAMPLE = fileURLToPath(new URL('../docs/examples/Caddyfile', import.meta.url))
 const CADDY = ['/usr/bin/caddy', '/usr/local/bin/caddy'].find((path) => existsSync(path))
@@ -87,8 +87,4 @@ describe.skipIf(skipReason !== null)('Caddy (docs/examples/Caddyfile) in front o
     for (const secret of secrets) expect(accessLog).not.toContain(secret)
   }, 90_000)
 
-  it('a rolling restart of both instances (SIGTERM, start again on the same port) drops no request', async () => {
-    const pair = await startProxiedPair(startCaddy, cleanups)
-    await rollingRestartThroughProxy(pair, 'Caddy', () => pair.proxy.errorLog())
-  }, 120_000)
 })
