@@ -4,7 +4,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AuthError, UsageError } from '../core/errors.js'
 import type { AccountRecord } from '../core/store.js'
 import type { PendingApproval, WebsiteService } from '../core/website-service.js'
-import { logLoginFailure, logSecurityEvent } from '../http/security-log.js'
+import { setRetryAfter } from '../http-shared/retry-after.js'
+import { setPageSecurityHeaders } from '../http-shared/security-headers.js'
+import { logLoginFailure, logSecurityEvent } from '../http-shared/security-log.js'
 import { approvePage, loginPage, messagePage, signedInFooter, signupPage } from './pages.js'
 import { STYLESHEET } from './styles.js'
 
@@ -34,9 +36,8 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     const csrf = { preHandler: web.csrfProtection }
 
     web.addHook('onSend', async (_request, reply, payload) => {
-      if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', contentSecurityPolicy(null))
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
-      reply.header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer').header('x-content-type-options', 'nosniff')
+      setPageSecurityHeaders(reply, contentSecurityPolicy(null))
       return payload
     })
     web.setErrorHandler((error, request, reply) => errorPage(error, request, reply))
@@ -219,7 +220,7 @@ function errorPage(error: unknown, request: FastifyRequest, reply: FastifyReply)
   }
   if (error instanceof UsageError) return sendPage(reply, 400, messagePage('Bad request', capitalize(error.message) + '.'))
   if (error instanceof AuthError) {
-    if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))))
+    setRetryAfter(reply, error.retryAfterSeconds)
     switch (error.code) {
       case 'INVALID_REQUEST_TOKEN':
         return sendPage(reply, 404, messagePage('Request not found', 'This approval link is unknown, has expired, or has already been used. Go back to the application and start again.'))
