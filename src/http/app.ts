@@ -7,11 +7,12 @@ import { AuthError } from '../core/errors.js'
 import type { AbuseLimits } from '../core/rate-limits.js'
 import { setPageSecurityHeaders } from '../http-shared/security-headers.js'
 import { logSecurityEvent } from '../http-shared/security-log.js'
+import { UNROUTABLE_API_PATH } from '../http-shared/unroutable.js'
 import { registerApiRateLimit } from './abuse.js'
 import { registerCors } from './cors.js'
 import { HandlersInFlight } from './in-flight.js'
 import { assertParametersWithinLimits, bearerToken, parseForm, readApiKey } from './params.js'
-import { canonicalUrl, isApiPath } from './paths.js'
+import { isApiPath, MAX_PATH_SEGMENT_LENGTH, routableUrl } from './paths.js'
 import { redactUrl } from './redact.js'
 import { rawStatusResponse, sendAuthError } from './responses.js'
 import { ROUTE_METHODS, type RouteGroup } from './routes.js'
@@ -68,10 +69,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: false,
     // Only listed proxies may name the client; anyone else's X-Forwarded-For is ignored.
     trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy : false,
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 2048 },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: MAX_PATH_SEGMENT_LENGTH },
     // One spelling of every path, decided before routing: the router, the credential check, the API
-    // rate limit and CORS all see the same URL, so `//3/…` or `/%33/…` cannot slip past them.
-    rewriteUrl: (request) => canonicalUrl(request.url ?? '/'),
+    // rate limit and CORS all see the same URL, so `//3/…` or `/%33/…` cannot slip past them. A path
+    // the router cannot take goes to the unroutable route of its side instead, through every hook.
+    rewriteUrl: (request) => routableUrl(request.url ?? '/'),
     clientErrorHandler: (error, socket) => {
       // The HTTP parser refused the request (headers too large, broken syntax): answer in TMDB's
       // format rather than with a bare status line, then close.
@@ -195,6 +197,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     return setPageSecurityHeaders(reply).code(404).type('text/html; charset=utf-8').send(notFoundPage())
   })
 
+  // Every method: a path that cannot be routed is bad input whatever is asked of it.
+  app.all(UNROUTABLE_API_PATH, async () => {
+    throw new AuthError('INVALID_INPUT')
+  })
   for (const group of options.routes) await group.register(app)
   return app
 }

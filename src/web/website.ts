@@ -7,6 +7,7 @@ import type { PendingApproval, WebsiteService } from '../core/website-service.js
 import { setRetryAfter } from '../http-shared/retry-after.js'
 import { setPageSecurityHeaders } from '../http-shared/security-headers.js'
 import { logLoginFailure, logSecurityEvent } from '../http-shared/security-log.js'
+import { UNROUTABLE_PAGE_PATH } from '../http-shared/unroutable.js'
 import { approvePage, loginPage, messagePage, signedInFooter, signupPage } from './pages.js'
 import { STYLESHEET } from './styles.js'
 
@@ -47,6 +48,11 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     const startSession = (reply: FastifyReply, token: string): void => {
       reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: Math.floor(website.options.webSessionTtlMs / 1000) })
     }
+
+    // A path the router could not take (see UNROUTABLE_PAGE_PATH): the 400 page.
+    web.all(UNROUTABLE_PAGE_PATH, async () => {
+      throw new AuthError('INVALID_INPUT')
+    })
 
     web.get('/assets/cinepass.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
