@@ -117,9 +117,10 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     })
 
     web.post('/logout', csrf, async (request, reply) => {
+      const next = safeNext(formField(request.body, 'next'))
       await website.signOut(request.cookies[SESSION_COOKIE])
       reply.clearCookie(SESSION_COOKIE, cookieOptions)
-      return reply.redirect(safeNext(formField(request.body, 'next')), 303)
+      return reply.redirect(next, 303)
     })
 
     /** The sign-in form, or (signed in) the Approve / Deny page. */
@@ -277,10 +278,23 @@ function tokenParam(request: FastifyRequest): string {
   return (request.params as { token: string }).token
 }
 
-/** A local path to continue to after signing in; anything else (other sites, `//host`, `/\host`) becomes `/`. */
+/**
+ * A local path to continue to after signing in, serialised as ASCII (a Location header can hold
+ * nothing else: `/€` becomes `/%E2%82%AC`); anything else (other sites, `//host`, `/\host`, a
+ * value the URL parser refuses) becomes `/`.
+ */
 export function safeNext(value: string | undefined): string {
-  return value !== undefined && value.length <= 8192 && /^\/(?![/\\])[^\s\\]*$/.test(value) ? value : '/'
+  if (value === undefined || value.length > 8192 || !/^\/(?![/\\])[^\s\\]*$/.test(value)) return '/'
+  try {
+    const url = new URL(value, LOCAL_ORIGIN)
+    return url.origin === LOCAL_ORIGIN ? url.pathname + url.search + url.hash : '/'
+  } catch {
+    return '/'
+  }
 }
+
+// Only for resolving a local path: its origin is never shown or followed.
+const LOCAL_ORIGIN = 'http://cinepass.invalid'
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1)
