@@ -31,43 +31,44 @@ describe('a URL the router cannot take', () => {
 
   const logLines = (): Record<string, unknown>[] => raw.map((line) => JSON.parse(line) as Record<string, unknown>)
 
+  /**
+   * GETs `target` over a socket, checks what every side answers alike (400, `contentType`, no-store, no
+   * secret of the URL in the body), and that it was logged once, with status 400 and no secret.
+   */
+  async function badRequest(target: string, contentType: string): Promise<Awaited<ReturnType<typeof rawCall>>> {
+    const secrets = [server.application.apiKey, password, longToken]
+    const before = raw.length
+    const answer = await rawCall(server.base, 'GET', target)
+    expect(answer.status, target).toBe(400)
+    expect(answer.headers.get('content-type')).toBe(contentType)
+    expect(answer.headers.get('cache-control')).toBe('no-store')
+    for (const secret of secrets) expect(answer.text).not.toContain(secret)
+    // The access log line is written once the response has gone.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const requests = logLines().slice(before).filter((line) => line.msg === 'request')
+    expect(requests).toEqual([expect.objectContaining({ method: 'GET', status: 400 })])
+    for (const secret of secrets) expect(JSON.stringify(requests)).not.toContain(secret)
+    return answer
+  }
+
   it('on an API path, answers 400/47 in TMDB format, no-store, without echoing the URL, and logs it redacted', async () => {
     const key = server.application.apiKey
     for (const target of [
       `/3/authentication/token/validate_with_login/%ff?api_key=${key}&password=${password}`,
       `/3/account/${longToken}?api_key=${key}&password=${password}`,
     ]) {
-      const before = raw.length
-      const answer = await rawCall(server.base, 'GET', target)
-      expect(answer.status, target).toBe(400)
-      expect(answer.headers.get('content-type')).toBe('application/json;charset=utf-8')
-      expect(answer.headers.get('cache-control')).toBe('no-store')
+      const answer = await badRequest(target, 'application/json;charset=utf-8')
       expect(answer.headers.get('access-control-allow-origin')).toBe('*')
       expect(answer.body).toEqual(statusBody('INVALID_INPUT'))
-      for (const secret of [key, password, longToken]) expect(answer.text).not.toContain(secret)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-      const logged = raw.slice(before).join('')
-      expect(logged).toContain('"msg":"request"')
-      expect(logged).toContain('"status":400')
-      for (const secret of [key, password, longToken]) expect(logged).not.toContain(secret)
     }
   })
 
   it("elsewhere, answers the website's 400 page with its protective headers, without echoing the URL, and logs it redacted", async () => {
     for (const target of [`/authenticate/${longToken}?password=${password}`, `/login/%ff?password=${password}`]) {
-      const before = raw.length
-      const answer = await rawCall(server.base, 'GET', target)
-      expect(answer.status, target).toBe(400)
-      expect(answer.headers.get('content-type')).toBe('text/html; charset=utf-8')
-      expect(answer.headers.get('cache-control')).toBe('no-store')
+      const answer = await badRequest(target, 'text/html; charset=utf-8')
       expect(answer.headers.get('content-security-policy')).toContain("default-src 'none'")
       expect(answer.headers.get('x-frame-options')).toBe('DENY')
       expect(answer.text).toMatch(/<h1[^>]*>Bad request<\/h1>/)
-      for (const secret of [password, longToken]) expect(answer.text).not.toContain(secret)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-      const requests = logLines().slice(before).filter((line) => line.msg === 'request')
-      expect(requests).toEqual([expect.objectContaining({ method: 'GET', status: 400 })])
-      for (const secret of [password, longToken]) expect(JSON.stringify(requests)).not.toContain(secret)
     }
   })
 
