@@ -14,10 +14,14 @@ import type { Store } from './core/store.js'
 import { V4Service } from './core/v4-service.js'
 import { DEFAULT_WEB_SESSION_TTL_MS, WebsiteService } from './core/website-service.js'
 import { createApp } from './http/app.js'
+import { docsRoutes } from './http/docs-routes.js'
+import { healthRoutes } from './http/health-routes.js'
 import { maskSecretFields } from './http/redact.js'
+import { routeGroup, type RouteGroup } from './http/routes.js'
+import { v3Routes } from './http/v3-routes.js'
+import { v4Routes } from './http/v4-routes.js'
 import { LineBlocks } from './log-destination.js'
 import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
-import { registerV4Routes } from './http/v4-routes.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
 import { registerWebsite } from './web/website.js'
 
@@ -133,29 +137,39 @@ export async function startServer(
   const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database }))
   const core = buildCore(store, config, { ...options.overrides, limiters })
   await core.keys.ensureKey()
-  const appOptions = {
-    auth: core.auth,
-    store,
-    publicUrl: config.publicUrl,
-    limits: core.deps.limits,
+  // Read at request time: a server asked for port 0 learns its port only once it listens.
+  let publicUrl = config.publicUrl
+  const urlNow = (): string => publicUrl
+  const { auth, v4, website } = core
+  const limits = core.deps.limits
+  // Every route group of the server, in the one place they are registered.
+  const routes: RouteGroup[] = [
+    routeGroup(healthRoutes, { store }),
+    // prom-client loads only when metrics are on: it is memory a process without them never uses.
+    ...(config.metrics
+      ? [routeGroup((await import('./http/metrics.js')).metricsRoutes, { store, clock: core.deps.clock, hasher: core.deps.hasher })]
+      : []),
+    routeGroup(v3Routes, { auth, limits, publicUrl: urlNow }),
+    routeGroup(docsRoutes, { publicUrl: urlNow }),
+    routeGroup(v4Routes, { v4, limits }),
+    routeGroup(registerWebsite, { website, publicUrl: urlNow }),
+  ]
+  const app = await createApp({
+    auth,
+    routes,
+    limits,
     trustProxy: config.abuse.trustProxy,
-    ...(config.metrics ? { metrics: { store, clock: core.deps.clock, hasher: core.deps.hasher } } : {}),
     requestTimeoutMs: config.requestTimeoutMs,
     accessLog: config.accessLog,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.closeGraceMs ? { closeGraceMs: options.closeGraceMs } : {}),
-    plugins: [
-      (app: FastifyInstance) => registerV4Routes(app, core.v4, core.deps.limits),
-      (app: FastifyInstance) => registerWebsite(app, { website: core.website, publicUrl: () => appOptions.publicUrl }),
-    ],
-  }
-  const app = await createApp(appOptions)
+  })
   await app.listen({ host: config.host, port: config.port })
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   // Asked for any free port: the public URL learns the one we got.
-  if (appOptions.publicUrl.endsWith(':0')) appOptions.publicUrl = `${appOptions.publicUrl.slice(0, -2)}:${port}`
+  if (publicUrl.endsWith(':0')) publicUrl = `${publicUrl.slice(0, -2)}:${port}`
   const sweep =
     config.purgeIntervalSeconds > 0
       ? startPurgeSweep({

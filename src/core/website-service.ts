@@ -143,20 +143,28 @@ export class WebsiteService {
     return { app, redirect: row.redirectTo ? checkRedirect(row.redirectTo, app) : null }
   }
 
-  /** Approves a v4 request token; the `redirect_to` it was made with, or null for /auth/access/approve. */
+  /** Approves a v4 request token; the `redirect_to` it was made with (as ASCII), or null for /auth/access/approve. */
   async approveV4(requestToken: string | undefined, account: AccountRecord): Promise<string | null> {
     const row = await this.#v4Row(requestToken)
+    const target = await this.#v4Target(row)
     const approved = await this.deps.store.approveV4RequestToken(row.idHash, account.id, this.deps.clock.now())
     if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
-    return approved.redirectTo
+    return target
   }
 
-  /** Denies a v4 request token; the `redirect_to` it was made with, or null for /auth/access/deny. */
+  /** Denies a v4 request token; the `redirect_to` it was made with (as ASCII), or null for /auth/access/deny. */
   async denyV4(requestToken: string | undefined): Promise<string | null> {
     const row = await this.#v4Row(requestToken)
+    const target = await this.#v4Target(row)
     const denied = await this.deps.store.denyV4RequestToken(row.idHash, this.deps.clock.now())
     if (!denied) throw new AuthError('INVALID_REQUEST_TOKEN')
-    return denied.redirectTo
+    return target
+  }
+
+  // Built (checked, and serialised as ASCII for a Location header) before the decision is committed:
+  // a redirect that cannot be built must leave the token as it was.
+  async #v4Target(row: { appId: string; redirectTo: string | null }): Promise<string | null> {
+    return row.redirectTo ? checkRedirect(row.redirectTo, await this.#application(row.appId)).href : null
   }
 
   /** The application of a v4 token that now has `status` and is still unused. */

@@ -19,7 +19,7 @@ async function serverLogging(accessLog: string | undefined): Promise<{ server: T
       done()
     },
   })
-  const server = await startTestServer({ logger: pino({ level: 'info' }, sink), env: accessLog === undefined ? {} : { CINEPASS_ACCESS_LOG: accessLog } })
+  const server = await startTestServer({ logger: pino({ level: 'info' }, sink), env: accessLog === undefined ? {} : { CINEPASS_ACCESS_LOG: accessLog }, transport: 'inject' })
   servers.push(server)
   return { server, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) }
 }

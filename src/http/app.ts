@@ -1,36 +1,30 @@
 import { randomUUID } from 'node:crypto'
 import net from 'node:net'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { AuthService } from '../core/auth-service.js'
-import type { ClientContext } from '../core/context.js'
-import type { AbuseLimits } from '../core/rate-limits.js'
 import { AuthError } from '../core/errors.js'
-import type { Store } from '../core/store.js'
+import type { AbuseLimits } from '../core/rate-limits.js'
+import { setPageSecurityHeaders } from '../http-shared/security-headers.js'
+import { logSecurityEvent } from '../http-shared/security-log.js'
+import { UNROUTABLE_API_PATH } from '../http-shared/unroutable.js'
 import { registerApiRateLimit } from './abuse.js'
 import { registerCors } from './cors.js'
-import { registerDocsRoutes } from './docs-routes.js'
-import type { MetricsOptions } from './metrics.js'
-import { assertParametersWithinLimits, bearerToken, parseForm, readApiKey } from './params.js'
 import { HandlersInFlight } from './in-flight.js'
-import { canonicalUrl, isApiPath } from './paths.js'
+import { assertParametersWithinLimits, bearerToken, parseForm, readApiKey } from './params.js'
+import { isApiPath, MAX_PATH_SEGMENT_LENGTH, routableUrl } from './paths.js'
 import { redactUrl } from './redact.js'
-import { logSecurityEvent } from './security-log.js'
-import { rawStatusResponse, sendAuthError, sendJson } from './responses.js'
-import { registerV3Routes } from './v3-routes.js'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The application (and user) the request's credentials name; set for every `/3` and `/4` request. */
-    client: ClientContext | null
-  }
-}
+import { rawStatusResponse, sendAuthError } from './responses.js'
+import { ROUTE_METHODS, type RouteGroup } from './routes.js'
 
 export interface AppOptions {
-  auth: AuthService
-  store: Store
-  /** The URL users reach this server at, without a trailing slash (for `Authentication-Callback`). */
-  publicUrl: string
+  /** Checks the credentials of every `/3` and `/4` request before it is routed. */
+  auth: Pick<AuthService, 'authenticateClient'>
+  /**
+   * Every route group of the server (health, metrics, v3, v4, the docs, the website), registered in
+   * this order, each as a plugin in its own context under the hooks and handlers set up here.
+   */
+  routes: RouteGroup[]
   /** Structured logger; omit for none. */
   logger?: Logger
   /**
@@ -39,14 +33,10 @@ export interface AppOptions {
    * request a client sent just before the stop is then answered, not reset. Default 0.
    */
   closeGraceMs?: number
-  /** Further route groups (the website, v4) registered after the v3 API. */
-  plugins?: ((app: FastifyInstance) => void | Promise<void>)[]
   /** Per-address API limits (the login throttle lives in core); omit for none. */
   limits?: AbuseLimits
   /** Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; default none. */
   trustProxy?: string[]
-  /** When given, `GET /metrics` answers in Prometheus's format; otherwise it is an unknown path. */
-  metrics?: MetricsOptions
   /**
    * Longest a client may take to send a whole request (headers and body), and longest a connection
    * may stay silent: past it the connection is closed (with a 400/47 when a request was begun).
@@ -59,11 +49,6 @@ export interface AppOptions {
 
 // Body limit of the contract: anything larger is hostile or broken.
 const BODY_LIMIT = 16 * 1024
-// The methods an API route may serve: a request with any other method, or one of these its path
-// does not serve, is answered 405/42 with the path's own methods in `Allow`.
-const ROUTE_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
-
-export { isApiPath }
 
 /** Builds the HTTP application: TMDB's wire format in front of core's rules. */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
@@ -84,10 +69,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: false,
     // Only listed proxies may name the client; anyone else's X-Forwarded-For is ignored.
     trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy : false,
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 2048 },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: MAX_PATH_SEGMENT_LENGTH },
     // One spelling of every path, decided before routing: the router, the credential check, the API
-    // rate limit and CORS all see the same URL, so `//3/…` or `/%33/…` cannot slip past them.
-    rewriteUrl: (request) => canonicalUrl(request.url ?? '/'),
+    // rate limit and CORS all see the same URL, so `//3/…` or `/%33/…` cannot slip past them. A path
+    // the router cannot take goes to the unroutable route of its side instead, through every hook.
+    rewriteUrl: (request) => routableUrl(request.url ?? '/'),
     clientErrorHandler: (error, socket) => {
       // The HTTP parser refused the request (headers too large, broken syntax): answer in TMDB's
       // format rather than with a bare status line, then close.
@@ -112,7 +98,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   })
   app.addHook('onClose', () => handlers.idle())
   registerCors(app)
-  if (options.limits) registerApiRateLimit(app, options.limits, isApiPath)
+  if (options.limits) registerApiRateLimit(app, options.limits)
 
   // wire.md reads parameters from the body whatever the method, so a GET's body is parsed too
   // (Fastify skips it by default); HEAD stays bodyless.
@@ -184,9 +170,6 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     done()
   })
 
-  // prom-client loads only when metrics are on: it is memory a process without them never uses.
-  if (options.metrics) (await import('./metrics.js')).registerMetrics(app, options.metrics)
-
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof AuthError) {
       if (error.code === 'RATE_LIMITED') logSecurityEvent(request, 'limiter_blocked', { reason: error.code })
@@ -211,50 +194,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       return sendAuthError(reply, new AuthError('METHOD_NOT_SUPPORTED'))
     }
     // The same protective headers as the website's own pages.
-    return reply
-      .code(404)
-      .type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
-      .header('x-frame-options', 'DENY')
-      .header('referrer-policy', 'no-referrer')
-      .header('x-content-type-options', 'nosniff')
-      .send(notFoundPage())
+    return setPageSecurityHeaders(reply).code(404).type('text/html; charset=utf-8').send(notFoundPage())
   })
 
-  app.get('/healthz', async (_request, reply) => sendJson(reply, 200, { status: 'ok' }))
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await options.store.ping()
-      return sendJson(reply, 200, { status: 'ok' })
-    } catch {
-      return sendJson(reply, 503, { status: 'unavailable' })
-    }
+  // Every method: a path that cannot be routed is bad input whatever is asked of it.
+  app.all(UNROUTABLE_API_PATH, async () => {
+    throw new AuthError('INVALID_INPUT')
   })
-
-  registerV3Routes(app, options)
-  registerDocsRoutes(app, options)
-  for (const plugin of options.plugins ?? []) await plugin(app)
+  for (const group of options.routes) await group.register(app)
   return app
-}
-
-/**
- * Registers an API route for `methods` (some of `ROUTE_METHODS`). Every other method on its path,
- * HEAD included, is answered 405/42 by the not-found handler after the credential check, and never
- * reaches `handler`: a HEAD must not consume a request token or create one.
- */
-export function apiRoute(
-  app: FastifyInstance,
-  url: string,
-  methods: HTTPMethods[],
-  handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
-): void {
-  app.route({ method: methods, url, handler, exposeHeadRoute: false })
-}
-
-/** The client context set by the credential hook; every API handler runs after it. */
-export function clientOf(request: FastifyRequest): ClientContext {
-  if (!request.client) throw new AuthError('INVALID_API_KEY')
-  return request.client
 }
 
 function describe(error: unknown): { name?: string; code?: unknown; message?: string } | undefined {

@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { JSON_CONTENT_TYPE } from '../wire/types.js'
-import type { AppOptions } from './app.js'
 import { openApiDocument } from './openapi.js'
 
 // The reference page runs Swagger UI's bundle from node_modules: no CDN, no inline script or style.
@@ -46,8 +45,13 @@ const PAGE = `<!doctype html>
 </html>
 `
 
+export interface DocsRoutesOptions {
+  /** The URL users reach this server at, without a trailing slash, read at request time (the document's `servers`). */
+  publicUrl: () => string
+}
+
 /** `GET /openapi.json` (cinepass's OpenAPI 3.1 document) and `GET /docs` (Swagger UI rendering it). */
-export function registerDocsRoutes(app: FastifyInstance, options: Pick<AppOptions, 'publicUrl'>): void {
+export const docsRoutes: FastifyPluginAsync<DocsRoutesOptions> = async (app, options) => {
   const assetsDir = swaggerUiDirectory()
   const loaded = new Map<string, Promise<Buffer>>()
 
@@ -57,7 +61,7 @@ export function registerDocsRoutes(app: FastifyInstance, options: Pick<AppOption
       .header('access-control-allow-origin', '*')
       .header('cache-control', 'no-cache')
       // Read at request time: a server started on port 0 learns its public URL after listening.
-      .send(JSON.stringify(openApiDocument(options.publicUrl))),
+      .send(JSON.stringify(openApiDocument(options.publicUrl()))),
   )
 
   app.get('/docs', async (_request, reply) => reply.header('content-security-policy', DOCS_CSP).type('text/html; charset=utf-8').send(PAGE))

@@ -12,7 +12,7 @@ describe('GET /metrics with CINEPASS_METRICS=on', () => {
 
   beforeAll(async () => {
     // A low API limit, so that a burst below is refused and the refusals are counted.
-    server = await startTestServer({ env: { CINEPASS_METRICS: 'on', CINEPASS_RATE_LIMIT: '20', CINEPASS_RATE_LIMIT_BURST: '0' } })
+    server = await startTestServer({ env: { CINEPASS_METRICS: 'on', CINEPASS_RATE_LIMIT: '20', CINEPASS_RATE_LIMIT_BURST: '0' }, transport: 'inject' })
     const key = server.application.apiKey
     const sessionId = await loginOverHttp(server)
     expect((await call(`${server.base}/3/account?api_key=${key}&session_id=${sessionId}`)).status).toBe(200)

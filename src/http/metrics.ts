@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Clock } from '../core/clock.js'
 import type { Argon2Hasher, PasswordHasher } from '../core/password.js'
@@ -11,10 +11,11 @@ export interface MetricsOptions {
 }
 
 /**
- * `GET /metrics` in Prometheus's text format. Labels are route patterns (`/3/account`), methods and
- * statuses only — never a raw URL, whose query string carries API keys and session ids.
+ * `GET /metrics` in Prometheus's text format, counting every request the application answers (its
+ * hook is the application's, not only this plugin's). Labels are route patterns (`/3/account`),
+ * methods and statuses only — never a raw URL, whose query string carries API keys and session ids.
  */
-export function registerMetrics(app: FastifyInstance, options: MetricsOptions): Registry {
+export const metricsRoutes: FastifyPluginAsync<MetricsOptions> = async (app, options) => {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'cinepass_' })
 
@@ -110,5 +111,7 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     const body = await registry.metrics()
     return reply.code(200).header('content-type', registry.contentType).header('cache-control', 'no-store').send(body)
   })
-  return registry
 }
+// Registered into the application's own context (what the fastify-plugin package marks with this
+// symbol), so that the counting hook sees every route and every refusal, not only `/metrics`.
+Object.assign(metricsRoutes, { [Symbol.for('skip-override')]: true })

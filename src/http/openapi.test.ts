@@ -9,7 +9,7 @@ let spec: any
 let validator: OpenApiValidator
 
 beforeAll(async () => {
-  server = await startTestServer()
+  server = await startTestServer({ transport: 'inject' })
   const response = await call(`${server.base}/openapi.json`)
   expect(response.status).toBe(200)
   spec = response.body

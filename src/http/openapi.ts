@@ -338,7 +338,8 @@ export function openApiDocument(serverUrl: string): Json {
         '',
         'Parameters are read from the JSON body, then a form-encoded body, then the query string, so every',
         'POST operation also takes its parameters in the query. A body that claims to be JSON and is not,',
-        'a body over 16 KiB or a parameter over 2048 characters: 400/47. Browsers may call the API from any',
+        'a body over 16 KiB or a parameter over 2048 characters: 400/47, and so is a path that cannot be routed',
+        '(an escape that does not decode as UTF-8, a segment over 2048 characters). Browsers may call the API from any',
         'origin (CORS preflights are answered before the credential check).',
       ].join('\n'),
     },
@@ -359,11 +360,14 @@ export function openApiDocument(serverUrl: string): Json {
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The read access token, or a user access token (v4).' },
       },
       schemas: SCHEMAS,
-      // Answers outside any operation: a path that is not an endpoint, a method a path does not serve.
+      // Answers outside any operation: a path that is not an endpoint, a method a path does not serve,
+      // a path that cannot be routed, the per-address API limit (counted before routing).
       responses: {
         NotFound: errorResponse([34]),
         MethodNotAllowed: errorResponse([42]),
         Unauthorized: errorResponse([7, 10]),
+        BadRequest: errorResponse([47]),
+        TooManyRequests: errorResponse([25], { headers: RETRY_AFTER }),
       },
     },
   }

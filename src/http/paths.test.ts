@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { canonicalUrl, isApiPath } from './paths.js'
+import { UNROUTABLE_API_PATH, UNROUTABLE_PAGE_PATH } from '../http-shared/unroutable.js'
+import { canonicalUrl, isApiPath, MAX_PATH_SEGMENT_LENGTH, routableUrl } from './paths.js'
 
 describe('canonicalUrl()', () => {
   it('leaves an ordinary URL, its query string included, exactly as it is', () => {
@@ -35,5 +36,18 @@ describe('isApiPath()', () => {
   it('is true for /3 and /4 and everything under them, false for the website', () => {
     for (const url of ['/3', '/4', '/3/', '/3?api_key=k', '/4/auth/request_token']) expect(isApiPath(url), url).toBe(true)
     for (const url of ['/', '/30', '/authenticate/3', '/%33/x', '/healthz']) expect(isApiPath(url), url).toBe(false)
+  })
+})
+
+describe('routableUrl()', () => {
+  it('is canonicalUrl() for a path the router can take', () => {
+    for (const url of ['/3/account?api_key=k', '//3/%61ccount?x=%ff', `/authenticate/${'a'.repeat(MAX_PATH_SEGMENT_LENGTH)}`, '/login/%C3%A9']) expect(routableUrl(url), url).toBe(canonicalUrl(url))
+  })
+
+  it("sends a path with an undecodable escape or an over-long segment to its side's unroutable path, keeping the query", () => {
+    expect(routableUrl('/3/authentication/token/validate_with_login/%ff?api_key=k&password=p')).toBe(`${UNROUTABLE_API_PATH}?api_key=k&password=p`)
+    expect(routableUrl(`//4/x/${'a'.repeat(MAX_PATH_SEGMENT_LENGTH + 1)}`)).toBe(UNROUTABLE_API_PATH)
+    expect(routableUrl(`/authenticate/${'a'.repeat(MAX_PATH_SEGMENT_LENGTH + 1)}?redirect_to=x`)).toBe(`${UNROUTABLE_PAGE_PATH}?redirect_to=x`)
+    expect(routableUrl('/%e2%82')).toBe(UNROUTABLE_PAGE_PATH)
   })
 })

@@ -1,3 +1,5 @@
+import { UNROUTABLE_API_PATH, UNROUTABLE_PAGE_PATH } from '../http-shared/unroutable.js'
+
 // RFC 3986 unreserved characters: percent-encoding one of them does not change what the URL names.
 const UNRESERVED = /^[A-Za-z0-9._~-]$/
 
@@ -24,6 +26,34 @@ export function canonicalUrl(url: string): string {
     return UNRESERVED.test(char) ? char : escape
   })
   return removeDotSegments(path.replace(/\/{2,}/g, '/')).replace(/\/{2,}/g, '/') + url.slice(end)
+}
+
+/** The longest path segment the router takes (its `maxParamLength`); a longer one is unroutable. */
+export const MAX_PATH_SEGMENT_LENGTH = 2048
+
+/**
+ * `canonicalUrl(url)`, or, when the router could not take that path (an escape that does not decode
+ * as UTF-8, or a segment longer than `MAX_PATH_SEGMENT_LENGTH`), `UNROUTABLE_API_PATH` (for an API
+ * path) or `UNROUTABLE_PAGE_PATH` with the same query string.
+ */
+export function routableUrl(url: string): string {
+  const canonical = canonicalUrl(url)
+  const end = queryStart(canonical)
+  const path = canonical.slice(0, end)
+  if (isRoutablePath(path)) return canonical
+  return (isApiPath(canonical) ? UNROUTABLE_API_PATH : UNROUTABLE_PAGE_PATH) + canonical.slice(end)
+}
+
+function isRoutablePath(path: string): boolean {
+  // The common case, decided without splitting or decoding.
+  if (path.length <= MAX_PATH_SEGMENT_LENGTH && !path.includes('%')) return true
+  if (path.split('/').some((segment) => segment.length > MAX_PATH_SEGMENT_LENGTH)) return false
+  try {
+    decodeURIComponent(path)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** The API lives under /3 and /4; every other path is the website. Expects a `canonicalUrl`. */

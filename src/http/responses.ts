@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import type { AuthError } from '../core/errors.js'
+import { setRetryAfter } from '../http-shared/retry-after.js'
 import { TMDB_STATUS, type TmdbStatusName } from '../wire/status.js'
 import { JSON_CONTENT_TYPE, type StatusResponse } from '../wire/types.js'
 
@@ -24,8 +25,7 @@ export function statusBody(code: TmdbStatusName, statusMessage?: string): Status
 
 /** Sends the TMDB error body and status for an `AuthError`, with `Retry-After` when it has one. */
 export function sendAuthError(reply: FastifyReply, error: AuthError): FastifyReply {
-  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))))
-  return sendJson(reply, TMDB_STATUS[error.code].http, statusBody(error.code, error.statusMessage))
+  return sendJson(setRetryAfter(reply, error.retryAfterSeconds), TMDB_STATUS[error.code].http, statusBody(error.code, error.statusMessage))
 }
 
 /** A complete raw HTTP response for a connection the HTTP parser gave up on. */

@@ -39,7 +39,7 @@ let server: TestServer
 let key: string
 
 beforeAll(async () => {
-  server = await startTestServer()
+  server = await startTestServer({ transport: 'inject' })
   key = server.application.apiKey
 })
 

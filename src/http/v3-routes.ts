@@ -1,7 +1,11 @@
 import { hash } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
-import type { AccountRecord } from '../core/store.js'
+import type { FastifyPluginAsync } from 'fastify'
+import type { AuthService } from '../core/auth-service.js'
 import { AuthError } from '../core/errors.js'
+import type { AbuseLimits } from '../core/rate-limits.js'
+import type { AccountRecord } from '../core/store.js'
+import { clientAddress } from '../http-shared/client-address.js'
+import { logLoginFailure, logSecurityEvent } from '../http-shared/security-log.js'
 import { TMDB_STATUS } from '../wire/status.js'
 import {
   formatTmdbTime,
@@ -12,15 +16,20 @@ import {
   type SuccessResponse,
   type TokenResponseWithExpiration,
 } from '../wire/types.js'
-import type { AppOptions } from './app.js'
-import { clientAddress } from './abuse.js'
-import { apiRoute, clientOf } from './app.js'
 import { readParameter } from './params.js'
-import { logLoginFailure, logSecurityEvent } from './security-log.js'
 import { sendJson } from './responses.js'
+import { apiRoute, clientOf } from './routes.js'
+
+export interface V3RoutesOptions {
+  auth: AuthService
+  /** Per-address limits on new request tokens and guest sessions; omit for none. */
+  limits?: AbuseLimits
+  /** The URL users reach this server at, without a trailing slash, read at request time (for `Authentication-Callback`). */
+  publicUrl: () => string
+}
 
 /** TMDB's v3 authentication endpoints and the account lookup clients make right after login. */
-export function registerV3Routes(app: FastifyInstance, options: AppOptions): void {
+export const v3Routes: FastifyPluginAsync<V3RoutesOptions> = async (app, options) => {
   const { auth } = options
 
   apiRoute(app, '/3/authentication', ['GET'], async (_request, reply) => {
@@ -32,7 +41,7 @@ export function registerV3Routes(app: FastifyInstance, options: AppOptions): voi
     const client = clientOf(request)
     await options.limits?.requestToken(clientAddress(request))
     const { requestToken, expiresAt } = await auth.createRequestToken(client)
-    reply.header('authentication-callback', `${options.publicUrl}/authenticate/${requestToken}`)
+    reply.header('authentication-callback', `${options.publicUrl()}/authenticate/${requestToken}`)
     const body: TokenResponseWithExpiration = { success: true, expires_at: formatTmdbTime(expiresAt), request_token: requestToken }
     return sendJson(reply, 200, body)
   })

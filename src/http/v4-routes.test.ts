@@ -16,7 +16,7 @@ describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %
   const clock = new ManualClock(Date.now())
 
   beforeAll(async () => {
-    server = await startTestServer({ overrides: { clock }, backend })
+    server = await startTestServer({ overrides: { clock }, backend, transport: 'inject' })
   })
   afterAll(async () => {
     await server?.stop()

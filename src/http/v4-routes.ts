@@ -1,18 +1,24 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import type { AbuseLimits } from '../core/rate-limits.js'
 import type { V4Service } from '../core/v4-service.js'
+import { clientAddress } from '../http-shared/client-address.js'
+import { logSecurityEvent } from '../http-shared/security-log.js'
 import { TMDB_STATUS } from '../wire/status.js'
 import type { SessionResponse, V4AccessTokenResponse, V4RequestTokenResponse } from '../wire/types.js'
-import { clientAddress } from './abuse.js'
-import { apiRoute, clientOf } from './app.js'
 import { readParameter } from './params.js'
-import { logSecurityEvent } from './security-log.js'
 import { sendJson, statusBody } from './responses.js'
+import { apiRoute, clientOf } from './routes.js'
 
 const SUCCESS = { success: true, status_code: TMDB_STATUS.SUCCESS.status_code, status_message: TMDB_STATUS.SUCCESS.message } as const
 
+export interface V4RoutesOptions {
+  v4: V4Service
+  /** Per-address limits (v3 and v4 request tokens share one); omit for none. */
+  limits?: AbuseLimits
+}
+
 /** TMDB's v4 authentication endpoints and `POST /3/authentication/session/convert/4`. */
-export function registerV4Routes(app: FastifyInstance, v4: V4Service, limits?: AbuseLimits): void {
+export const v4Routes: FastifyPluginAsync<V4RoutesOptions> = async (app, { v4, limits }) => {
   apiRoute(app, '/4/auth/request_token', ['POST'], async (request, reply) => {
     const client = clientOf(request)
     // v3 and v4 request tokens share one per-address limit.

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { loadConfig, type Config } from '../config.js'
 import { ManualClock } from '../core/clock.js'
@@ -90,12 +91,18 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>
 }
 
+// The servers whose `call()`s go through Fastify's inject() instead of a socket, by origin.
+const injected = new Map<string, FastifyInstance>()
+
 /**
  * A real cinepass HTTP server on 127.0.0.1 with a fresh SQLite file, one application and one user.
- * `env` is read as the process environment would be (CINEPASS_* settings).
+ * `env` is read as the process environment would be (CINEPASS_* settings). With `transport: 'inject'`,
+ * `call()` (and so `loginOverHttp()`) reaches this server in-process through Fastify's `inject()`, the
+ * same application without a socket (faster, for tests about what is answered, not how it travels);
+ * it still listens, for `rawCall()`, `fetch()` and real clients.
  */
 export async function startTestServer(
-  options: { env?: NodeJS.ProcessEnv; overrides?: CoreOverrides; store?: Store; logger?: Logger; backend?: BackendKind } = {},
+  options: { env?: NodeJS.ProcessEnv; overrides?: CoreOverrides; store?: Store; logger?: Logger; backend?: BackendKind; transport?: 'http' | 'inject' } = {},
 ): Promise<TestServer> {
   const dir = temporaryDirectory()
   const postgres = options.backend === 'postgres' ? await createTemporaryPostgresDatabase() : undefined
@@ -109,6 +116,7 @@ export async function startTestServer(
   })
   const application = await createTestApplication(server.core)
   const user = await createTestUser(server.core)
+  if (options.transport === 'inject') injected.set(new URL(server.url).origin, server.app)
   return {
     ...server,
     base: server.url,
@@ -116,6 +124,7 @@ export async function startTestServer(
     user,
     dbPath,
     stop: async () => {
+      injected.delete(new URL(server.url).origin)
       await server.close()
       dir.remove()
       await postgres?.drop()
@@ -123,12 +132,16 @@ export async function startTestServer(
   }
 }
 
-/** fetch() that returns status, headers and the parsed JSON body. */
+/**
+ * fetch() that returns status, headers and the parsed JSON body; to a server started with
+ * `transport: 'inject'`, the same request through its `inject()`.
+ */
 export async function call(
   url: string,
   init: RequestInit = {},
 ): Promise<{ status: number; headers: Headers; body: any; text: string }> {
-  const response = await fetch(url, init)
+  const app = injected.get(new URL(url).origin)
+  const response = app ? await injectFetch(app, url, init) : await fetch(url, init)
   const text = await response.text()
   let body: unknown
   try {
@@ -204,4 +217,38 @@ export async function loginOverHttp(server: TestServer, user: TestUser = server.
   })
   if (session.status !== 200) throw new Error(`session/new failed: ${session.text}`)
   return session.body.session_id as string
+}
+
+/**
+ * What `fetch(url, init)` would send, sent through `app.inject()` from 127.0.0.1: the URL as fetch
+ * normalises it, its Host, and the Content-Type fetch adds to a string or form body. Redirects are
+ * not followed (a test that wants that uses a real socket).
+ */
+async function injectFetch(app: FastifyInstance, url: string, init: RequestInit): Promise<Response> {
+  const target = new URL(url)
+  const headers = new Headers(init.headers)
+  let payload: string | undefined
+  if (typeof init.body === 'string') {
+    payload = init.body
+    if (!headers.has('content-type')) headers.set('content-type', 'text/plain;charset=UTF-8')
+  } else if (init.body instanceof URLSearchParams) {
+    payload = init.body.toString()
+    if (!headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8')
+  } else if (init.body !== undefined && init.body !== null) {
+    throw new Error('call() through inject() sends string and URLSearchParams bodies only')
+  }
+  headers.set('host', target.host)
+  const response = await app.inject({
+    method: (init.method ?? 'GET').toUpperCase() as 'GET',
+    url: target.pathname + target.search,
+    headers: Object.fromEntries(headers),
+    remoteAddress: '127.0.0.1',
+    ...(payload !== undefined ? { payload } : {}),
+  })
+  const answered = new Headers()
+  for (const [name, value] of Object.entries(response.headers)) {
+    for (const item of Array.isArray(value) ? value : [value]) if (item !== undefined) answered.append(name, String(item))
+  }
+  const bodyless = response.statusCode === 204 || response.statusCode === 304 || init.method?.toUpperCase() === 'HEAD'
+  return new Response(bodyless ? null : new Uint8Array(response.rawPayload), { status: response.statusCode, headers: answered })
 }

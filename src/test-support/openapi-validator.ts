@@ -35,6 +35,9 @@ export interface ObservedResponse {
  * dialect): the operation must document the status, and the body must match its schema. A path the
  * document does not list must be a 404/34 or 401, a method it does not list a 405/42 or 401.
  */
+// Answers any path may get, whether or not it names an operation: the document's shared responses.
+const FALLBACKS: Record<number, string> = { 400: 'BadRequest', 401: 'Unauthorized', 429: 'TooManyRequests' }
+
 export class OpenApiValidator {
   readonly #doc: Json
   readonly #ajv: Ajv2020
@@ -69,10 +72,10 @@ export class OpenApiValidator {
       response = operation.responses[String(observed.status)]
       label = `${observed.method} ${found?.template} ${observed.status}`
     } else {
-      const fallback = observed.status === 401 ? 'Unauthorized' : found ? 'MethodNotAllowed' : 'NotFound'
+      const fallback = FALLBACKS[observed.status] ?? (found ? 'MethodNotAllowed' : 'NotFound')
       response = this.#doc.components.responses[fallback]
       label = `${observed.method} ${found?.template ?? '(no path)'} ${observed.status} ${fallback}`
-      const expectedStatus = { Unauthorized: 401, MethodNotAllowed: 405, NotFound: 404 }[fallback]
+      const expectedStatus = { Unauthorized: 401, MethodNotAllowed: 405, NotFound: 404, BadRequest: 400, TooManyRequests: 429 }[fallback]
       if (observed.status !== expectedStatus) throw new Error(`${label}: undocumented status`)
     }
     if (!response) throw new Error(`${label}: the document lists no such response`)

@@ -4,7 +4,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AuthError, UsageError } from '../core/errors.js'
 import type { AccountRecord } from '../core/store.js'
 import type { PendingApproval, WebsiteService } from '../core/website-service.js'
-import { logLoginFailure, logSecurityEvent } from '../http/security-log.js'
+import { setRetryAfter } from '../http-shared/retry-after.js'
+import { setPageSecurityHeaders } from '../http-shared/security-headers.js'
+import { logLoginFailure, logSecurityEvent } from '../http-shared/security-log.js'
+import { UNROUTABLE_PAGE_PATH } from '../http-shared/unroutable.js'
 import { approvePage, loginPage, messagePage, signedInFooter, signupPage } from './pages.js'
 import { STYLESHEET } from './styles.js'
 
@@ -34,9 +37,8 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     const csrf = { preHandler: web.csrfProtection }
 
     web.addHook('onSend', async (_request, reply, payload) => {
-      if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', contentSecurityPolicy(null))
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
-      reply.header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer').header('x-content-type-options', 'nosniff')
+      setPageSecurityHeaders(reply, contentSecurityPolicy(null))
       return payload
     })
     web.setErrorHandler((error, request, reply) => errorPage(error, request, reply))
@@ -46,6 +48,11 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     const startSession = (reply: FastifyReply, token: string): void => {
       reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: Math.floor(website.options.webSessionTtlMs / 1000) })
     }
+
+    // A path the router could not take (see UNROUTABLE_PAGE_PATH): the 400 page.
+    web.all(UNROUTABLE_PAGE_PATH, async () => {
+      throw new AuthError('INVALID_INPUT')
+    })
 
     web.get('/assets/cinepass.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
@@ -110,9 +117,10 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     })
 
     web.post('/logout', csrf, async (request, reply) => {
+      const next = safeNext(formField(request.body, 'next'))
       await website.signOut(request.cookies[SESSION_COOKIE])
       reply.clearCookie(SESSION_COOKIE, cookieOptions)
-      return reply.redirect(safeNext(formField(request.body, 'next')), 303)
+      return reply.redirect(next, 303)
     })
 
     /** The sign-in form, or (signed in) the Approve / Deny page. */
@@ -219,7 +227,7 @@ function errorPage(error: unknown, request: FastifyRequest, reply: FastifyReply)
   }
   if (error instanceof UsageError) return sendPage(reply, 400, messagePage('Bad request', capitalize(error.message) + '.'))
   if (error instanceof AuthError) {
-    if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))))
+    setRetryAfter(reply, error.retryAfterSeconds)
     switch (error.code) {
       case 'INVALID_REQUEST_TOKEN':
         return sendPage(reply, 404, messagePage('Request not found', 'This approval link is unknown, has expired, or has already been used. Go back to the application and start again.'))
@@ -270,10 +278,23 @@ function tokenParam(request: FastifyRequest): string {
   return (request.params as { token: string }).token
 }
 
-/** A local path to continue to after signing in; anything else (other sites, `//host`, `/\host`) becomes `/`. */
+/**
+ * A local path to continue to after signing in, serialised as ASCII (a Location header can hold
+ * nothing else: `/€` becomes `/%E2%82%AC`); anything else (other sites, `//host`, `/\host`, a
+ * value the URL parser refuses) becomes `/`.
+ */
 export function safeNext(value: string | undefined): string {
-  return value !== undefined && value.length <= 8192 && /^\/(?![/\\])[^\s\\]*$/.test(value) ? value : '/'
+  if (value === undefined || value.length > 8192 || !/^\/(?![/\\])[^\s\\]*$/.test(value)) return '/'
+  try {
+    const url = new URL(value, LOCAL_ORIGIN)
+    return url.origin === LOCAL_ORIGIN ? url.pathname + url.search + url.hash : '/'
+  } catch {
+    return '/'
+  }
 }
+
+// Only for resolving a local path: its origin is never shown or followed.
+const LOCAL_ORIGIN = 'http://cinepass.invalid'
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1)

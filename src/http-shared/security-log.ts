@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { AuthError } from '../core/errors.js'
-import { clientAddress } from './abuse.js'
+import { clientAddress } from './client-address.js'
 
 /** What security.md 1H asks to be logged. */
 export type SecurityEvent =
