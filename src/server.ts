@@ -127,7 +127,14 @@ export interface RunningServer {
 /** Opens the store, builds the services and listens. */
 export async function startServer(
   config: Config,
-  options: { logger?: Logger; store?: Store; overrides?: CoreOverrides; closeGraceMs?: number } = {},
+  options: {
+    logger?: Logger
+    store?: Store
+    overrides?: CoreOverrides
+    closeGraceMs?: number
+    /** Registered on the HTTP application after every route and hook of cinepass's own (e.g. the testing kit's). */
+    plugins?: ((app: FastifyInstance, core: Core) => void | Promise<void>)[]
+  } = {},
 ): Promise<RunningServer> {
   const store = options.store ?? (await openStore(config, 'serve'))
   const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database }))
@@ -147,6 +154,7 @@ export async function startServer(
     plugins: [
       (app: FastifyInstance) => registerV4Routes(app, core.v4, core.deps.limits),
       (app: FastifyInstance) => registerWebsite(app, { website: core.website, publicUrl: () => appOptions.publicUrl }),
+      ...(options.plugins ?? []).map((plugin) => (app: FastifyInstance) => plugin(app, core)),
     ],
   }
   const app = await createApp(appOptions)
