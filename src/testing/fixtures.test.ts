@@ -6,7 +6,8 @@ import { loadConfig } from '../config.js'
 import { buildCore, type Core } from '../server.js'
 import { temporaryDirectory } from '../test-support/fixtures.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
-import { applyFixtures, validateFixtures } from './fixtures.js'
+import { applyFixtures } from './apply-fixtures.js'
+import { validateFixtures } from './fixtures.js'
 
 const schema = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'schemas', 'fixtures.schema.json'), 'utf8'))
 const matchesSchema = new Ajv2020({ strict: true, allErrors: true }).compile(schema)

@@ -3,7 +3,8 @@ import type { Logger } from 'pino'
 import { UsageError } from '../core/errors.js'
 import type { Core } from '../server.js'
 import { registerAutoApprove } from './approval.js'
-import { applyFixtures, loadFixtures, type Fixtures } from './fixtures.js'
+import { applyFixtures } from './apply-fixtures.js'
+import { loadFixtures, type Fixtures } from './fixtures.js'
 
 /** `cinepass serve --fixtures FILE --auto-approve USERNAME`, for tests and CI. */
 export interface TestingServeFlags {
