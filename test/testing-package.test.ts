@@ -1,3 +1,4 @@
+import { Ajv2020 } from 'ajv/dist/2020.js'
 import { execFile } from 'node:child_process'
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -45,6 +46,15 @@ describe('cinepass/testing as a user installs it', () => {
     for (const file of ['dist/testing/index.js', 'dist/testing/index.d.ts', 'schemas/fixtures.schema.json']) expect(existsSync(join(pkg, file)), file).toBe(true)
     expect(existsSync(join(pkg, 'dist', 'testing', 'testing.test.js'))).toBe(false)
     expect(existsSync(join(pkg, 'dist', 'test-support'))).toBe(false)
+  })
+
+  it('resolves cinepass/fixtures.schema.json, and the examples\' fixtures (with "$schema" pointing at it) match it', async () => {
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', "console.log(import.meta.resolve('cinepass/fixtures.schema.json'))"], { cwd: project.path })
+    expect(stdout.trim()).toMatch(/node_modules\/cinepass\/schemas\/fixtures\.schema\.json$/)
+    const fixtures = JSON.parse(readFileSync(join(project.path, 'fixtures.json'), 'utf8')) as { $schema: string }
+    const schema = JSON.parse(readFileSync(join(project.path, fixtures.$schema), 'utf8')) as object
+    const matches = new Ajv2020({ strict: true }).compile(schema)
+    expect(matches(fixtures), JSON.stringify(matches.errors)).toBe(true)
   })
 
   it('runs the node:test example', async () => {
