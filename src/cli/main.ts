@@ -2,10 +2,10 @@
 import { Command, CommanderError, Option } from 'commander'
 import { loadConfig, type ConfigFlags } from '../config.js'
 import { UsageError } from '../core/errors.js'
+import { testingServeOptions, type TestingServeFlags } from '../testing/serve-options.js'
 import { registerAdminCommands } from './admin-commands.js'
 import { registerBackupCommand } from './backup-command.js'
 import { registerCopyCommand } from './copy-command.js'
-import { testingServeOptions, type TestingServeFlags } from '../testing/serve-options.js'
 import { serve } from './serve.js'
 import { migrate } from './store-commands.js'
 

@@ -1,6 +1,6 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose'
 import type { CoreDeps } from './context.js'
 import { UsageError } from './errors.js'
-import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { HEX_24, HEX_32, hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord } from './store.js'
 

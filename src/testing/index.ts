@@ -23,7 +23,8 @@ export type { Failure } from './fail-next.js'
 export interface TestServerOptions {
   /**
    * What the server holds at start: an object or the path of a JSON file. Default: one application
-   * ("Test app") and one user (`tester` / `tester-password`).
+   * ("Test app") and one user (`tester` / `tester-password`); fixtures without applications get that
+   * application.
    */
   fixtures?: Fixtures | string
   /** Where the data lives: default `:memory:` (gone at `close()`); a SQLite file path keeps it. */
@@ -90,8 +91,9 @@ const DEFAULT_FIXTURES: Fixtures = {
 
 /** Starts a cinepass server on 127.0.0.1 (a free port) with the given fixtures. Servers share nothing. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const fixtures = options.fixtures === undefined ? DEFAULT_FIXTURES : loadFixtures(options.fixtures)
-  if (!fixtures.apps?.length) throw new TypeError('startTestServer: the fixtures need at least one application ("apps")')
+  const given = options.fixtures === undefined ? DEFAULT_FIXTURES : loadFixtures(options.fixtures)
+  // cp.apiKey is the first application's: fixtures with users only get the default one.
+  const fixtures = given.apps?.length ? given : { ...given, apps: DEFAULT_FIXTURES.apps }
   // The environment is spelled out, not read from process.env: a developer's CINEPASS_* settings must not change tests.
   const config = loadConfig({
     CINEPASS_DATABASE: options.database ?? ':memory:',

@@ -183,6 +183,35 @@ describe('startTestServer()', () => {
     const bad = startTestServer({ fixtures: { apps: [{ name: 'a' }], users: [{ username: 'eve', password: '' }] } })
     await expect(bad).rejects.toBeInstanceOf(FixtureError)
     await expect(bad).rejects.toThrow('fixtures: users[0].password: must be a string of 1 to 1024 characters')
-    await expect(startTestServer({ fixtures: { apps: [] } })).rejects.toThrow('at least one application')
+  })
+
+  it('gives fixtures without applications the default one, and without fixtures a user too', async () => {
+    await using usersOnly = await startTestServer({ fixtures: { users: [{ username: 'solo', password: 'pw' }] } })
+    expect(usersOnly.apps.map((app) => app.name)).toEqual(['Test app'])
+    expect(usersOnly.users.map((user) => user.username)).toEqual(['solo'])
+    await using defaults = await startTestServer()
+    expect(defaults.users.map(({ username, password }) => ({ username, password }))).toEqual([{ username: 'tester', password: 'tester-password' }])
+    const token = await newToken(defaults)
+    await defaults.approve(token)
+    expect((await api(defaults, 'POST', '/3/authentication/session/new', { request_token: token })).status).toBe(200)
+  })
+
+  it('keeps its data in a database file when given one: a second server on it finds the fixtures and the sessions', async () => {
+    const dir = temporaryDirectory()
+    try {
+      const database = join(dir.path, 'kit.db')
+      const first = await startTestServer({ database, fixtures: FIXTURES })
+      const token = await newToken(first)
+      await first.approve(token)
+      const session = (await api(first, 'POST', '/3/authentication/session/new', { request_token: token })).body.session_id
+      await first.close()
+      await using second = await startTestServer({ database, fixtures: { ...FIXTURES, apps: [FIXTURES.apps[0]!] } })
+      expect(second.apps[0]!.id).toBe(first.apps[0]!.id)
+      expect((await api(second, 'GET', `/3/account?session_id=${session}`)).body.username).toBe('alice')
+      // The second application's generated key is stored only as a hash: the fixtures must give it.
+      await expect(startTestServer({ database, fixtures: FIXTURES })).rejects.toThrow('startTestServer: apps[1] already exists in')
+    } finally {
+      dir.remove()
+    }
   })
 })
