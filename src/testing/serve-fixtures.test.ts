@@ -96,6 +96,10 @@ describe('cinepass serve --fixtures', () => {
     expect(printed, served.stdout.join('\n')).not.toBeNull()
     expect((await get(`${served.url}/3/authentication?api_key=${printed![1]}`)).status).toBe(200)
     expect((await get(`${served.url}/3/authentication`, { headers: { authorization: `Bearer ${printed![2]}` } })).status).toBe(200)
+    // The fixed key's application gets only its read access token printed.
+    const fixedKeys = served.stdout.join('\n').match(/CI app\n\s+read access token:\s+(\S+)\n/)
+    expect(fixedKeys, served.stdout.join('\n')).not.toBeNull()
+    expect((await get(`${served.url}/4/auth/request_token`, { method: 'POST', headers: { authorization: `Bearer ${fixedKeys![1]}` } })).status).toBe(200)
     // No secret in the log lines.
     const logLines = served.stdout.filter((line) => line.startsWith('{'))
     expect(logLines.some((line) => line.includes('fixtures applied'))).toBe(true)
@@ -111,7 +115,9 @@ describe('cinepass serve --fixtures', () => {
     const before = await store.exportAll()
     await store.close()
     const second = await serve(['--database', database, '--fixtures', FIXTURES, '--no-demo'])
+    // Only the fixed key's read access token, made again; no API key.
     expect(second.stdout.join('\n')).not.toContain('API key:')
+    expect(second.stdout.join('\n')).toMatch(/CI app\n\s+read access token:/)
     expect(second.stdout.find((line) => line.includes('fixtures applied'))).toContain('"applications":{"created":0,"existing":2}')
     await stop(second)
     const reopened = SqliteStore.open(database)

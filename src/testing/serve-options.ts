@@ -30,18 +30,23 @@ export function testingServeOptions(flags: TestingServeFlags, env: NodeJS.Proces
 }
 
 /**
- * Applies the fixtures (before the server listens) and prints, once, the credentials it generated; checks
+ * Applies the fixtures (before the server listens) and prints the credentials they do not give (a
+ * generated API key only when it is created: only its hash is kept); checks
  * that the `--auto-approve` user can approve. Secrets go to the terminal, never to the log.
  */
 export async function prepareTestingServe(core: Core, options: TestingServeOptions, logger: Logger): Promise<void> {
   if (options.fixtures) {
     const applied = await applyFixtures(core, options.fixtures)
-    const generated = applied.apps.filter((app, i) => app.created && options.fixtures!.apps![i]!.api_key === undefined)
-    if (generated.length > 0) {
-      process.stdout.write(
-        ['', 'cinepass created these applications from the fixtures (their keys are shown only this once):',
-          ...generated.flatMap((app) => [`  ${app.name}`, `    API key:            ${app.apiKey}`, `    read access token:  ${app.readAccessToken}`]), ''].join('\n'),
-      )
+    const shown = applied.apps.flatMap((app, i) => {
+      const given = options.fixtures!.apps![i]!
+      const lines: string[] = []
+      if (app.created && given.api_key === undefined) lines.push(`    API key:            ${app.apiKey}`)
+      // A read access token can be made again whenever the API key is known; the fixtures may not give it.
+      if (given.read_access_token === undefined && app.readAccessToken !== null) lines.push(`    read access token:  ${app.readAccessToken}`)
+      return lines.length > 0 ? [`  ${app.name}`, ...lines] : []
+    })
+    if (shown.length > 0) {
+      process.stdout.write(['', 'cinepass: the credentials the fixtures do not give (a generated API key is shown only this once):', ...shown, ''].join('\n'))
     }
     const count = (list: { created: boolean }[]) => ({ created: list.filter((item) => item.created).length, existing: list.filter((item) => !item.created).length })
     logger.info({ applications: count(applied.apps), users: count(applied.users) }, 'fixtures applied')
