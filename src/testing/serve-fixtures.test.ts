@@ -122,6 +122,8 @@ describe('cinepass serve --fixtures', () => {
     await stop(second)
     const reopened = SqliteStore.open(database)
     expect(await reopened.exportAll()).toEqual(before)
+    // `serve` hashes fixtures' passwords with the real settings: the fast ones are the testing kit's alone.
+    expect((await reopened.findAccountByUsername('ci-user'))!.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
     await reopened.close()
   })
 
