@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import { temporaryDirectory } from '../test-support/fixtures.js'
 import { FixtureError, startTestServer, type TestServer } from './index.js'
 
@@ -210,6 +211,10 @@ describe('startTestServer()', () => {
       expect((await api(second, 'GET', `/3/account?session_id=${session}`)).body.username).toBe('alice')
       // The second application's generated key is stored only as a hash: the fixtures must give it.
       await expect(startTestServer({ database, fixtures: FIXTURES })).rejects.toThrow('startTestServer: apps[1] already exists in')
+      // Test-only hashing: the weakest argon2id settings.
+      const store = SqliteStore.open(database)
+      expect((await store.findAccountByUsername('alice'))!.passwordHash).toMatch(/^\$argon2id\$v=19\$m=8,t=1,p=1\$/)
+      await store.close()
     } finally {
       dir.remove()
     }
