@@ -131,7 +131,14 @@ export interface RunningServer {
 /** Opens the store, builds the services and listens. */
 export async function startServer(
   config: Config,
-  options: { logger?: Logger; store?: Store; overrides?: CoreOverrides; closeGraceMs?: number } = {},
+  options: {
+    logger?: Logger
+    store?: Store
+    overrides?: CoreOverrides
+    closeGraceMs?: number
+    /** Registered on the HTTP application after every route and hook of cinepass's own (e.g. the testing kit's). */
+    plugins?: ((app: FastifyInstance, core: Core) => void | Promise<void>)[]
+  } = {},
 ): Promise<RunningServer> {
   const store = options.store ?? (await openStore(config, 'serve'))
   const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database }))
@@ -153,6 +160,8 @@ export async function startServer(
     routeGroup(docsRoutes, { publicUrl: urlNow }),
     routeGroup(v4Routes, { v4, limits }),
     routeGroup(registerWebsite, { website, publicUrl: urlNow }),
+    // Hooks of their own on the whole application (the testing kit's), after cinepass's.
+    ...(options.plugins ?? []).map((plugin): RouteGroup => ({ register: async (app) => plugin(app, core) })),
   ]
   const app = await createApp({
     auth,

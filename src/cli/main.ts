@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { loadConfig, type ConfigFlags } from '../config.js'
 import { UsageError } from '../core/errors.js'
+import { testingServeOptions, type TestingServeFlags } from '../testing/serve-options.js'
 import { registerAdminCommands } from './admin-commands.js'
 import { registerBackupCommand } from './backup-command.js'
 import { registerCopyCommand } from './copy-command.js'
@@ -25,12 +26,15 @@ export function buildProgram(): Command {
     .addOption(new Option('--public-url <url>', 'URL users reach this server at (CINEPASS_PUBLIC_URL)'))
     .option('--no-demo', 'do not create the demo application and user on a new database')
     .addOption(new Option('--workers <n>', 'processes serving the port (node:cluster; CINEPASS_WORKERS, default 1); see docs/performance.md'))
-    .action(async (options: ConfigFlags & { demo: boolean; workers?: string }) => {
-      const { workers, ...flags }: ConfigFlags & { demo?: boolean; workers?: string } = { ...options }
+    .option('--fixtures <file>', 'create or update the applications and users of this JSON file at start (see docs/testing.md)')
+    .option('--auto-approve <username>', 'approve every new request token as this user (tests and CI only; refused with NODE_ENV=production)')
+    .action(async (options: ConfigFlags & TestingServeFlags & { demo: boolean; workers?: string }) => {
+      const { workers, fixtures, autoApprove, ...flags }: ConfigFlags & TestingServeFlags & { demo?: boolean; workers?: string } = { ...options }
       // Commander sets demo=true by default; only an explicit --no-demo overrides NODE_ENV.
       if (options.demo) delete flags.demo
       const processes = workerCount(workers ?? process.env.CINEPASS_WORKERS)
-      await serve(loadConfig(process.env, flags, processes), processes)
+      const config = loadConfig(process.env, flags, processes)
+      await serve(config, processes, testingServeOptions({ fixtures, autoApprove }, process.env, config.database, processes))
     })
 
   program

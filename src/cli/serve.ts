@@ -3,6 +3,7 @@ import type { Config } from '../config.js'
 import { buildCore, createLogger, openStore, startServer } from '../server.js'
 import type { Core } from '../server.js'
 import type { Store } from '../core/store.js'
+import { prepareTestingServe, testingServePlugins, type TestingServeOptions } from '../testing/serve-options.js'
 import { lowerThreadpoolPriority } from './thread-priority.js'
 
 const DRAIN_TIMEOUT_MS = 10_000
@@ -17,19 +18,26 @@ const CRASH_LOOP_MS = 5_000
  * process is a node:cluster primary that forks that many workers sharing the port; SIGTERM to the
  * primary drains every worker, and the primary exits once they all have.
  */
-export async function serve(config: Config, workers = 1): Promise<void> {
-  if (workers > 1 && cluster.isPrimary) return servePrimary(config, workers)
+export async function serve(config: Config, workers = 1, testing: TestingServeOptions = { fixtures: undefined, autoApprove: undefined }): Promise<void> {
+  if (workers > 1 && cluster.isPrimary) return servePrimary(config, workers, testing)
   const logger = createLogger(config.logLevel)
+  const plugins = testingServePlugins(testing)
   if (cluster.isWorker) {
-    // The primary prepared the database (migrations, signing key, demo) before forking.
-    const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS })
+    // The primary prepared the database (migrations, signing key, demo, fixtures) before forking.
+    const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS, plugins })
     lowerThreadpoolPriority(config.abuse.hashNice)
     onSignals((signal) => drain(logger, signal, () => server.close()))
     logger.info({ url: server.url, worker: cluster.worker?.id }, 'worker listening')
     process.send?.({ type: 'listening', url: server.url })
     return
   }
-  const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS })
+  const store = testing.fixtures || testing.autoApprove !== undefined ? await openStore(config, 'serve') : undefined
+  // Fixtures are in place before the server listens: whoever waits for /readyz finds them.
+  if (store) await prepareTestingServe(buildCore(store, config), testing, logger).catch(async (error: unknown) => {
+    await store.close()
+    throw error
+  })
+  const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS, plugins, ...(store ? { store } : {}) })
   lowerThreadpoolPriority(config.abuse.hashNice)
   if (config.demo) await printDemoOnce(server.store, server.core, config)
   // Before the announcement: whoever saw it may send SIGTERM at once.
@@ -40,13 +48,14 @@ export async function serve(config: Config, workers = 1): Promise<void> {
   logger.flush()
 }
 
-async function servePrimary(config: Config, count: number): Promise<void> {
+async function servePrimary(config: Config, count: number, testing: TestingServeOptions): Promise<void> {
   const logger = createLogger(config.logLevel)
   // Migrations, the first signing key and the demo happen once, here, before any worker races for them.
   const store = await openStore(config)
   try {
     const core = buildCore(store, config)
     await core.keys.ensureKey()
+    await prepareTestingServe(core, testing, logger)
     if (config.demo) await printDemoOnce(store, core, config)
   } finally {
     await store.close()

@@ -1,6 +1,7 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose'
 import type { CoreDeps } from './context.js'
 import { UsageError } from './errors.js'
-import { hashSecret, randomHex } from './secrets.js'
+import { HEX_24, HEX_32, hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord } from './store.js'
 
 export interface CreatedApplication {
@@ -19,8 +20,8 @@ export interface NewUserInput {
   country?: string | undefined
 }
 
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-const MAX_PASSWORD_LENGTH = 1024
+export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+export const MAX_PASSWORD_LENGTH = 1024
 
 /**
  * What an operator does: applications, accounts, signing keys. Refusals are `UsageError`s with one
@@ -29,24 +30,56 @@ const MAX_PASSWORD_LENGTH = 1024
 export class AdminService {
   constructor(private readonly deps: CoreDeps) {}
 
-  /** Registers an application; its API key and read access token are shown only here, once. */
-  async createApplication(input: { name: string; redirectOrigins?: string[] }): Promise<CreatedApplication> {
+  /**
+   * Registers an application; its API key and read access token are shown only here, once. They are
+   * generated unless given (fixtures fix them so that tests and CI configurations can hard-code
+   * them): a given `apiKey` is 32 lowercase hex and no other application's; a given
+   * `readAccessToken` needs the `apiKey` it names (`aud`), and the application takes its `sub` as id.
+   */
+  async createApplication(input: { name: string; redirectOrigins?: string[]; apiKey?: string; readAccessToken?: string }): Promise<CreatedApplication> {
     const name = input.name.trim()
     if (!name || name.length > 200) throw new UsageError('the application name must be 1 to 200 characters')
     const redirectOrigins = (input.redirectOrigins ?? []).map(normalizeOrigin)
     const { store, clock, random } = this.deps
+    if (input.apiKey !== undefined) {
+      if (!HEX_32.test(input.apiKey)) throw new UsageError('the API key must be 32 lowercase hex characters')
+      if (await store.findApplicationByKeyHash(hashSecret(input.apiKey))) throw new UsageError('another application has that API key')
+    }
+    const apiKey = input.apiKey ?? randomHex(random, 16)
+    const fixedToken = input.readAccessToken === undefined ? undefined : await this.#fixedReadAccessToken(input.readAccessToken, input.apiKey)
     const app: ApplicationRecord = {
-      id: randomHex(random, 12),
+      id: fixedToken?.appId ?? randomHex(random, 12),
       name,
-      apiKeyHash: '',
+      apiKeyHash: hashSecret(apiKey),
       suspended: false,
       createdAt: clock.now(),
       redirectOrigins,
     }
-    const apiKey = randomHex(random, 16)
-    app.apiKeyHash = hashSecret(apiKey)
     await store.insertApplication(app)
-    return { id: app.id, name: app.name, api_key: apiKey, read_access_token: await this.readAccessToken(app, apiKey) }
+    if (input.readAccessToken !== undefined) await this.deps.keys.registerFixed(input.readAccessToken)
+    return { id: app.id, name: app.name, api_key: apiKey, read_access_token: input.readAccessToken ?? (await this.readAccessToken(app, apiKey)) }
+  }
+
+  /** Checks that a read access token given in advance has the shape of one of ours, for `apiKey`. */
+  async #fixedReadAccessToken(token: string, apiKey: string | undefined): Promise<{ appId: string }> {
+    if (apiKey === undefined) throw new UsageError('a read access token can only be given with the API key it names')
+    let header: ReturnType<typeof decodeProtectedHeader>
+    let payload: ReturnType<typeof decodeJwt>
+    try {
+      header = decodeProtectedHeader(token)
+      payload = decodeJwt(token)
+    } catch {
+      throw new UsageError('the read access token is not a JWT')
+    }
+    const scopes = Array.isArray(payload.scopes) ? payload.scopes : []
+    if (header.alg !== 'HS256' || typeof header.kid !== 'string') throw new UsageError('the read access token must be an HS256 JWT with a "kid"')
+    if (payload.aud !== apiKey) throw new UsageError('the read access token must name the API key as its "aud"')
+    if (payload.version !== 1 || !scopes.includes('api_read') || typeof payload.sub !== 'string' || !HEX_24.test(payload.sub)) {
+      throw new UsageError('the read access token must have version 1, scope "api_read" and a 24-hex "sub"')
+    }
+    if ((await this.deps.keys.list()).some((key) => key.kid === header.kid)) throw new UsageError('the read access token names a signing key of this database')
+    if (await this.deps.store.findApplicationById(payload.sub)) throw new UsageError('another application has the id the read access token names')
+    return { appId: payload.sub }
   }
 
   /** The application's read access token: TMDB's v4 "API Read Access Token", a JWT naming the API key. */
@@ -127,7 +160,8 @@ function checkPassword(password: string): void {
   if (password.length > MAX_PASSWORD_LENGTH) throw new UsageError(`the password is longer than ${MAX_PASSWORD_LENGTH} characters`)
 }
 
-function normalizeOrigin(value: string): string {
+/** The origin `redirect_to` URLs are compared by; a `UsageError` for a value that is not an absolute URL. */
+export function normalizeOrigin(value: string): string {
   let url: URL
   try {
     url = new URL(value)

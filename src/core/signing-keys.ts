@@ -1,12 +1,14 @@
-import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
+import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
 import type { Clock } from './clock.js'
 import { TtlCache } from './refreshing.js'
-import { randomHex, type RandomSource } from './secrets.js'
+import { hashSecret, randomHex, type RandomSource } from './secrets.js'
 import type { SigningKeyRecord, Store } from './store.js'
 
 // Every instance re-reads the key list at least this often, so a rotation or retirement made by the
 // CLI reaches all of them within a second.
 const KEY_LIST_TTL_MS = 1000
+// Marks a JWT an operator fixed by hand (a read access token given in fixtures); only its hash is kept.
+const FIXED_TOKEN_META_PREFIX = 'fixed_jwt:'
 
 /**
  * The HS256 keys that sign read access tokens and v4 tokens. They live in the database so every
@@ -14,6 +16,7 @@ const KEY_LIST_TTL_MS = 1000
  */
 export class SigningKeys {
   readonly #cache: TtlCache<'keys', SigningKeyRecord[]>
+  readonly #fixed: TtlCache<string, boolean>
 
   constructor(
     private readonly store: Store,
@@ -21,6 +24,7 @@ export class SigningKeys {
     private readonly random: RandomSource,
   ) {
     this.#cache = new TtlCache(clock, KEY_LIST_TTL_MS)
+    this.#fixed = new TtlCache(clock, KEY_LIST_TTL_MS)
   }
 
   async #keys(): Promise<SigningKeyRecord[]> {
@@ -90,7 +94,8 @@ export class SigningKeys {
       this.#cache.clear()
       key = (await this.#keys()).find((candidate) => candidate.kid === kid)
     }
-    if (!key || key.retiredAt !== null) return null
+    if (!key) return this.#fixedPayload(token)
+    if (key.retiredAt !== null) return null
     try {
       const { payload } = await jwtVerify(token, secretOf(key), {
         algorithms: ['HS256'],
@@ -100,6 +105,25 @@ export class SigningKeys {
     } catch {
       return null
     }
+  }
+
+  /**
+   * Makes `token` verify as it is, without a signature of ours: for a read access token that fixtures
+   * fix in advance (tests and CI configurations hard-code it). It must name a `kid` that is not one
+   * of ours. Only its hash is stored.
+   */
+  async registerFixed(token: string): Promise<void> {
+    const hash = hashSecret(token)
+    await this.store.setMetaIfAbsent(`${FIXED_TOKEN_META_PREFIX}${hash}`, new Date(this.clock.now()).toISOString())
+    this.#fixed.delete(hash)
+  }
+
+  async #fixedPayload(token: string): Promise<JWTPayload | null> {
+    const hash = hashSecret(token)
+    const registered = await this.#fixed.get(hash, async () => (await this.store.getMeta(`${FIXED_TOKEN_META_PREFIX}${hash}`)) !== null)
+    if (!registered) return null
+    const payload = decodeJwt(token)
+    return typeof payload.exp === 'number' && payload.exp * 1000 <= this.clock.now() ? null : payload
   }
 
   /** Every key, for the CLI. */
