@@ -111,6 +111,22 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
     expect((await sessionFor(server, token)).body.status_code).toBe(17)
   })
 
+  it('refuses browser-internal redirect_to schemes for an application without redirect origins, on the page and in v4', async () => {
+    const token = await newRequestToken(server)
+    const internal = ['chrome://settings', 'CHROME://settings/passwords', 'chrome-extension://abcdef/page.html', 'chrome-untrusted://terminal/', 'chrome-search://local-ntp/', 'view-source://client.example/', 'about://blank', 'blob://client.example/x', 'filesystem://x', 'javascript://x%0aalert(1)']
+    for (const value of internal) {
+      const page = await new WebClient(server.base).get(`/authenticate/${token}?redirect_to=${encodeURIComponent(value)}`)
+      expect(page.status, value).toBe(400)
+      expect(page.text).toContain('Redirect not allowed')
+      const v4 = await fetch(`${server.base}/4/auth/request_token`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.application.readAccessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_to: value }),
+      })
+      expect(v4.status, value).toBe(422)
+    }
+  })
+
   it("refuses redirect_to outside an application's redirect origins", async () => {
     const created = await server.core.admin.createApplication({ name: 'Listed', redirectOrigins: ['https://good.example', 'myapp://cb'] })
     const token = await newRequestToken(server, created.api_key)
