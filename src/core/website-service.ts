@@ -23,6 +23,8 @@ export interface SignInInput {
   password: string | undefined
   /** The client's address, for throttling. */
   address: string
+  /** The website session the browser is signed in with, if any: it ends when the new one starts. */
+  previousSession?: string | undefined
 }
 
 export interface SignedIn {
@@ -60,7 +62,7 @@ export class WebsiteService {
     if (!input.username || !input.password) throw new AuthError('CREDENTIALS_REQUIRED')
     // The same throttled entry point as validate_with_login, so both share one set of counters.
     const account = await this.auth.signIn(input.username, input.password, input.address)
-    return { sessionToken: await this.#startSession(account.id), account }
+    return { sessionToken: await this.#replaceSession(input.previousSession, account.id), account }
   }
 
   /**
@@ -74,7 +76,13 @@ export class WebsiteService {
     if (input.password.length < MIN_SIGNUP_PASSWORD_LENGTH) throw new UsageError(`the password must have at least ${MIN_SIGNUP_PASSWORD_LENGTH} characters`)
     // UsageError (taken or invalid username, bad email) carries a one-line reason for the form.
     const account = await this.admin.createUser({ username: input.username, password: input.password, email: input.email })
-    return { sessionToken: await this.#startSession(account.id), account }
+    return { sessionToken: await this.#replaceSession(input.previousSession, account.id), account }
+  }
+
+  /** Ends the browser's previous website session (one browser, one sign-in) and starts a new one. */
+  async #replaceSession(previousSession: string | undefined, accountId: number): Promise<string> {
+    await this.signOut(previousSession)
+    return this.#startSession(accountId)
   }
 
   async #startSession(accountId: number): Promise<string> {
