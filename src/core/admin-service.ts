@@ -2,6 +2,7 @@ import type { CoreDeps } from './context.js'
 import { UsageError } from './errors.js'
 import { hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord } from './store.js'
+import { USERNAME_RULES, canonicalUsername } from './usernames.js'
 
 export interface CreatedApplication {
   id: string
@@ -19,7 +20,6 @@ export interface NewUserInput {
   country?: string | undefined
 }
 
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 const MAX_PASSWORD_LENGTH = 1024
 
 /**
@@ -73,14 +73,13 @@ export class AdminService {
   }
 
   async createUser(input: NewUserInput): Promise<AccountRecord> {
-    if (!USERNAME.test(input.username)) {
-      throw new UsageError('the username must be 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit')
-    }
+    const canonical = canonicalUsername(input.username)
+    if (canonical === null) throw new UsageError(USERNAME_RULES)
     checkPassword(input.password)
     const email = input.email?.trim() || null
     if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) throw new UsageError('the email address is not valid')
     const { store, clock, random, hasher } = this.deps
-    if (await store.findAccountByUsername(input.username)) throw new UsageError(`the username "${input.username}" is taken`)
+    if (await store.findAccountByUsername(canonical)) throw new UsageError(`the username "${input.username}" is taken`)
     const account = await store.insertAccount({
       objectId: randomHex(random, 12),
       username: input.username,
@@ -97,7 +96,8 @@ export class AdminService {
   }
 
   async #account(username: string): Promise<AccountRecord> {
-    const account = await this.deps.store.findAccountByUsername(username)
+    const canonical = canonicalUsername(username)
+    const account = canonical === null ? null : await this.deps.store.findAccountByUsername(canonical)
     if (!account) throw new UsageError(`no user is named "${username}"`)
     return account
   }
