@@ -130,7 +130,7 @@ export async function startServer(
   options: { logger?: Logger; store?: Store; overrides?: CoreOverrides; closeGraceMs?: number } = {},
 ): Promise<RunningServer> {
   const store = options.store ?? (await openStore(config, 'serve'))
-  const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database }))
+  const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database, memoryKeys: config.abuse.limiterMemoryKeys }))
   const core = buildCore(store, config, { ...options.overrides, limiters })
   await core.keys.ensureKey()
   const appOptions = {

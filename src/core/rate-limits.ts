@@ -141,9 +141,10 @@ async function limit(counter: Counter | null, key: string, points: number): Prom
 }
 
 /**
- * Password-guessing throttle. Failures are counted per account, per account+address and per
- * address; a success clears its account+address counter. An attempt over any limit is refused with
- * 429/25 before any password is checked, and is not itself counted as a failure.
+ * Password-guessing throttle. Failures are counted per address, per account+address and per
+ * account, checked in that order; a success clears its account+address counter. An attempt over
+ * any limit is refused with 429/25 before any password is checked, and is not itself counted as a
+ * failure. An address over its limit touches no per-name counter.
  *
  * Why the owner is not locked out: an attacker at one address is stopped by the account+address
  * limit long before the per-account limit fills, so the owner elsewhere still signs in; and an
@@ -208,8 +209,10 @@ export class LoginThrottle {
     }
     const { loginPairFailures, loginAddressFailuresPerHour, loginAccountFailuresPerHour } = this.#settings
     try {
-      await take(this.#pair, pair, loginPairFailures)
+      // The address first: past its limit, an attempt leaves no state for the name it tried, so
+      // inventing a new name each time grows nothing.
       await take(this.#address, address, loginAddressFailuresPerHour)
+      await take(this.#pair, pair, loginPairFailures)
       await take(this.#account, account, loginAccountFailuresPerHour, async () => (await this.#known.peek(pair)) !== null)
       return reserved
     } catch (error) {

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Argon2Hasher, type PasswordHasher } from '../core/password.js'
-import { postgresLimiterBackend, redisLimiterBackend, type LimiterBackend } from '../store/limiters.js'
+import { memoryLimiterBackend, postgresLimiterBackend, redisLimiterBackend, type LimiterBackend } from '../store/limiters.js'
 import { call, createTestUser, rawCall, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { WebClient } from '../test-support/web-client.js'
 
@@ -224,6 +224,41 @@ describe('one canonical form of a username over HTTP', () => {
     const from = { 'x-forwarded-for': '203.0.113.61' }
     for (let i = 0; i < 20; i++) expect((await login(s, `not valid ${i}`, 'pw', from)).status).toBe(401)
     expect((await login(s, s.user.username, s.user.password, from)).status).toBe(429)
+  })
+})
+
+describe('login throttle memory over HTTP', () => {
+  /** A server on in-memory counters of at most `maxKeys` windows per limit, with a cheap real hasher. */
+  async function memoryServer(maxKeys: number, env: NodeJS.ProcessEnv = {}) {
+    const limiters = memoryLimiterBackend({ maxKeys })
+    const s = await server({ CINEPASS_TRUST_PROXY: '127.0.0.1', ...env }, { overrides: { limiters, hasher: new Argon2Hasher({ memoryCost: 1024, timeCost: 1 }) } })
+    return { s, limiters }
+  }
+
+  it('a new username on every attempt from one address keeps no per-name state past the address limit', async () => {
+    const { s, limiters } = await memoryServer(100_000)
+    // From the socket address (127.0.0.1), so that the website's form below comes from the same one.
+    const statuses: number[] = []
+    for (let i = 0; i < 400; i++) statuses.push((await login(s, `name${i}`, 'pw')).status)
+    expect(statuses.filter((status) => status === 401)).toHaveLength(100)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(300)
+    // 100 names' account and account+address windows, and the address's own: nothing for the 300 refused.
+    expect(limiters.windows()).toBe(201)
+    // The website's form is refused before any per-name state too.
+    const web = new WebClient(s.base)
+    for (let i = 0; i < 20; i++) expect((await web.signIn({ username: `web${i}`, password: 'pw' })).status).toBe(429)
+    expect(limiters.windows()).toBe(201)
+  })
+
+  it('a bounded stream of distinct names from many addresses never holds more than the bound of windows per limit', async () => {
+    const { s, limiters } = await memoryServer(50, { CINEPASS_LOGIN_ADDRESS_FAILURES: '20' })
+    for (let address = 0; address < 10; address++) {
+      for (let i = 0; i < 25; i++) await login(s, `a${address}n${i}`, 'pw', { 'x-forwarded-for': `198.51.100.${address}` })
+    }
+    // Three limits hold windows (account, account+address, address): at most 50 each.
+    expect(limiters.windows()).toBeLessThanOrEqual(150)
+    // The limits still hold for the newest keys: the last address is refused.
+    expect((await login(s, s.user.username, s.user.password, { 'x-forwarded-for': '198.51.100.9' })).status).toBe(429)
   })
 })
 
