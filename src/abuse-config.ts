@@ -62,6 +62,8 @@ export function loadAbuseConfig(env: NodeJS.ProcessEnv, processes = 1): AbuseCon
       // At most a day: the memory store times windows with setTimeout (which overflows past 24.8 days).
       loginPairWindowSeconds: n('CINEPASS_LOGIN_PAIR_WINDOW', d.loginPairWindowSeconds, 1, 86_400),
       loginAddressFailuresPerHour: n('CINEPASS_LOGIN_ADDRESS_FAILURES', d.loginAddressFailuresPerHour, 20),
+      webFormsPerMinute: n('CINEPASS_WEB_FORM_LIMIT', d.webFormsPerMinute),
+      signupsPerHour: n('CINEPASS_SIGNUP_LIMIT', d.signupsPerHour),
     },
     trustProxy,
     redisUrl: env.CINEPASS_REDIS_URL?.trim() || null,

@@ -22,6 +22,14 @@ export interface NewUserInput {
 
 const MAX_PASSWORD_LENGTH = 1024
 
+/** The username asked for belongs to an account already (in any spelling). */
+export class UsernameTakenError extends UsageError {
+  constructor(username: string) {
+    super(`the username "${username}" is taken`)
+    this.name = 'UsernameTakenError'
+  }
+}
+
 /**
  * What an operator does: applications, accounts, signing keys. Refusals are `UsageError`s with one
  * line naming what is wrong; nothing is changed when one is thrown.
@@ -72,6 +80,10 @@ export class AdminService {
     return { ...app, suspended }
   }
 
+  /**
+   * Creates an account. A taken username (UsernameTakenError) is found only after the password is
+   * hashed, so it costs what a free one does and its answer takes as long.
+   */
   async createUser(input: NewUserInput): Promise<AccountRecord> {
     const canonical = canonicalUsername(input.username)
     if (canonical === null) throw new UsageError(USERNAME_RULES)
@@ -79,7 +91,7 @@ export class AdminService {
     const email = input.email?.trim() || null
     if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) throw new UsageError('the email address is not valid')
     const { store, clock, random, hasher } = this.deps
-    if (await store.findAccountByUsername(canonical)) throw new UsageError(`the username "${input.username}" is taken`)
+    const passwordHash = await hasher.hash(input.password)
     const account = await store.insertAccount({
       objectId: randomHex(random, 12),
       username: input.username,
@@ -88,10 +100,10 @@ export class AdminService {
       language: input.language ?? 'en',
       country: input.country ?? 'US',
       includeAdult: false,
-      passwordHash: await hasher.hash(input.password),
+      passwordHash,
       createdAt: clock.now(),
     })
-    if (!account) throw new UsageError(`the username "${input.username}" is taken`)
+    if (!account) throw new UsernameTakenError(input.username)
     return account
   }
 

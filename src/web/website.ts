@@ -139,7 +139,7 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     })
 
     web.post('/logout', csrf, async (request, reply) => {
-      await website.signOut(request.cookies[names.session])
+      await website.signOut(request.cookies[names.session], request.ip)
       reply.clearCookie(names.session, cookieOptions)
       return reply.redirect(safeNext(formField(request.body, 'next')), 303)
     })
