@@ -88,7 +88,7 @@ export class WebsiteService {
       canonicalUsername(username) ?? username,
       address,
       // UsageError (taken or invalid username, bad email) carries a one-line reason for the form.
-      () => this.admin.createUser({ username, password, email }),
+      () => this.admin.createUser({ username, password, email }, 'low'),
       (error) => error instanceof UsernameTakenError,
     )
     return { sessionToken: await this.#replaceSession(input.previousSession, account.id), account }

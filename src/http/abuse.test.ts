@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { Argon2Hasher, type PasswordHasher } from '../core/password.js'
+import { Argon2Hasher, type HashPriority, type PasswordHasher } from '../core/password.js'
 import { memoryLimiterBackend, postgresLimiterBackend, redisLimiterBackend, type LimiterBackend } from '../store/limiters.js'
 import { call, createTestUser, rawCall, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { WebClient } from '../test-support/web-client.js'
@@ -160,8 +160,8 @@ class CountingHasher implements PasswordHasher {
   readonly #real = new Argon2Hasher()
   verifies = 0
   dummies = 0
-  hash(password: string): Promise<string> {
-    return this.#real.hash(password)
+  hash(password: string, priority?: HashPriority): Promise<string> {
+    return this.#real.hash(password, priority)
   }
   verify(phc: string, password: string): Promise<boolean> {
     this.verifies += 1

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { Argon2Hasher } from '../core/password.js'
+import { Argon2Hasher, type HashPriority } from '../core/password.js'
 import { createTestUser, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { WebClient, csrfOf } from '../test-support/web-client.js'
 
@@ -34,9 +34,9 @@ async function formSession(s: TestServer): Promise<{ post: (path: string, form: 
 /** The real hasher, counting the hashes it makes. */
 class CountingHasher extends Argon2Hasher {
   hashes = 0
-  override async hash(password: string): Promise<string> {
+  override async hash(password: string, priority?: HashPriority): Promise<string> {
     this.hashes += 1
-    return super.hash(password)
+    return super.hash(password, priority)
   }
 }
 
@@ -107,5 +107,25 @@ describe('the website per address over HTTP', () => {
     expect(loginStatuses, JSON.stringify(loginStatuses)).toEqual(Array(15).fill(303))
     expect(floodStatuses.filter((status) => status === 303).length).toBeLessThanOrEqual(10)
     expect(floodStatuses.filter((status) => status === 503)).toHaveLength(0)
+  })
+
+  it('a sign-up flood from 100 addresses leaves logins half of the hashing queue: they are not refused with 503', { timeout: 60_000 }, async () => {
+    const s = await server()
+    const form = await formSession(s)
+    const users = await Promise.all(
+      Array.from({ length: 15 }, async () => {
+        const web = new WebClient(s.base)
+        return { web, user: await createTestUser(s.core), csrf: csrfOf((await web.get('/login')).text) }
+      }),
+    )
+    const flood = Promise.all(
+      Array.from({ length: 100 }, (_, i) => form.post('/signup', { username: `spread${i}`, password: 'a long password' }, `198.18.${i}.1`).then((r) => r.status)),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const logins = Promise.all(users.map(async ({ web, user, csrf }) => (await web.post('/login', { _csrf: csrf, username: user.username, password: user.password })).status))
+    const [floodStatuses, loginStatuses] = await Promise.all([flood, logins])
+    expect(loginStatuses, JSON.stringify(loginStatuses)).toEqual(Array(15).fill(303))
+    // The sign-ups past their half of the queue were refused quickly instead.
+    expect(floodStatuses.filter((status) => status === 503).length).toBeGreaterThan(0)
   })
 })
