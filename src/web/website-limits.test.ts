@@ -40,6 +40,27 @@ class CountingHasher extends Argon2Hasher {
   }
 }
 
+/**
+ * 100 sign-ups at once (the i-th from `addressOf(i)`), and 200 ms into them 15 users post the login
+ * forms they opened before; the statuses of both.
+ */
+async function signUpFloodDuringLogins(s: TestServer, addressOf: (i: number) => string): Promise<{ floodStatuses: number[]; loginStatuses: number[] }> {
+  const form = await formSession(s)
+  const users = await Promise.all(
+    Array.from({ length: 15 }, async () => {
+      const web = new WebClient(s.base)
+      return { web, user: await createTestUser(s.core), csrf: csrfOf((await web.get('/login')).text) }
+    }),
+  )
+  const flood = Promise.all(
+    Array.from({ length: 100 }, (_, i) => form.post('/signup', { username: `bot${i}`, password: 'a long password' }, addressOf(i)).then((r) => r.status)),
+  )
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const logins = Promise.all(users.map(async ({ web, user, csrf }) => (await web.post('/login', { _csrf: csrf, username: user.username, password: user.password })).status))
+  const [floodStatuses, loginStatuses] = await Promise.all([flood, logins])
+  return { floodStatuses, loginStatuses }
+}
+
 describe('the website per address over HTTP', () => {
   it('sign-ups are limited per address and hour (CINEPASS_SIGNUP_LIMIT): one CSRF token reused does not make an account per post', async () => {
     const s = await server({ CINEPASS_SIGNUP_LIMIT: '3' })
@@ -90,20 +111,7 @@ describe('the website per address over HTTP', () => {
 
   it('a sign-up flood from one address does not starve real logins into 503', { timeout: 60_000 }, async () => {
     const s = await server({ CINEPASS_SIGNUP_LIMIT: '10' })
-    const form = await formSession(s)
-    // The users have their login forms open before the flood starts, and post them while it runs.
-    const users = await Promise.all(
-      Array.from({ length: 15 }, async () => {
-        const web = new WebClient(s.base)
-        return { web, user: await createTestUser(s.core), csrf: csrfOf((await web.get('/login')).text) }
-      }),
-    )
-    const flood = Promise.all(
-      Array.from({ length: 100 }, (_, i) => form.post('/signup', { username: `bot${i}`, password: 'a long password' }, '203.0.113.33').then((r) => r.status)),
-    )
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    const logins = Promise.all(users.map(async ({ web, user, csrf }) => (await web.post('/login', { _csrf: csrf, username: user.username, password: user.password })).status))
-    const [floodStatuses, loginStatuses] = await Promise.all([flood, logins])
+    const { floodStatuses, loginStatuses } = await signUpFloodDuringLogins(s, () => '203.0.113.33')
     expect(loginStatuses, JSON.stringify(loginStatuses)).toEqual(Array(15).fill(303))
     expect(floodStatuses.filter((status) => status === 303).length).toBeLessThanOrEqual(10)
     expect(floodStatuses.filter((status) => status === 503)).toHaveLength(0)
@@ -111,19 +119,7 @@ describe('the website per address over HTTP', () => {
 
   it('a sign-up flood from 100 addresses leaves logins half of the hashing queue: they are not refused with 503', { timeout: 60_000 }, async () => {
     const s = await server()
-    const form = await formSession(s)
-    const users = await Promise.all(
-      Array.from({ length: 15 }, async () => {
-        const web = new WebClient(s.base)
-        return { web, user: await createTestUser(s.core), csrf: csrfOf((await web.get('/login')).text) }
-      }),
-    )
-    const flood = Promise.all(
-      Array.from({ length: 100 }, (_, i) => form.post('/signup', { username: `spread${i}`, password: 'a long password' }, `198.18.${i}.1`).then((r) => r.status)),
-    )
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    const logins = Promise.all(users.map(async ({ web, user, csrf }) => (await web.post('/login', { _csrf: csrf, username: user.username, password: user.password })).status))
-    const [floodStatuses, loginStatuses] = await Promise.all([flood, logins])
+    const { floodStatuses, loginStatuses } = await signUpFloodDuringLogins(s, (i) => `198.18.${i}.1`)
     expect(loginStatuses, JSON.stringify(loginStatuses)).toEqual(Array(15).fill(303))
     // The sign-ups past their half of the queue were refused quickly instead.
     expect(floodStatuses.filter((status) => status === 503).length).toBeGreaterThan(0)
