@@ -4,7 +4,7 @@ import { TtlCache } from './refreshing.js'
 import { HEX_32, HEX_40, hashSecret, randomHex } from './secrets.js'
 import { isJwtShaped } from './signing-keys.js'
 import type { AccountRecord, ApplicationRecord } from './store.js'
-import { canonicalUsername } from './usernames.js'
+import { canonicalUsername, throttledName } from './usernames.js'
 
 // Admin changes made by the CLI in another process reach this one within a second.
 const APPLICATION_CACHE_TTL_MS = 1000
@@ -132,7 +132,7 @@ export class AuthService {
    */
   async signIn(username: string, password: string, address: string): Promise<AccountRecord> {
     return this.deps.limits.login.attempt(
-      canonicalUsername(username) ?? username,
+      throttledName(username),
       address,
       () => this.verifyLogin(username, password),
       (error) => error instanceof AuthError && error.code === 'INVALID_LOGIN',

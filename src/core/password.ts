@@ -2,13 +2,13 @@ import { hash, parseOptions, verify, type Algorithm, type ParsedHashOptions } fr
 import { randomBytes } from 'node:crypto'
 import { AuthError } from './errors.js'
 
-/** Hashes and checks passwords. Implementations never block the event loop. */
 /**
  * How a hash waits for a slot. `low` (self-service sign-ups) may take only half of the waiting
  * queue, and is refused with 503 past it, so a flood of them leaves room for logins.
  */
 export type HashPriority = 'normal' | 'low'
 
+/** Hashes and checks passwords. Implementations never block the event loop. */
 export interface PasswordHasher {
   /** A PHC string (`$argon2id$v=19$m=…`) for `password`, salted freshly. */
   hash(password: string, priority?: HashPriority): Promise<string>

@@ -13,3 +13,8 @@ export const USERNAME_RULES = 'the username must be 1 to 64 letters, digits, "_"
 export function canonicalUsername(name: string): string | null {
   return USERNAME.test(name) ? name.toLowerCase() : null
 }
+
+/** The name the login throttle counts an attempt under: the canonical form, or as typed when there is none. */
+export function throttledName(name: string): string {
+  return canonicalUsername(name) ?? name
+}

@@ -5,7 +5,7 @@ import { AuthError, UsageError } from './errors.js'
 import { checkRedirect, withQuery } from './redirect.js'
 import { HEX_40, hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord, RequestTokenRecord, V4RequestTokenRecord } from './store.js'
-import { canonicalUsername } from './usernames.js'
+import { throttledName } from './usernames.js'
 import type { V4Service } from './v4-service.js'
 
 export interface WebsiteOptions {
@@ -85,7 +85,7 @@ export class WebsiteService {
     // "Taken" tells whether an account exists, as a login does: it goes through the login throttle
     // and counts as a failed login of that name from this address.
     const account = await limits.login.attempt(
-      canonicalUsername(username) ?? username,
+      throttledName(username),
       address,
       // UsageError (taken or invalid username, bad email) carries a one-line reason for the form.
       () => this.admin.createUser({ username, password, email }, 'low'),

@@ -22,7 +22,7 @@ export const CSRF_COOKIE = 'cinepass_csrf'
  * The cookie names the website uses: over https with the `__Host-` prefix, which browsers accept only
  * from the host itself (Secure, Path=/, no Domain), so a sibling host cannot plant one.
  */
-export function cookieNames(secure: boolean): { session: string; csrf: string } {
+function cookieNames(secure: boolean): { session: string; csrf: string } {
   const prefix = secure ? '__Host-' : ''
   return { session: prefix + SESSION_COOKIE, csrf: prefix + CSRF_COOKIE }
 }
@@ -35,6 +35,7 @@ export function cookieNames(secure: boolean): { session: string; csrf: string } 
 function sessionCsrfSecret(sessionToken: string): string {
   return createHash('sha256').update('cinepass website csrf\0').update(sessionToken).digest('base64url')
 }
+
 const CSRF_ERRORS = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN'])
 
 /**
