@@ -31,3 +31,11 @@ describe('password hashes at once', () => {
     expect(pinned).toBe('1')
   })
 })
+
+describe('in-memory limiter bound', () => {
+  it('loadAbuseConfig() keeps 50,000 windows per limit unless CINEPASS_LIMITER_MEMORY_KEYS says otherwise (at least 1,000)', () => {
+    expect(loadAbuseConfig({}).limiterMemoryKeys).toBe(50_000)
+    expect(loadAbuseConfig({ CINEPASS_LIMITER_MEMORY_KEYS: '5000' }).limiterMemoryKeys).toBe(5000)
+    expect(() => loadAbuseConfig({ CINEPASS_LIMITER_MEMORY_KEYS: '999' })).toThrow('CINEPASS_LIMITER_MEMORY_KEYS must be a whole number from 1000')
+  })
+})

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { UsageError } from './core/errors.js'
 import { DEFAULT_ABUSE_SETTINGS, type AbuseSettings } from './core/rate-limits.js'
+import { DEFAULT_MEMORY_LIMITER_KEYS } from './store/memory-counters.js'
 
 /** The abuse-resistance settings of a cinepass process (docs/abuse-resistance.md lists them). */
 export interface AbuseConfig {
@@ -9,6 +10,8 @@ export interface AbuseConfig {
   trustProxy: string[]
   /** Redis for limit counters shared by every instance; null: memory (or the database's own store). */
   redisUrl: string | null
+  /** Windows each limit keeps at most when its counters are in this process's memory. */
+  limiterMemoryKeys: number
   /** Password hashes running at once, and calls allowed to wait for one, before a fast 503. */
   hashConcurrency: number
   hashQueue: number
@@ -59,9 +62,12 @@ export function loadAbuseConfig(env: NodeJS.ProcessEnv, processes = 1): AbuseCon
       // At most a day: the memory store times windows with setTimeout (which overflows past 24.8 days).
       loginPairWindowSeconds: n('CINEPASS_LOGIN_PAIR_WINDOW', d.loginPairWindowSeconds, 1, 86_400),
       loginAddressFailuresPerHour: n('CINEPASS_LOGIN_ADDRESS_FAILURES', d.loginAddressFailuresPerHour, 20),
+      webFormsPerMinute: n('CINEPASS_WEB_FORM_LIMIT', d.webFormsPerMinute),
+      signupsPerHour: n('CINEPASS_SIGNUP_LIMIT', d.signupsPerHour),
     },
     trustProxy,
     redisUrl: env.CINEPASS_REDIS_URL?.trim() || null,
+    limiterMemoryKeys: n('CINEPASS_LIMITER_MEMORY_KEYS', DEFAULT_MEMORY_LIMITER_KEYS, 1000),
     hashConcurrency: n('CINEPASS_HASH_CONCURRENCY', defaultHashConcurrency(processes), 1),
     hashQueue: n('CINEPASS_HASH_QUEUE', 64, 0),
     hashNice: n('CINEPASS_HASH_NICE', 10, 0, 19),

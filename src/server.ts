@@ -141,7 +141,7 @@ export async function startServer(
   } = {},
 ): Promise<RunningServer> {
   const store = options.store ?? (await openStore(config, 'serve'))
-  const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database }))
+  const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database, memoryKeys: config.abuse.limiterMemoryKeys }))
   const core = buildCore(store, config, { ...options.overrides, limiters })
   await core.keys.ensureKey()
   // Read at request time: a server asked for port 0 learns its port only once it listens.

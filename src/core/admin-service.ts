@@ -1,8 +1,10 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import type { CoreDeps } from './context.js'
+import type { HashPriority } from './password.js'
 import { UsageError } from './errors.js'
 import { HEX_24, HEX_32, hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord } from './store.js'
+import { USERNAME_RULES, canonicalUsername } from './usernames.js'
 
 export interface CreatedApplication {
   id: string
@@ -20,8 +22,15 @@ export interface NewUserInput {
   country?: string | undefined
 }
 
-export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 export const MAX_PASSWORD_LENGTH = 1024
+
+/** The username asked for belongs to an account already (in any spelling). */
+export class UsernameTakenError extends UsageError {
+  constructor(username: string) {
+    super(`the username "${username}" is taken`)
+    this.name = 'UsernameTakenError'
+  }
+}
 
 /**
  * What an operator does: applications, accounts, signing keys. Refusals are `UsageError`s with one
@@ -105,15 +114,19 @@ export class AdminService {
     return { ...app, suspended }
   }
 
-  async createUser(input: NewUserInput): Promise<AccountRecord> {
-    if (!USERNAME.test(input.username)) {
-      throw new UsageError('the username must be 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit')
-    }
+  /**
+   * Creates an account. A taken username (UsernameTakenError) is found only after the password is
+   * hashed, so it costs what a free one does and its answer takes as long. `priority` is the hash's
+   * (self-service sign-ups are `low`: they yield half of the hashing queue to logins).
+   */
+  async createUser(input: NewUserInput, priority: HashPriority = 'normal'): Promise<AccountRecord> {
+    const canonical = canonicalUsername(input.username)
+    if (canonical === null) throw new UsageError(USERNAME_RULES)
     checkPassword(input.password)
     const email = input.email?.trim() || null
     if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) throw new UsageError('the email address is not valid')
     const { store, clock, random, hasher } = this.deps
-    if (await store.findAccountByUsername(input.username)) throw new UsageError(`the username "${input.username}" is taken`)
+    const passwordHash = await hasher.hash(input.password, priority)
     const account = await store.insertAccount({
       objectId: randomHex(random, 12),
       username: input.username,
@@ -122,15 +135,16 @@ export class AdminService {
       language: input.language ?? 'en',
       country: input.country ?? 'US',
       includeAdult: false,
-      passwordHash: await hasher.hash(input.password),
+      passwordHash,
       createdAt: clock.now(),
     })
-    if (!account) throw new UsageError(`the username "${input.username}" is taken`)
+    if (!account) throw new UsernameTakenError(input.username)
     return account
   }
 
   async #account(username: string): Promise<AccountRecord> {
-    const account = await this.deps.store.findAccountByUsername(username)
+    const canonical = canonicalUsername(username)
+    const account = canonical === null ? null : await this.deps.store.findAccountByUsername(canonical)
     if (!account) throw new UsageError(`no user is named "${username}"`)
     return account
   }

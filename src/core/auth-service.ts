@@ -4,6 +4,7 @@ import { TtlCache } from './refreshing.js'
 import { HEX_32, HEX_40, hashSecret, randomHex } from './secrets.js'
 import { isJwtShaped } from './signing-keys.js'
 import type { AccountRecord, ApplicationRecord } from './store.js'
+import { canonicalUsername, throttledName } from './usernames.js'
 
 // Admin changes made by the CLI in another process reach this one within a second.
 const APPLICATION_CACHE_TTL_MS = 1000
@@ -91,11 +92,13 @@ export class AuthService {
   /**
    * Checks a username and password. Unknown user and wrong password fail alike (401/30) and take
    * about the same time; a disabled account is only revealed (401/31) to the right password. A hash
-   * made under a weaker policy than the current one is replaced by a current one.
+   * made under a weaker policy than the current one is replaced by a current one. A name outside
+   * the username rules is an unknown user (the same hash, the same answer).
    */
   async verifyLogin(username: string, password: string): Promise<AccountRecord> {
     const { store, hasher } = this.deps
-    const account = await store.findAccountByUsername(username)
+    const canonical = canonicalUsername(username)
+    const account = canonical === null ? null : await store.findAccountByUsername(canonical)
     if (!account) {
       await hasher.verifyDummy(password)
       throw new AuthError('INVALID_LOGIN')
@@ -124,11 +127,12 @@ export class AuthService {
    * The one throttled sign-in of cinepass (`validate_with_login` and the website's sign-in): checks
    * the password like `verifyLogin` unless the login throttle refuses `address` first (429/25 with
    * Retry-After). Only a wrong password or unknown user (401/30) counts as a failure.
-   * `address` is the client's IP (IPv6 is counted by its /64).
+   * `address` is the client's IP (IPv6 is counted by its /64). Every spelling of one username is
+   * counted as one (its canonical form).
    */
   async signIn(username: string, password: string, address: string): Promise<AccountRecord> {
     return this.deps.limits.login.attempt(
-      username,
+      throttledName(username),
       address,
       () => this.verifyLogin(username, password),
       (error) => error instanceof AuthError && error.code === 'INVALID_LOGIN',

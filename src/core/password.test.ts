@@ -23,6 +23,18 @@ describe('Argon2Hasher bounded hashing', () => {
     expect(await hasher.verify(hashes[0]!, 'one')).toBe(true)
   })
 
+  it('a low-priority hash() waits only while less than half the queue is taken; verify() still queues behind it', async () => {
+    const hasher = new Argon2Hasher({ ...FAST, maxConcurrent: 1, maxQueued: 4 })
+    const phc = await hasher.hash('login')
+    const admitted = [hasher.hash('a', 'low'), hasher.hash('b', 'low'), hasher.hash('c', 'low')]
+    expect(hasher.queued).toBe(2)
+    await expect(hasher.hash('d', 'low')).rejects.toMatchObject({ code: 'SERVICE_OFFLINE', retryAfterSeconds: 1 })
+    const logins = [hasher.verify(phc, 'login'), hasher.verify(phc, 'login')]
+    expect(hasher.queued).toBe(4)
+    expect(await Promise.all(logins)).toEqual([true, true])
+    await Promise.all(admitted)
+  })
+
   it('a queue of 0 admits only the running cap', async () => {
     const hasher = new Argon2Hasher({ ...FAST, maxConcurrent: 2, maxQueued: 0 })
     const results = await Promise.allSettled([hasher.hash('a'), hasher.hash('b'), hasher.hash('c')])

@@ -2,10 +2,16 @@ import { hash, parseOptions, verify, type Algorithm, type ParsedHashOptions } fr
 import { randomBytes } from 'node:crypto'
 import { AuthError } from './errors.js'
 
+/**
+ * How a hash waits for a slot. `low` (self-service sign-ups) may take only half of the waiting
+ * queue, and is refused with 503 past it, so a flood of them leaves room for logins.
+ */
+export type HashPriority = 'normal' | 'low'
+
 /** Hashes and checks passwords. Implementations never block the event loop. */
 export interface PasswordHasher {
   /** A PHC string (`$argon2id$v=19$m=…`) for `password`, salted freshly. */
-  hash(password: string): Promise<string>
+  hash(password: string, priority?: HashPriority): Promise<string>
   /** True when `password` matches `phc`; false for a mismatch or a hash it refuses to verify. */
   verify(phc: string, password: string): Promise<boolean>
   /**
@@ -69,8 +75,9 @@ export class Argon2Hasher implements PasswordHasher {
     this.#gate.onWait = observer
   }
 
-  hash(password: string): Promise<string> {
-    return this.#gate.run(() => hash(password, { algorithm: ARGON2ID, ...this.#options }))
+  hash(password: string, priority: HashPriority = 'normal'): Promise<string> {
+    const maxQueued = priority === 'low' ? Math.floor(this.#gate.maxQueued / 2) : this.#gate.maxQueued
+    return this.#gate.run(() => hash(password, { algorithm: ARGON2ID, ...this.#options }), maxQueued)
   }
 
   async verify(phc: string, password: string): Promise<boolean> {
@@ -138,9 +145,10 @@ class Gate {
     return this.#running
   }
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
+  /** Runs `work` in a slot, waiting for one while fewer than `maxQueued` wait; 503/9 past that. */
+  async run<T>(work: () => Promise<T>, maxQueued = this.maxQueued): Promise<T> {
     if (this.#running >= this.maxRunning) {
-      if (this.#waiting.length >= this.maxQueued) throw new AuthError('SERVICE_OFFLINE', { retryAfterSeconds: 1 })
+      if (this.#waiting.length >= maxQueued) throw new AuthError('SERVICE_OFFLINE', { retryAfterSeconds: 1 })
       const queuedAt = performance.now()
       await new Promise<void>((resolve) => this.#waiting.push(resolve))
       this.onWait?.(performance.now() - queuedAt)

@@ -51,6 +51,10 @@ export interface AbuseSettings {
   loginPairWindowSeconds: number
   /** Failed logins per address per hour, across all accounts. */
   loginAddressFailuresPerHour: number
+  /** Website form posts (`/login`, `/signup`, `/logout` together) per address per minute. */
+  webFormsPerMinute: number
+  /** Website sign-up attempts per address per hour. */
+  signupsPerHour: number
 }
 
 export const DEFAULT_ABUSE_SETTINGS: AbuseSettings = {
@@ -62,6 +66,8 @@ export const DEFAULT_ABUSE_SETTINGS: AbuseSettings = {
   loginPairFailures: 10,
   loginPairWindowSeconds: 15 * 60,
   loginAddressFailuresPerHour: 100,
+  webFormsPerMinute: 60,
+  signupsPerHour: 10,
 }
 
 const HOUR = 3600
@@ -89,7 +95,10 @@ export function rateLimited(state: CounterState, limit: number): AuthError {
   })
 }
 
-/** The per-address limits of the API: requests overall, request tokens, guest sessions. */
+/**
+ * The per-address request limits: the API's requests overall, request tokens and guest sessions, and
+ * the website's form posts and sign-ups; and the login throttle.
+ */
 export class AbuseLimits {
   readonly login: LoginThrottle
   readonly #settings: AbuseSettings
@@ -97,6 +106,8 @@ export class AbuseLimits {
   readonly #burst: Counter | null
   readonly #requestTokens: Counter | null
   readonly #guestSessions: Counter | null
+  readonly #webForms: Counter | null
+  readonly #signups: Counter | null
 
   constructor(counters: CounterFactory, settings: AbuseSettings = DEFAULT_ABUSE_SETTINGS) {
     this.#settings = settings
@@ -105,6 +116,8 @@ export class AbuseLimits {
     this.#burst = on && settings.apiBurst > 0 ? counters({ name: 'api_burst', points: settings.apiBurst, durationSeconds: 10 }) : null
     this.#requestTokens = on && settings.requestTokensPerHour > 0 ? counters({ name: 'request_token', points: settings.requestTokensPerHour, durationSeconds: HOUR }) : null
     this.#guestSessions = on && settings.guestSessionsPerHour > 0 ? counters({ name: 'guest_session', points: settings.guestSessionsPerHour, durationSeconds: HOUR }) : null
+    this.#webForms = on && settings.webFormsPerMinute > 0 ? counters({ name: 'web_form', points: settings.webFormsPerMinute, durationSeconds: 60 }) : null
+    this.#signups = on && settings.signupsPerHour > 0 ? counters({ name: 'signup', points: settings.signupsPerHour, durationSeconds: HOUR }) : null
     this.login = new LoginThrottle(counters, settings)
   }
 
@@ -132,6 +145,16 @@ export class AbuseLimits {
   async guestSession(address: string): Promise<void> {
     await limit(this.#guestSessions, address, this.#settings.guestSessionsPerHour)
   }
+
+  /** Counts one website form post (sign-in, sign-up, sign-out) of `address` (429/25 past the per-minute limit). */
+  async webForm(address: string): Promise<void> {
+    await limit(this.#webForms, address, this.#settings.webFormsPerMinute)
+  }
+
+  /** Counts one website sign-up attempt of `address` (429/25 past the hourly limit). */
+  async signup(address: string): Promise<void> {
+    await limit(this.#signups, address, this.#settings.signupsPerHour)
+  }
 }
 
 async function limit(counter: Counter | null, key: string, points: number): Promise<void> {
@@ -141,9 +164,10 @@ async function limit(counter: Counter | null, key: string, points: number): Prom
 }
 
 /**
- * Password-guessing throttle. Failures are counted per account, per account+address and per
- * address; a success clears its account+address counter. An attempt over any limit is refused with
- * 429/25 before any password is checked, and is not itself counted as a failure.
+ * Password-guessing throttle. Failures are counted per address, per account+address and per
+ * account, checked in that order; a success clears its account+address counter. An attempt over
+ * any limit is refused with 429/25 before any password is checked, and is not itself counted as a
+ * failure. An address over its limit touches no per-name counter.
  *
  * Why the owner is not locked out: an attacker at one address is stopped by the account+address
  * limit long before the per-account limit fills, so the owner elsewhere still signs in; and an
@@ -208,8 +232,10 @@ export class LoginThrottle {
     }
     const { loginPairFailures, loginAddressFailuresPerHour, loginAccountFailuresPerHour } = this.#settings
     try {
-      await take(this.#pair, pair, loginPairFailures)
+      // The address first: past its limit, an attempt leaves no state for the name it tried, so
+      // inventing a new name each time grows nothing.
       await take(this.#address, address, loginAddressFailuresPerHour)
+      await take(this.#pair, pair, loginPairFailures)
       await take(this.#account, account, loginAccountFailuresPerHour, async () => (await this.#known.peek(pair)) !== null)
       return reserved
     } catch (error) {

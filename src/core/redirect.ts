@@ -1,12 +1,21 @@
 import { AuthError } from './errors.js'
 import type { ApplicationRecord } from './store.js'
 
-// Schemes that run code or read local data in the browser, or are not places an app can listen on.
-const REFUSED_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:', 'filesystem:'])
+// Schemes that run code or read local data in the browser, or are the browser's own pages
+// (settings, extensions, page source): never places an application listens on.
+const REFUSED_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:', 'filesystem:', 'view-source:'])
+// Chromium's internal families: chrome:, chrome-extension:, chrome-untrusted:, chrome-search:, …
+const REFUSED_SCHEME_PREFIXES = ['chrome']
+
+/** True for a scheme (`url.protocol`, lower case with its colon) a redirect may never lead to. */
+function isBrowserInternalScheme(protocol: string): boolean {
+  return REFUSED_SCHEMES.has(protocol) || REFUSED_SCHEME_PREFIXES.some((prefix) => protocol.startsWith(prefix))
+}
 
 /**
  * Checks a `redirect_to` value: an absolute `http`/`https` URL, or a custom app scheme written with
- * `//` (`myapp://cb`). Relative URLs, scriptable schemes, whitespace or control characters, and
+ * `//` (`myapp://cb`). Relative URLs, scriptable and browser-internal schemes (even for an
+ * application without redirect origins), whitespace or control characters, and
  * (when the application lists redirect origins) any other origin are refused with 422/5, which the
  * website shows as a 400 page.
  */
@@ -19,7 +28,7 @@ export function checkRedirect(raw: string, app: ApplicationRecord): URL {
   } catch {
     throw new AuthError('INVALID_PARAMETERS')
   }
-  if (REFUSED_SCHEMES.has(url.protocol)) throw new AuthError('INVALID_PARAMETERS')
+  if (isBrowserInternalScheme(url.protocol)) throw new AuthError('INVALID_PARAMETERS')
   if ((url.protocol === 'http:' || url.protocol === 'https:') && !url.hostname) throw new AuthError('INVALID_PARAMETERS')
   if (app.redirectOrigins.length > 0 && !app.redirectOrigins.includes(originOf(url))) throw new AuthError('INVALID_PARAMETERS')
   return url

@@ -46,7 +46,7 @@ describe('WebsiteService', () => {
     core.clock.advance(DEFAULT_WEB_SESSION_TTL_MS)
     expect(await core.website.accountOf(sessionToken)).toBeNull()
     const second = await core.website.signIn({ username: alice.username, password: alice.password, address: '127.0.0.1' })
-    await core.website.signOut(second.sessionToken)
+    await core.website.signOut(second.sessionToken, '127.0.0.1')
     expect(await core.website.accountOf(second.sessionToken)).toBeNull()
     expect(await core.website.accountOf('not-a-token')).toBeNull()
   })

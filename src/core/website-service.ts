@@ -1,10 +1,11 @@
-import type { AdminService } from './admin-service.js'
+import { UsernameTakenError, type AdminService } from './admin-service.js'
 import type { AuthService } from './auth-service.js'
 import type { CoreDeps } from './context.js'
 import { AuthError, UsageError } from './errors.js'
 import { checkRedirect, withQuery } from './redirect.js'
 import { HEX_40, hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord, RequestTokenRecord, V4RequestTokenRecord } from './store.js'
+import { throttledName } from './usernames.js'
 import type { V4Service } from './v4-service.js'
 
 export interface WebsiteOptions {
@@ -23,6 +24,8 @@ export interface SignInInput {
   password: string | undefined
   /** The client's address, for throttling. */
   address: string
+  /** The website session the browser is signed in with, if any: it ends when the new one starts. */
+  previousSession?: string | undefined
 }
 
 export interface SignedIn {
@@ -54,27 +57,47 @@ export class WebsiteService {
 
   /**
    * Website sign-in: the one entry point for the login form, so a throttle can wrap it. Same
-   * refusals as `validate_with_login` (26 missing, 30 wrong, 31 disabled).
+   * refusals as `validate_with_login` (26 missing, 30 wrong, 31 disabled), and 429/25 past the
+   * address's form-post limit.
    */
   async signIn(input: SignInInput): Promise<SignedIn> {
+    await this.deps.limits.webForm(input.address)
     if (!input.username || !input.password) throw new AuthError('CREDENTIALS_REQUIRED')
     // The same throttled entry point as validate_with_login, so both share one set of counters.
     const account = await this.auth.signIn(input.username, input.password, input.address)
-    return { sessionToken: await this.#startSession(account.id), account }
+    return { sessionToken: await this.#replaceSession(input.previousSession, account.id), account }
   }
 
   /**
    * Creates an account from the sign-up form and signs it in. 404/34 when sign-up is closed; a
-   * `UsageError` naming the problem for a short password, a taken or invalid username, a bad email.
+   * `UsageError` naming the problem for a short password, a taken or invalid username, a bad email;
+   * 429/25 past the address's form-post or sign-up limit, or the login throttle.
    */
   async signUp(input: SignInInput & { email: string | undefined }): Promise<SignedIn> {
     if (this.options.signup !== 'open') throw new AuthError('NOT_FOUND')
-    if (!input.username || !input.password) throw new AuthError('CREDENTIALS_REQUIRED')
+    const { limits } = this.deps
+    await limits.webForm(input.address)
+    const { username, password, email, address } = input
+    if (!username || !password) throw new AuthError('CREDENTIALS_REQUIRED')
     // Self-service accounts follow ASVS 6.2.1; accounts the operator makes with the CLI are the operator's call.
-    if (input.password.length < MIN_SIGNUP_PASSWORD_LENGTH) throw new UsageError(`the password must have at least ${MIN_SIGNUP_PASSWORD_LENGTH} characters`)
-    // UsageError (taken or invalid username, bad email) carries a one-line reason for the form.
-    const account = await this.admin.createUser({ username: input.username, password: input.password, email: input.email })
-    return { sessionToken: await this.#startSession(account.id), account }
+    if (password.length < MIN_SIGNUP_PASSWORD_LENGTH) throw new UsageError(`the password must have at least ${MIN_SIGNUP_PASSWORD_LENGTH} characters`)
+    await limits.signup(address)
+    // "Taken" tells whether an account exists, as a login does: it goes through the login throttle
+    // and counts as a failed login of that name from this address.
+    const account = await limits.login.attempt(
+      throttledName(username),
+      address,
+      // UsageError (taken or invalid username, bad email) carries a one-line reason for the form.
+      () => this.admin.createUser({ username, password, email }, 'low'),
+      (error) => error instanceof UsernameTakenError,
+    )
+    return { sessionToken: await this.#replaceSession(input.previousSession, account.id), account }
+  }
+
+  /** Ends the browser's previous website session (one browser, one sign-in) and starts a new one. */
+  async #replaceSession(previousSession: string | undefined, accountId: number): Promise<string> {
+    await this.#endSession(previousSession)
+    return this.#startSession(accountId)
   }
 
   async #startSession(accountId: number): Promise<string> {
@@ -95,7 +118,13 @@ export class WebsiteService {
     return account && !account.disabled ? account : null
   }
 
-  async signOut(sessionToken: string | undefined): Promise<void> {
+  /** Ends a website session (the sign-out form): 429/25 past the address's form-post limit. */
+  async signOut(sessionToken: string | undefined, address: string): Promise<void> {
+    await this.deps.limits.webForm(address)
+    await this.#endSession(sessionToken)
+  }
+
+  async #endSession(sessionToken: string | undefined): Promise<void> {
     if (sessionToken !== undefined && HEX_40.test(sessionToken)) await this.deps.store.deleteWebSession(hashSecret(sessionToken))
   }
 

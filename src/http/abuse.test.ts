@@ -4,7 +4,8 @@ import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { postgresLimiterBackend, redisLimiterBackend, type LimiterBackend } from '../store/limiters.js'
+import { Argon2Hasher, type HashPriority, type PasswordHasher } from '../core/password.js'
+import { memoryLimiterBackend, postgresLimiterBackend, redisLimiterBackend, type LimiterBackend } from '../store/limiters.js'
 import { call, createTestUser, rawCall, startTestServer, type TestServer } from '../test-support/fixtures.js'
 import { WebClient } from '../test-support/web-client.js'
 
@@ -151,6 +152,113 @@ describe('login throttle over HTTP', () => {
     expect(unknown.text).toBe(wrong.text)
     const headers = (h: Headers) => [...h.entries()].filter(([name]) => name !== 'date' && name !== 'x-request-id')
     expect(headers(unknown.headers)).toEqual(headers(wrong.headers))
+  })
+})
+
+/** The real hasher, counting its calls: how much work a login did. */
+class CountingHasher implements PasswordHasher {
+  readonly #real = new Argon2Hasher()
+  verifies = 0
+  dummies = 0
+  hash(password: string, priority?: HashPriority): Promise<string> {
+    return this.#real.hash(password, priority)
+  }
+  verify(phc: string, password: string): Promise<boolean> {
+    this.verifies += 1
+    return this.#real.verify(phc, password)
+  }
+  verifyDummy(password: string): Promise<void> {
+    this.dummies += 1
+    return this.#real.verifyDummy(password)
+  }
+  needsRehash(phc: string): boolean {
+    return this.#real.needsRehash(phc)
+  }
+}
+
+describe('one canonical form of a username over HTTP', () => {
+  it('every case spelling of a name shares its account+address throttle: after 10 failures as "kate", "Kate" and "KATE" are refused too', async () => {
+    const s = await server({ CINEPASS_TRUST_PROXY: '127.0.0.1' })
+    await createTestUser(s.core, { username: 'kate', password: 'kate password 1' })
+    const attacker = { 'x-forwarded-for': '203.0.113.60' }
+    for (let i = 0; i < 10; i++) expect((await login(s, 'kate', `guess${i}`, attacker)).status).toBe(401)
+    for (const spelling of ['Kate', 'KATE', 'kAtE']) expect((await login(s, spelling, 'kate password 1', attacker)).status, spelling).toBe(429)
+  })
+
+  it('every case spelling shares the per-account limit: 20 failures as "bob" from 10 addresses, then "BOB" and "Bob" are refused from new ones', async () => {
+    const s = await server({ CINEPASS_TRUST_PROXY: '127.0.0.1', CINEPASS_LOGIN_ACCOUNT_FAILURES: '20' })
+    await createTestUser(s.core, { username: 'bob', password: 'bob password 1' })
+    for (let i = 0; i < 20; i++) expect((await login(s, 'bob', `guess${i}`, { 'x-forwarded-for': `198.51.100.${i % 10}` })).status).toBe(401)
+    expect((await login(s, 'BOB', 'guess', { 'x-forwarded-for': '198.51.100.200' })).status).toBe(429)
+    expect((await login(s, 'Bob', 'bob password 1', { 'x-forwarded-for': '198.51.100.201' })).status).toBe(429)
+  })
+
+  it('a name outside the username rules (the Kelvin sign in "\u212Aate", a space, 65 characters) is an unknown user: 401/30, the same body, one dummy hash', async () => {
+    const hasher = new CountingHasher()
+    const s = await server({ CINEPASS_RATE_LIMIT: '0' }, { overrides: { hasher } })
+    await createTestUser(s.core, { username: 'kate', password: 'kate password 1' })
+    // The right password for a real name gets as far as the (made-up) request token: 33, not 30.
+    expect((await login(s, 'Kate', 'kate password 1')).body.status_code).toBe(33)
+    const unknown = await login(s, 'nobody-by-this-name', 'kate password 1')
+    expect(unknown.body.status_code).toBe(30)
+    for (const name of ['\u212Aate', '\u212AATE', 'kate ', 'ka te', 'k'.repeat(65), 'kat\u0065\u0301', '_kate']) {
+      const before = { verifies: hasher.verifies, dummies: hasher.dummies }
+      const refused = await login(s, name, 'kate password 1')
+      expect(refused.body.status_code, name).toBe(30)
+      expect(refused.text, name).toBe(unknown.text)
+      expect({ verifies: hasher.verifies - before.verifies, dummies: hasher.dummies - before.dummies }, name).toEqual({ verifies: 0, dummies: 1 })
+    }
+    // Uniqueness and the operator's commands use the same form.
+    await expect(s.core.admin.createUser({ username: 'KATE', password: 'another password' })).rejects.toThrow('is taken')
+    await expect(s.core.admin.createUser({ username: '\u212Aate', password: 'another password' })).rejects.toThrow('the username must be')
+    await expect(s.core.admin.setUserDisabled('\u212Aate', true)).rejects.toThrow('no user is named')
+    // The website's form says the same as for an unknown user.
+    const web = new WebClient(s.base)
+    const page = await web.signIn({ username: '\u212Aate', password: 'kate password 1' })
+    expect(page.status).toBe(401)
+    expect(page.text).toContain('Invalid username or password.')
+  })
+
+  it('names outside the rules count against the address like any failed login', async () => {
+    const s = await server({ CINEPASS_TRUST_PROXY: '127.0.0.1', CINEPASS_LOGIN_ADDRESS_FAILURES: '20' })
+    const from = { 'x-forwarded-for': '203.0.113.61' }
+    for (let i = 0; i < 20; i++) expect((await login(s, `not valid ${i}`, 'pw', from)).status).toBe(401)
+    expect((await login(s, s.user.username, s.user.password, from)).status).toBe(429)
+  })
+})
+
+describe('login throttle memory over HTTP', () => {
+  /** A server on in-memory counters of at most `maxKeys` windows per limit, with a cheap real hasher. */
+  async function memoryServer(maxKeys: number, env: NodeJS.ProcessEnv = {}) {
+    const limiters = memoryLimiterBackend({ maxKeys })
+    const s = await server({ CINEPASS_TRUST_PROXY: '127.0.0.1', ...env }, { overrides: { limiters, hasher: new Argon2Hasher({ memoryCost: 1024, timeCost: 1 }) } })
+    return { s, limiters }
+  }
+
+  it('a new username on every attempt from one address keeps no per-name state past the address limit', async () => {
+    const { s, limiters } = await memoryServer(100_000)
+    // From the socket address (127.0.0.1), so that the website's form below comes from the same one.
+    const statuses: number[] = []
+    for (let i = 0; i < 400; i++) statuses.push((await login(s, `name${i}`, 'pw')).status)
+    expect(statuses.filter((status) => status === 401)).toHaveLength(100)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(300)
+    // 100 names' account and account+address windows, and the address's own: nothing for the 300 refused.
+    expect(limiters.windows()).toBe(201)
+    // The website's form is refused before any per-name state too.
+    const web = new WebClient(s.base)
+    for (let i = 0; i < 20; i++) expect((await web.signIn({ username: `web${i}`, password: 'pw' })).status).toBe(429)
+    expect(limiters.windows()).toBe(201)
+  })
+
+  it('a bounded stream of distinct names from many addresses never holds more than the bound of windows per limit', async () => {
+    const { s, limiters } = await memoryServer(50, { CINEPASS_LOGIN_ADDRESS_FAILURES: '20' })
+    for (let address = 0; address < 10; address++) {
+      for (let i = 0; i < 25; i++) await login(s, `a${address}n${i}`, 'pw', { 'x-forwarded-for': `198.51.100.${address}` })
+    }
+    // Three limits hold windows (account, account+address, address): at most 50 each.
+    expect(limiters.windows()).toBeLessThanOrEqual(150)
+    // The limits still hold for the newest keys: the last address is refused.
+    expect((await login(s, s.user.username, s.user.password, { 'x-forwarded-for': '198.51.100.9' })).status).toBe(429)
   })
 })
 

@@ -4,6 +4,7 @@ import type pgModule from 'pg'
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import { isPostgresUrl } from '../config.js'
 import type { Counter, CounterFactory, CounterState, LimitSpec } from '../core/rate-limits.js'
+import { DEFAULT_MEMORY_LIMITER_KEYS, MemoryCounter } from './memory-counters.js'
 
 // The Redis and PostgreSQL drivers load only when a backend needs them: together they are some
 // 35 MB of resident memory a process on SQLite and memory counters never uses.
@@ -20,12 +21,28 @@ export interface LimiterBackend {
 
 const KEY_PREFIX = 'cinepass'
 
+/** The memory backend, which can say how many windows it holds. */
+export interface MemoryLimiterBackend extends LimiterBackend {
+  /** Live windows held now, over all its limits. */
+  windows(): number
+}
+
 /**
- * Counters in this process's memory: right for a single instance (the SQLite mode). They read the
- * time from `Date.now()` (rate-limiter-flexible's clock), which tests fake.
+ * Counters in this process's memory: right for a single instance (the SQLite mode). Each limit holds
+ * at most `maxKeys` windows (see MemoryCounter). They read the time from `Date.now()`, which tests fake.
  */
-export function memoryLimiterBackend(): LimiterBackend {
-  return { kind: 'memory', counters: (spec) => new FlexibleCounter(memoryLimiter(spec, KEY_PREFIX)), close: async () => {} }
+export function memoryLimiterBackend(options: { maxKeys?: number } = {}): MemoryLimiterBackend {
+  const made: MemoryCounter[] = []
+  return {
+    kind: 'memory',
+    counters: (spec) => {
+      const counter = new MemoryCounter(spec, options.maxKeys ?? DEFAULT_MEMORY_LIMITER_KEYS)
+      made.push(counter)
+      return counter
+    },
+    windows: () => made.reduce((sum, counter) => sum + counter.size, 0),
+    close: async () => {},
+  }
 }
 
 /**
@@ -112,10 +129,10 @@ export async function postgresLimiterBackend(url: string, keyPrefix = KEY_PREFIX
  * Chooses the limiter store: Redis when `redisUrl` is set, else the database when it is PostgreSQL
  * (several instances share it), else this process's memory (SQLite: one instance).
  */
-export async function openLimiterBackend(options: { redisUrl: string | null; database: string }): Promise<LimiterBackend> {
+export async function openLimiterBackend(options: { redisUrl: string | null; database: string; memoryKeys?: number }): Promise<LimiterBackend> {
   if (options.redisUrl) return redisLimiterBackend(options.redisUrl)
   if (isPostgresUrl(options.database)) return postgresLimiterBackend(options.database)
-  return memoryLimiterBackend()
+  return memoryLimiterBackend({ maxKeys: options.memoryKeys })
 }
 
 function memoryLimiter(spec: LimitSpec, keyPrefix: string): RateLimiterMemory {

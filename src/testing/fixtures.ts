@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { MAX_PASSWORD_LENGTH, USERNAME, normalizeOrigin } from '../core/admin-service.js'
+import { MAX_PASSWORD_LENGTH, normalizeOrigin } from '../core/admin-service.js'
+import { USERNAME_RULES, canonicalUsername } from '../core/usernames.js'
 import { UsageError } from '../core/errors.js'
 import { HEX_32 } from '../core/secrets.js'
 import { isJwtShaped } from '../core/signing-keys.js'
@@ -108,10 +109,9 @@ export function validateFixtures(value: unknown, source = 'fixtures'): Fixtures 
     const at = `users[${i}]`
     if (!isObject(user)) return fail(at, 'must be an object with a "username" and a "password"')
     onlyKeys(user, ['username', 'password', 'name', 'disabled'], at, fail)
-    if (typeof user.username !== 'string' || !USERNAME.test(user.username)) {
-      return fail(`${at}.username`, 'must be 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit')
-    }
-    unique(usernames, user.username.toLowerCase(), i, `${at}.username`, 'users', fail)
+    const canonical = typeof user.username === 'string' ? canonicalUsername(user.username) : null
+    if (canonical === null) return fail(`${at}.username`, USERNAME_RULES.replace(/^the username /, ''))
+    unique(usernames, canonical, i, `${at}.username`, 'users', fail)
     if (typeof user.password !== 'string' || user.password.length === 0 || user.password.length > MAX_PASSWORD_LENGTH) {
       return fail(`${at}.password`, `must be a string of 1 to ${MAX_PASSWORD_LENGTH} characters`)
     }

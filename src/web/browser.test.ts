@@ -155,3 +155,46 @@ describe.each(await testBackends('browser tests'))('the approval website in Chro
     await page.context().close()
   })
 })
+
+describe('the approval website in Chromium with an https public URL', () => {
+  let server: TestServer
+  let browser: Browser
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`)
+    server = await startTestServer({ env: { CINEPASS_PUBLIC_URL: 'https://auth.example.test' } })
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.stop()
+  })
+
+  it('keeps its __Host- cookies (Secure, Path=/, no Domain), signs in and approves; a login form opened before signing in is then refused', async () => {
+    // Chromium counts http://127.0.0.1 as a secure context, so it takes Secure and __Host- cookies from it.
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const earlier = await context.newPage()
+    await earlier.goto(`${server.base}/login`)
+    const token = await newRequestToken(server)
+    await page.goto(`${server.base}/authenticate/${token}`)
+    await page.getByLabel('Username').fill(server.user.username)
+    await page.getByLabel('Password').fill(server.user.password)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.getByRole('button', { name: 'Approve' }).waitFor()
+    const cookies = await context.cookies()
+    expect(cookies.map((cookie) => cookie.name)).toEqual(['__Host-cinepass_session'])
+    expect(cookies[0]).toMatchObject({ path: '/', secure: true, httpOnly: true, sameSite: 'Lax' })
+    await page.getByRole('button', { name: 'Approve' }).click()
+    await page.getByRole('heading', { name: 'Access approved' }).waitFor()
+    expect((await sessionFor(server, token)).status).toBe(200)
+    // The other tab's form carries a token of the signed-out browser: signed in now, it no longer fits.
+    const other = await createTestUser(server.core)
+    await earlier.getByLabel('Username').fill(other.username)
+    await earlier.getByLabel('Password').fill(other.password)
+    await earlier.getByRole('button', { name: 'Log in' }).click()
+    await earlier.getByRole('heading', { name: 'Form expired' }).waitFor()
+    expect(await server.core.website.accountOf((await context.cookies())[0]!.value)).toMatchObject({ username: server.user.username })
+    await context.close()
+  })
+})

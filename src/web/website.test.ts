@@ -111,6 +111,22 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
     expect((await sessionFor(server, token)).body.status_code).toBe(17)
   })
 
+  it('refuses browser-internal redirect_to schemes for an application without redirect origins, on the page and in v4', async () => {
+    const token = await newRequestToken(server)
+    const internal = ['chrome://settings', 'CHROME://settings/passwords', 'chrome-extension://abcdef/page.html', 'chrome-untrusted://terminal/', 'chrome-search://local-ntp/', 'view-source://client.example/', 'about://blank', 'blob://client.example/x', 'filesystem://x', 'javascript://x%0aalert(1)']
+    for (const value of internal) {
+      const page = await new WebClient(server.base).get(`/authenticate/${token}?redirect_to=${encodeURIComponent(value)}`)
+      expect(page.status, value).toBe(400)
+      expect(page.text).toContain('Redirect not allowed')
+      const v4 = await fetch(`${server.base}/4/auth/request_token`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.application.readAccessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_to: value }),
+      })
+      expect(v4.status, value).toBe(422)
+    }
+  })
+
   it("refuses redirect_to outside an application's redirect origins", async () => {
     const created = await server.core.admin.createApplication({ name: 'Listed', redirectOrigins: ['https://good.example', 'myapp://cb'] })
     const token = await newRequestToken(server, created.api_key)
@@ -169,6 +185,49 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
     // Nothing was approved or denied.
     expect((await sessionFor(server, token)).body.status_code).toBe(17)
     expect((await web.get(`/authenticate/${token}`)).status).toBe(200)
+  })
+
+  it("binds the CSRF secret to the website session: alice's session with bob's CSRF cookie and token approves nothing", async () => {
+    const alice = await signedInClient()
+    const bob = new WebClient(server.base)
+    expect((await bob.signIn(await createTestUser(server.core))).status).toBe(303)
+    const token = await newRequestToken(server)
+    const bobsToken = csrfOf((await bob.get(`/authenticate/${token}`)).text)
+    // Alice's browser carrying every cookie of Bob's except the session: his CSRF cookie, if any, and his form token.
+    const mixed = new WebClient(server.base)
+    for (const [name, value] of bob.cookies) mixed.cookies.set(name, value)
+    mixed.cookies.set(SESSION_COOKIE, alice.cookies.get(SESSION_COOKIE)!)
+    const forged = await mixed.post(`/authenticate/${token}/allow`, { _csrf: bobsToken })
+    expect(forged.status).toBe(403)
+    expect((await sessionFor(server, token)).body.status_code).toBe(17)
+    // Bob's own browser still approves with it.
+    expect((await bob.post(`/authenticate/${token}/allow`, { _csrf: bobsToken })).status).toBe(303)
+  })
+
+  it('rotates the CSRF secret at sign-in and sign-out: a form token from before no longer works', async () => {
+    const web = new WebClient(server.base)
+    const token = await newRequestToken(server)
+    const before = csrfOf((await web.get(`/authenticate/${token}`)).text)
+    expect((await web.post('/login', { _csrf: before, username: server.user.username, password: server.user.password, next: '/' })).status).toBe(303)
+    expect((await web.post(`/authenticate/${token}/allow`, { _csrf: before })).status).toBe(403)
+    expect((await sessionFor(server, token)).body.status_code).toBe(17)
+    const signedIn = csrfOf((await web.get('/')).text)
+    expect((await web.post('/logout', { _csrf: signedIn, next: '/login' })).status).toBe(303)
+    // After sign-out, the signed-in form token does not sign anyone in.
+    expect((await web.post('/login', { _csrf: signedIn, username: server.user.username, password: server.user.password })).status).toBe(403)
+  })
+
+  it('signing in again while signed in ends the old website session', async () => {
+    const web = await signedInClient()
+    const old = web.cookies.get(SESSION_COOKIE)!
+    const home = await web.get('/')
+    const other = await createTestUser(server.core)
+    const again = await web.post('/login', { _csrf: csrfOf(home.text), username: other.username, password: other.password, next: '/' })
+    expect(again.status).toBe(303)
+    const fresh = web.cookies.get(SESSION_COOKIE)!
+    expect(fresh).not.toBe(old)
+    expect(await server.core.website.accountOf(old)).toBeNull()
+    expect((await server.core.website.accountOf(fresh))?.username).toBe(other.username)
   })
 
   it('sets HttpOnly, SameSite=Lax cookies, without Secure on an http public URL', async () => {
@@ -279,7 +338,9 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
     const json = await fetch(`${server.base}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":' })
     expect(json.status).toBe(400)
     expect(json.headers.get('content-type')).toBe('text/html; charset=utf-8')
-    const proto = await web.post('/login', { _csrf: csrf, __proto__: 'x', constructor: 'y', username: server.user.username } as Record<string, string>)
+    // Signed in now: forms carry the session's CSRF token.
+    const signedInCsrf = csrfOf((await web.get('/')).text)
+    const proto = await web.post('/login', { _csrf: signedInCsrf, __proto__: 'x', constructor: 'y', username: server.user.username } as Record<string, string>)
     expect(proto.status).toBe(400)
     expect(({} as Record<string, unknown>).username).toBeUndefined()
   })
@@ -316,9 +377,23 @@ describe('the website with CINEPASS_SIGNUP=closed and an https public URL', () =
   it('marks its cookies Secure', async () => {
     const web = new WebClient(server.base)
     await web.get('/login')
-    expect(web.lastSetCookies.find((line) => line.startsWith(`${CSRF_COOKIE}=`))).toMatch(/; Secure/i)
+    expect(web.lastSetCookies.find((line) => line.startsWith(`__Host-${CSRF_COOKIE}=`))).toMatch(/; Secure/i)
     await web.signIn(server.user)
-    expect(web.lastSetCookies.find((line) => line.startsWith(`${SESSION_COOKIE}=`))).toMatch(/; Secure/i)
+    expect(web.lastSetCookies.find((line) => line.startsWith(`__Host-${SESSION_COOKIE}=`))).toMatch(/; Secure/i)
+  })
+
+  it('names its cookies with the __Host- prefix (Secure, Path=/, no Domain), and no unprefixed cookie is set or read', async () => {
+    const web = new WebClient(server.base)
+    await web.get('/login')
+    await web.signIn(server.user)
+    expect([...web.cookies.keys()].sort()).toEqual([`__Host-${SESSION_COOKIE}`])
+    const session = web.lastSetCookies.find((line) => line.startsWith(`__Host-${SESSION_COOKIE}=`)) ?? ''
+    expect(session).toMatch(/; Path=\//i)
+    expect(session).not.toMatch(/; Domain=/i)
+    // A cookie tossed in without the prefix (from a sibling host, say) signs nobody in.
+    const tossed = new WebClient(server.base)
+    tossed.cookies.set(SESSION_COOKIE, web.cookies.get(`__Host-${SESSION_COOKIE}`)!)
+    expect((await tossed.get('/')).status).toBe(303)
   })
 
   it('puts the public URL in Authentication-Callback', async () => {

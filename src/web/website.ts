@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import fastifyCookie from '@fastify/cookie'
 import fastifyCsrf from '@fastify/csrf-protection'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -19,6 +20,25 @@ export interface WebsiteRoutesOptions {
 
 export const SESSION_COOKIE = 'cinepass_session'
 export const CSRF_COOKIE = 'cinepass_csrf'
+
+/**
+ * The cookie names the website uses: over https with the `__Host-` prefix, which browsers accept only
+ * from the host itself (Secure, Path=/, no Domain), so a sibling host cannot plant one.
+ */
+function cookieNames(secure: boolean): { session: string; csrf: string } {
+  const prefix = secure ? '__Host-' : ''
+  return { session: prefix + SESSION_COOKIE, csrf: prefix + CSRF_COOKIE }
+}
+
+/**
+ * The CSRF secret of a signed-in browser: derived from its website session cookie, so a form token
+ * only fits the session it was made for, and a new session (every sign-in) makes new tokens. The
+ * digest cannot be turned back into the session token.
+ */
+function sessionCsrfSecret(sessionToken: string): string {
+  return createHash('sha256').update('cinepass website csrf\0').update(sessionToken).digest('base64url')
+}
+
 const CSRF_ERRORS = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN'])
 
 /**
@@ -30,11 +50,19 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
   const { website } = options
   const secure = options.publicUrl().startsWith('https:')
   const cookieOptions = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure }
+  const names = cookieNames(secure)
 
   await app.register(async (web) => {
     await web.register(fastifyCookie)
-    await web.register(fastifyCsrf, { cookieKey: CSRF_COOKIE, cookieOpts: cookieOptions, getToken: (request) => formField(request.body, '_csrf') })
+    await web.register(fastifyCsrf, { cookieKey: names.csrf, cookieOpts: cookieOptions, getToken: (request) => formField(request.body, '_csrf') })
     const csrf = { preHandler: web.csrfProtection }
+    // Signed out, the CSRF secret is the random one of its own cookie; with a session cookie, it is
+    // the session's (whatever CSRF cookie came along is ignored). The plugin reads the secret from
+    // the cookie, so that is where the session's goes, before any form is made or checked.
+    web.addHook('preValidation', async (request) => {
+      const session = request.cookies[names.session]
+      if (session) request.cookies[names.csrf] = sessionCsrfSecret(session)
+    })
 
     web.addHook('onSend', async (_request, reply, payload) => {
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
@@ -43,10 +71,12 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     })
     web.setErrorHandler((error, request, reply) => errorPage(error, request, reply))
 
-    const signedIn = (request: FastifyRequest): Promise<AccountRecord | null> => website.accountOf(request.cookies[SESSION_COOKIE])
+    const signedIn = (request: FastifyRequest): Promise<AccountRecord | null> => website.accountOf(request.cookies[names.session])
     const signupOpen = website.options.signup === 'open'
     const startSession = (reply: FastifyReply, token: string): void => {
-      reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: Math.floor(website.options.webSessionTtlMs / 1000) })
+      reply.setCookie(names.session, token, { ...cookieOptions, maxAge: Math.floor(website.options.webSessionTtlMs / 1000) })
+      // The signed-out CSRF secret is done with: signed in, forms use the new session's.
+      reply.clearCookie(names.csrf, cookieOptions)
     }
 
     // A path the router could not take (see UNROUTABLE_PAGE_PATH): the 400 page.
@@ -77,7 +107,7 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
       const { username, password } = { username: formField(request.body, 'username'), password: formField(request.body, 'password') }
       const next = safeNext(formField(request.body, 'next'))
       try {
-        const { sessionToken, account } = await website.signIn({ username, password, address: request.ip })
+        const { sessionToken, account } = await website.signIn({ username, password, address: request.ip, previousSession: request.cookies[names.session] })
         logSecurityEvent(request, 'login_succeeded', { accountId: account.id, via: 'website' })
         startSession(reply, sessionToken)
         return reply.redirect(next, 303)
@@ -99,7 +129,7 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
       const input = { username: formField(request.body, 'username'), password: formField(request.body, 'password'), email: formField(request.body, 'email') }
       const next = safeNext(formField(request.body, 'next'))
       try {
-        const { sessionToken } = await website.signUp({ ...input, address: request.ip })
+        const { sessionToken } = await website.signUp({ ...input, address: request.ip, previousSession: request.cookies[names.session] })
         startSession(reply, sessionToken)
         return reply.redirect(next, 303)
       } catch (error) {
@@ -118,8 +148,8 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
 
     web.post('/logout', csrf, async (request, reply) => {
       const next = safeNext(formField(request.body, 'next'))
-      await website.signOut(request.cookies[SESSION_COOKIE])
-      reply.clearCookie(SESSION_COOKIE, cookieOptions)
+      await website.signOut(request.cookies[names.session], request.ip)
+      reply.clearCookie(names.session, cookieOptions)
       return reply.redirect(next, 303)
     })
 
