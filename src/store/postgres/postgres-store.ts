@@ -46,7 +46,10 @@ import {
   type SessionFromTokenRow,
   type SessionToDelete,
 } from './batched-statements.js'
+import { failsWholeBatch, isUnavailable } from './errors.js'
 import { POSTGRES_MIGRATIONS } from './migrations.js'
+
+export { isUnavailable }
 
 export interface PostgresStoreOptions {
   /** Most connections this process opens (`CINEPASS_PG_POOL`, default 10). */
@@ -79,12 +82,6 @@ const types = {
 
 const SESSIONS_WITH_ACCOUNTS = sessions.sessionsWithAccountsSql('= ANY($1::text[])')
 const ACCOUNTS_BY_ID = accounts.accountsByIdSql('= ANY($1::integer[])')
-
-// A deadlock (two instances' batches locking shared rows in opposite orders), a serialization failure,
-// or the statement timeout (which, at 1 s, fires before PostgreSQL's deadlock check): the batch is
-// aborted whole, and its callers alone cannot deadlock (one row lock each). If the database itself is
-// the trouble, the first caller alone finds out and the rest fail with it.
-const RETRY_ALONE_SQLSTATE = new Set(['40P01', '40001', '57014'])
 
 /** The aggregates' statements (written with `?`) on the pool or on one transaction's connection. */
 class PgQueryable implements AsyncQueryable {
@@ -129,24 +126,20 @@ export class PostgresStore implements Store {
   private constructor(pool: pg.Pool) {
     this.#pool = pool
     this.#onPool = new PgQueryable(pool)
-    // Driver errors as they are: the batcher tells an outage from a deadlock or a timeout itself.
-    const unavailable = (error: unknown): boolean => {
-      const code = (error as { code?: unknown }).code
-      return isUnavailable(error) && !(typeof code === 'string' && RETRY_ALONE_SQLSTATE.has(code))
-    }
     this.#sessionsFromTokens = new KeyedWriteBatcher({
       key: (request) => request.tokenHash,
       run: (requests) => this.#rows<SessionFromTokenRow>(SESSIONS_FROM_TOKENS, sessionsFromTokensParams(requests)),
       outcome: sessionFromTokenOutcome,
       alone: (request) => this.#transaction((client) => performAsync(requestTokens.createSessionFromRequestToken(request.tokenHash, request.appId, request.now, request.session), new PgQueryable(client))),
-      unavailable,
+      // Driver errors as they are: the batcher tells an outage from a deadlock or a timeout.
+      unavailable: failsWholeBatch,
     })
     this.#sessionDeletions = new KeyedWriteBatcher({
       key: (request: SessionToDelete) => request.sessionHash,
       run: (requests) => this.#rows<{ batch_key: string }>(DELETE_SESSIONS, deleteSessionsParams(requests)),
       outcome: (row) => row !== undefined,
       alone: (request) => this.#read(sessions.deleteSession(request.sessionHash, request.appId)),
-      unavailable,
+      unavailable: failsWholeBatch,
     })
     this.#sessionChecks = new LookupBatcher((row) => row.session_hash, (hashes) => this.#run(() => this.#rows<SessionWithAccountRow>(SESSIONS_WITH_ACCOUNTS, [hashes])))
     this.#accountsById = new LookupBatcher((row) => row.id, (ids) => this.#run(() => this.#rows<AccountRow>(ACCOUNTS_BY_ID, [ids])))
@@ -494,20 +487,4 @@ export class PostgresStore implements Store {
   countLive(now: number): Promise<LiveCounts> {
     return this.#read(meta.countLive(now))
   }
-}
-
-// SQLSTATE classes and codes meaning "the database cannot serve this now": connection exceptions
-// (08), insufficient resources (53), operator intervention (57: shutdown, statement timeout, cannot
-// connect now), and serialization failures or deadlocks (40001, 40P01) a retry would clear.
-const UNAVAILABLE_SQLSTATE = /^(08|53|57|40001|40P01)/
-const UNAVAILABLE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'])
-const UNAVAILABLE_MESSAGE =
-  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Cannot use a pool after calling end|Client was closed|not queryable/i
-
-/** True when `error` means the database cannot be reached or cannot take the work now. */
-export function isUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  if (typeof code === 'string' && (UNAVAILABLE_NETWORK.has(code) || (code.length === 5 && UNAVAILABLE_SQLSTATE.test(code)))) return true
-  if (error instanceof AggregateError) return error.errors.some(isUnavailable)
-  return error instanceof Error && UNAVAILABLE_MESSAGE.test(error.message)
 }
