@@ -1,40 +1,18 @@
 import pg from 'pg'
 import { StoreUnavailableError } from '../../core/errors.js'
-import type {
-  AccessTokenRecord,
-  AccountRecord,
-  ApplicationRecord,
-  ApproveInput,
-  ConsumeResult,
-  GuestSessionRecord,
-  LiveCounts,
-  NewAccount,
-  PoolStats,
-  RequestTokenRecord,
-  SessionRecord,
-  SigningKeyRecord,
-  Store,
-  StoreSnapshot,
-  V4RequestTokenRecord,
-  WebSessionRecord,
-} from '../../core/store.js'
+import type { AccountRecord, ConsumeResult, GuestSessionRecord, PoolStats, RequestTokenRecord, SessionRecord, StoreSnapshot } from '../../core/store.js'
 import { InsertBatcher } from '../batching/insert-batcher.js'
 import { KeyedWriteBatcher } from '../batching/keyed-write-batcher.js'
 import { LookupBatcher } from '../batching/lookup-batcher.js'
-import * as accounts from '../sql/accounts.js'
-import * as applications from '../sql/applications.js'
-import * as guestSessions from '../sql/guest-sessions.js'
-import * as meta from '../sql/meta.js'
-import { purgeExpired } from '../sql/purge.js'
+import { accountsByIdSql } from '../sql/accounts.js'
+import { GUEST_SESSIONS } from '../sql/guest-sessions.js'
 import { numbered, performAsync, type AsyncQueryable, type Param, type Work } from '../sql/queryable.js'
-import * as requestTokens from '../sql/request-tokens.js'
-import { mapped, toAccount, toSessionWithAccount, type AccountRow, type SessionWithAccountRow } from '../sql/rows.js'
-import * as sessions from '../sql/sessions.js'
-import * as signingKeys from '../sql/signing-keys.js'
+import { REQUEST_TOKENS, createSessionFromRequestToken } from '../sql/request-tokens.js'
+import { mapped, toAccount, type AccountRow, type SessionWithAccountRow } from '../sql/rows.js'
+import { SESSIONS, deleteSession, sessionsWithAccountsSql } from '../sql/sessions.js'
 import * as snapshot from '../sql/snapshot.js'
+import { SqlStore } from '../sql/sql-store.js'
 import { insertSql, type Table } from '../sql/table.js'
-import * as v4 from '../sql/v4.js'
-import * as webSessions from '../sql/web-sessions.js'
 import {
   DELETE_SESSIONS,
   SESSIONS_FROM_TOKENS,
@@ -80,8 +58,8 @@ const types = {
     oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 }
 
-const SESSIONS_WITH_ACCOUNTS = sessions.sessionsWithAccountsSql('= ANY($1::text[])')
-const ACCOUNTS_BY_ID = accounts.accountsByIdSql('= ANY($1::integer[])')
+const SESSIONS_WITH_ACCOUNTS = sessionsWithAccountsSql('= ANY($1::text[])')
+const ACCOUNTS_BY_ID = accountsByIdSql('= ANY($1::integer[])')
 
 /** The aggregates' statements (written with `?`) on the pool or on one transaction's connection. */
 class PgQueryable implements AsyncQueryable {
@@ -109,28 +87,29 @@ class PgQueryable implements AsyncQueryable {
  * group-committed per event-loop turn (`store/batching/`). Nothing is cached: a deletion is seen by
  * every instance on its next read.
  */
-export class PostgresStore implements Store {
+export class PostgresStore extends SqlStore {
   readonly kind = 'postgres'
+  protected readonly maxParams = MAX_PARAMS
   readonly #pool: pg.Pool
   readonly #onPool: PgQueryable
   #closing: Promise<void> | undefined
   readonly #requestTokens: InsertBatcher
   readonly #guestSessions: InsertBatcher
   readonly #sessions: InsertBatcher
-  readonly #sessionChecks: LookupBatcher<string, SessionWithAccountRow>
   // session/new reads the account of every session it creates.
   readonly #accountsById: LookupBatcher<number, AccountRow>
   readonly #sessionsFromTokens: KeyedWriteBatcher<SessionFromToken, ConsumeResult, SessionFromTokenRow>
   readonly #sessionDeletions: KeyedWriteBatcher<SessionToDelete, boolean, { batch_key: string }>
 
   private constructor(pool: pg.Pool) {
+    super()
     this.#pool = pool
     this.#onPool = new PgQueryable(pool)
     this.#sessionsFromTokens = new KeyedWriteBatcher({
       key: (request) => request.tokenHash,
       run: (requests) => this.#rows<SessionFromTokenRow>(SESSIONS_FROM_TOKENS, sessionsFromTokensParams(requests)),
       outcome: sessionFromTokenOutcome,
-      alone: (request) => this.#transaction((client) => performAsync(requestTokens.createSessionFromRequestToken(request.tokenHash, request.appId, request.now, request.session), new PgQueryable(client))),
+      alone: ({ tokenHash, appId, now, session }) => this.transaction(() => createSessionFromRequestToken(tokenHash, appId, now, session)),
       // Driver errors as they are: the batcher tells an outage from a deadlock or a timeout.
       unavailable: failsWholeBatch,
     })
@@ -138,10 +117,9 @@ export class PostgresStore implements Store {
       key: (request: SessionToDelete) => request.sessionHash,
       run: (requests) => this.#rows<{ batch_key: string }>(DELETE_SESSIONS, deleteSessionsParams(requests)),
       outcome: (row) => row !== undefined,
-      alone: (request) => this.#read(sessions.deleteSession(request.sessionHash, request.appId)),
+      alone: ({ sessionHash, appId }) => this.write(() => deleteSession(sessionHash, appId)),
       unavailable: failsWholeBatch,
     })
-    this.#sessionChecks = new LookupBatcher((row) => row.session_hash, (hashes) => this.#run(() => this.#rows<SessionWithAccountRow>(SESSIONS_WITH_ACCOUNTS, [hashes])))
     this.#accountsById = new LookupBatcher((row) => row.id, (ids) => this.#run(() => this.#rows<AccountRow>(ACCOUNTS_BY_ID, [ids])))
     const inserts = (table: Table<never>): InsertBatcher =>
       new InsertBatcher(numbered(insertSql(table)), unnestInsertSql(table), (sql, params) =>
@@ -149,9 +127,9 @@ export class PostgresStore implements Store {
           await this.#pool.query(sql, params)
         }),
       )
-    this.#requestTokens = inserts(requestTokens.REQUEST_TOKENS)
-    this.#guestSessions = inserts(guestSessions.GUEST_SESSIONS)
-    this.#sessions = inserts(sessions.SESSIONS)
+    this.#requestTokens = inserts(REQUEST_TOKENS)
+    this.#guestSessions = inserts(GUEST_SESSIONS)
+    this.#sessions = inserts(SESSIONS)
   }
 
   /** Connects, and applies pending migrations under an advisory lock (safe when instances start together). */
@@ -229,10 +207,6 @@ export class PostgresStore implements Store {
     }
   }
 
-  schemaVersion(): Promise<number> {
-    return this.#read(meta.schemaVersion())
-  }
-
   /** Connections of this process's pool, for metrics: open, idle among them, and callers waiting for one. */
   poolStats(): PoolStats {
     return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount }
@@ -249,14 +223,25 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** One of the aggregates' operations of a single statement, on the pool. */
-  #read<T>(work: Work<T>): Promise<T> {
+  protected read<T>(work: Work<T>): Promise<T> {
     return this.#run(() => performAsync(work, this.#onPool))
   }
 
-  /** One of the aggregates' operations of several statements, in one transaction. */
-  #inTransaction<T>(work: Work<T>, begin?: string): Promise<T> {
-    return this.#transaction((client) => performAsync(work, new PgQueryable(client)), begin)
+  protected write<T>(work: () => Work<T>): Promise<T> {
+    return this.read(work())
+  }
+
+  protected transaction<T>(work: () => Work<T>): Promise<T> {
+    return this.#transaction((client) => performAsync(work(), new PgQueryable(client)))
+  }
+
+  protected readSnapshot<T>(work: Work<T>): Promise<T> {
+    // REPEATABLE READ: every table read from one snapshot of the database.
+    return this.#transaction((client) => performAsync(work, new PgQueryable(client)), 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+  }
+
+  protected readSessionsWithAccounts(hashes: string[]): Promise<SessionWithAccountRow[]> {
+    return this.#run(() => this.#rows<SessionWithAccountRow>(SESSIONS_WITH_ACCOUNTS, [hashes]))
   }
 
   // The batched statements' rows (their SQL is PostgreSQL's own, numbered already).
@@ -292,199 +277,49 @@ export class PostgresStore implements Store {
     })
   }
 
-  ping(): Promise<void> {
-    return this.#read(meta.ping())
-  }
-
   /** Writes the inserts still queued for a group commit (their callers get their answers), then ends the pool. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.all(
-        [this.#requestTokens, this.#guestSessions, this.#sessions, this.#sessionChecks, this.#accountsById, this.#sessionsFromTokens, this.#sessionDeletions].map((batcher) =>
-          batcher.flush(),
-        ),
-      )
+      const batchers = [this.#requestTokens, this.#guestSessions, this.#sessions, this.#accountsById, this.#sessionsFromTokens, this.#sessionDeletions]
+      await Promise.all([...batchers.map((batcher) => batcher.flush()), this.flushSessionChecks()])
       if (!this.#pool.ended) await this.#pool.end()
     })()
     return this.#closing
   }
 
-  getMeta(key: string): Promise<string | null> {
-    return this.#read(meta.getMeta(key))
+  // The hot endpoints' writes and reads, group-committed per event-loop turn.
+
+  override insertRequestToken(token: RequestTokenRecord): Promise<void> {
+    return this.#requestTokens.insert(REQUEST_TOKENS.values(token))
   }
 
-  setMetaIfAbsent(key: string, value: string): Promise<boolean> {
-    return this.#read(meta.setMetaIfAbsent(key, value))
+  override insertSession(session: SessionRecord): Promise<void> {
+    return this.#sessions.insert(SESSIONS.values(session))
   }
 
-  insertApplication(app: ApplicationRecord): Promise<void> {
-    return this.#read(applications.insertApplication(app))
+  override insertGuestSession(session: GuestSessionRecord): Promise<void> {
+    return this.#guestSessions.insert(GUEST_SESSIONS.values(session))
   }
 
-  findApplicationById(id: string): Promise<ApplicationRecord | null> {
-    return this.#read(applications.findApplicationById(id))
-  }
-
-  findApplicationByKeyHash(apiKeyHash: string): Promise<ApplicationRecord | null> {
-    return this.#read(applications.findApplicationByKeyHash(apiKeyHash))
-  }
-
-  listApplications(): Promise<ApplicationRecord[]> {
-    return this.#read(applications.listApplications())
-  }
-
-  setApplicationSuspended(id: string, suspended: boolean): Promise<boolean> {
-    return this.#read(applications.setApplicationSuspended(id, suspended))
-  }
-
-  insertAccount(account: NewAccount): Promise<AccountRecord | null> {
-    return this.#read(accounts.insertAccount(account))
-  }
-
-  findAccountByUsername(username: string): Promise<AccountRecord | null> {
-    return this.#read(accounts.findAccountByUsername(username))
-  }
-
-  async findAccountById(id: number): Promise<AccountRecord | null> {
+  override async findAccountById(id: number): Promise<AccountRecord | null> {
     return mapped(await this.#accountsById.find(id), toAccount)
   }
 
-  findAccountByObjectId(objectId: string): Promise<AccountRecord | null> {
-    return this.#read(accounts.findAccountByObjectId(objectId))
-  }
-
-  listAccounts(): Promise<AccountRecord[]> {
-    return this.#read(accounts.listAccounts())
-  }
-
-  setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean> {
-    return this.#inTransaction(accounts.setAccountDisabled(id, disabled, now))
-  }
-
-  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Promise<boolean> {
-    return this.#inTransaction(accounts.setAccountPassword(id, passwordHash, endSessions, now, expectedHash))
-  }
-
-  insertRequestToken(token: RequestTokenRecord): Promise<void> {
-    return this.#requestTokens.insert(requestTokens.REQUEST_TOKENS.values(token))
-  }
-
-  findRequestToken(tokenHash: string): Promise<RequestTokenRecord | null> {
-    return this.#read(requestTokens.findRequestToken(tokenHash))
-  }
-
-  approveRequestToken(input: ApproveInput): Promise<RequestTokenRecord | null> {
-    return this.#read(requestTokens.approveRequestToken(input))
-  }
-
-  denyRequestToken(tokenHash: string, now: number): Promise<RequestTokenRecord | null> {
-    return this.#read(requestTokens.denyRequestToken(tokenHash, now))
-  }
-
-  createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: Omit<SessionRecord, 'accountId'>): Promise<ConsumeResult> {
+  override createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: Omit<SessionRecord, 'accountId'>): Promise<ConsumeResult> {
     return this.#sessionsFromTokens.write({ tokenHash, appId, now, session })
   }
 
-  insertSession(session: SessionRecord): Promise<void> {
-    return this.#sessions.insert(sessions.SESSIONS.values(session))
-  }
-
-  findSession(sessionHash: string): Promise<SessionRecord | null> {
-    return this.#read(sessions.findSession(sessionHash))
-  }
-
-  async findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null> {
-    return mapped(await this.#sessionChecks.find(sessionHash), toSessionWithAccount)
-  }
-
-  deleteSession(sessionHash: string, appId: string): Promise<boolean> {
+  override deleteSession(sessionHash: string, appId: string): Promise<boolean> {
     return this.#sessionDeletions.write({ sessionHash, appId })
   }
 
-  insertGuestSession(session: GuestSessionRecord): Promise<void> {
-    return this.#guestSessions.insert(guestSessions.GUEST_SESSIONS.values(session))
-  }
-
-  findGuestSession(sessionHash: string): Promise<GuestSessionRecord | null> {
-    return this.#read(guestSessions.findGuestSession(sessionHash))
-  }
-
-  insertV4RequestToken(token: V4RequestTokenRecord): Promise<void> {
-    return this.#read(v4.insertV4RequestToken(token))
-  }
-
-  findV4RequestToken(idHash: string): Promise<V4RequestTokenRecord | null> {
-    return this.#read(v4.findV4RequestToken(idHash))
-  }
-
-  approveV4RequestToken(idHash: string, accountId: number, now: number): Promise<V4RequestTokenRecord | null> {
-    return this.#read(v4.approveV4RequestToken(idHash, accountId, now))
-  }
-
-  denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null> {
-    return this.#read(v4.denyV4RequestToken(idHash, now))
-  }
-
-  createAccessTokenFromRequestToken(idHash: string, appId: string, now: number, accessToken: Omit<AccessTokenRecord, 'accountId'>): Promise<ConsumeResult> {
-    return this.#inTransaction(v4.createAccessTokenFromRequestToken(idHash, appId, now, accessToken))
-  }
-
-  findAccessToken(idHash: string): Promise<AccessTokenRecord | null> {
-    return this.#read(v4.findAccessToken(idHash))
-  }
-
-  revokeAccessToken(idHash: string, appId: string, now: number): Promise<boolean> {
-    return this.#read(v4.revokeAccessToken(idHash, appId, now))
-  }
-
-  listSigningKeys(): Promise<SigningKeyRecord[]> {
-    return this.#read(signingKeys.listSigningKeys())
-  }
-
-  insertSigningKey(key: SigningKeyRecord): Promise<void> {
-    return this.#read(signingKeys.insertSigningKey(key))
-  }
-
-  retireSigningKey(kid: string, now: number): Promise<boolean> {
-    return this.#read(signingKeys.retireSigningKey(kid, now))
-  }
-
-  insertWebSession(session: WebSessionRecord): Promise<void> {
-    return this.#read(webSessions.insertWebSession(session))
-  }
-
-  findWebSession(sessionHash: string): Promise<WebSessionRecord | null> {
-    return this.#read(webSessions.findWebSession(sessionHash))
-  }
-
-  deleteWebSession(sessionHash: string): Promise<void> {
-    return this.#read(webSessions.deleteWebSession(sessionHash))
-  }
-
-  purgeExpired(now: number, limit: number): Promise<number> {
-    return this.#inTransaction(purgeExpired(now, limit))
-  }
-
-  isEmpty(): Promise<boolean> {
-    return this.#read(snapshot.isEmpty())
-  }
-
-  exportAll(): Promise<StoreSnapshot> {
-    // REPEATABLE READ: every table read from one snapshot of the database.
-    return this.#inTransaction(snapshot.exportAll(), 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-  }
-
-  replaceAll(content: StoreSnapshot): Promise<void> {
+  override replaceAll(content: StoreSnapshot): Promise<void> {
     return this.#transaction(async (client) => {
       // A copy may take longer than a request's statement budget.
       await client.query('SET LOCAL statement_timeout = 0')
-      await performAsync(snapshot.replaceAll(content, MAX_PARAMS), new PgQueryable(client))
+      await performAsync(snapshot.replaceAll(content, this.maxParams), new PgQueryable(client))
       // Copied accounts keep their ids; new ones continue after the highest.
       await client.query("SELECT setval(pg_get_serial_sequence('accounts', 'id'), COALESCE((SELECT MAX(id) FROM accounts), 0) + 1, false)")
     })
-  }
-
-  countLive(now: number): Promise<LiveCounts> {
-    return this.#read(meta.countLive(now))
   }
 }

@@ -2,38 +2,11 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../core/errors.js'
-import type {
-  AccessTokenRecord,
-  AccountRecord,
-  ApplicationRecord,
-  ApproveInput,
-  ConsumeResult,
-  GuestSessionRecord,
-  LiveCounts,
-  NewAccount,
-  RequestTokenRecord,
-  SessionRecord,
-  SigningKeyRecord,
-  Store,
-  StoreSnapshot,
-  V4RequestTokenRecord,
-  WebSessionRecord,
-} from '../../core/store.js'
-import { LookupBatcher } from '../batching/lookup-batcher.js'
 import { TransactionBatcher } from '../batching/transaction-batcher.js'
-import * as accounts from '../sql/accounts.js'
-import * as applications from '../sql/applications.js'
-import * as guestSessions from '../sql/guest-sessions.js'
-import * as meta from '../sql/meta.js'
-import { purgeExpired } from '../sql/purge.js'
 import { all, perform, type Work } from '../sql/queryable.js'
-import * as requestTokens from '../sql/request-tokens.js'
-import { mapped, toSessionWithAccount, type SessionWithAccountRow } from '../sql/rows.js'
-import * as sessions from '../sql/sessions.js'
-import * as signingKeys from '../sql/signing-keys.js'
-import * as snapshot from '../sql/snapshot.js'
-import * as v4 from '../sql/v4.js'
-import * as webSessions from '../sql/web-sessions.js'
+import type { SessionWithAccountRow } from '../sql/rows.js'
+import { sessionsWithAccountsSql } from '../sql/sessions.js'
+import { SqlStore } from '../sql/sql-store.js'
 import { startCheckpointer, type Checkpointer } from './checkpointer.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { PreparedStatements, type SqliteConnection } from './sqlite-connection.js'
@@ -63,7 +36,7 @@ const PAGE_CACHE_MB = 16
 const MAX_PARAMS = 999
 
 // One JSON array of hashes as the list: one prepared statement whatever the batch's size.
-const SESSIONS_WITH_ACCOUNTS = sessions.sessionsWithAccountsSql('IN (SELECT value FROM json_each(?))')
+const SESSIONS_WITH_ACCOUNTS = sessionsWithAccountsSql('IN (SELECT value FROM json_each(?))')
 
 // SQLite error codes meaning the database cannot take the operation now (disk full, I/O, locked too
 // long): the request fails closed with 503 rather than as a bug.
@@ -74,21 +47,17 @@ const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|CANTOPEN|READONLY|NOM
  * SQL is the aggregates' (`store/sql/`), run synchronously: every write joins the group commit of
  * its event-loop turn (`TransactionBatcher`), every read runs at once.
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends SqlStore {
   readonly kind = 'sqlite'
+  protected readonly maxParams = MAX_PARAMS
   readonly path: string
   readonly #db: Database.Database
   readonly #connection: SqliteConnection
   readonly #writes: TransactionBatcher
   #checkpointer: Checkpointer | undefined
-  // The session check is the most frequent request, and a statement of its own per check (each taking
-  // and dropping the file's read locks) cost more than the lookup: the checks of one turn share one.
-  readonly #sessionChecks = new LookupBatcher<string, SessionWithAccountRow>(
-    (row) => row.session_hash,
-    (sessionHashes) => this.#read(all<SessionWithAccountRow>(SESSIONS_WITH_ACCOUNTS, JSON.stringify(sessionHashes))),
-  )
 
   private constructor(path: string, db: Database.Database, connection: SqliteConnection) {
+    super()
     this.path = path
     this.#db = db
     this.#connection = connection
@@ -140,10 +109,6 @@ export class SqliteStore implements Store {
     return apply.immediate()
   }
 
-  schemaVersion(): Promise<number> {
-    return this.#read(meta.schemaVersion())
-  }
-
   /** Copies the database to `target` while it stays in use (SQLite's online backup). */
   async backup(target: string): Promise<void> {
     await this.#run(() => this.#db.backup(target))
@@ -160,17 +125,27 @@ export class SqliteStore implements Store {
     }
   }
 
-  #read<T>(work: Work<T>): Promise<T> {
+  protected read<T>(work: Work<T>): Promise<T> {
     return this.#run(() => perform(work, this.#connection))
   }
 
   /** Every write joins the group commit of its turn; `work` is made afresh if the batch is replayed. */
-  #write<T>(work: () => Work<T>): Promise<T> {
+  protected write<T>(work: () => Work<T>): Promise<T> {
     return this.#writes.write(() => perform(work(), this.#connection))
   }
 
-  ping(): Promise<void> {
-    return this.#read(meta.ping())
+  // A write's statements all run in its batch's transaction anyway.
+  protected transaction<T>(work: () => Work<T>): Promise<T> {
+    return this.write(work)
+  }
+
+  protected readSnapshot<T>(work: Work<T>): Promise<T> {
+    // A deferred transaction: one read snapshot of the WAL for every table.
+    return this.#run(() => this.#db.transaction(() => perform(work, this.#connection)).deferred())
+  }
+
+  protected readSessionsWithAccounts(hashes: string[]): Promise<SessionWithAccountRow[]> {
+    return this.read(all<SessionWithAccountRow>(SESSIONS_WITH_ACCOUNTS, JSON.stringify(hashes)))
   }
 
   async close(): Promise<void> {
@@ -180,186 +155,13 @@ export class SqliteStore implements Store {
     await this.#checkpointer?.stop()
     this.#writes.resume()
     await this.#writes.flush()
-    await this.#sessionChecks.flush()
+    await this.flushSessionChecks()
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)')
     } catch {
       // A checkpoint is an optimisation; the WAL is replayed on the next open anyway.
     }
     this.#db.close()
-  }
-
-  getMeta(key: string): Promise<string | null> {
-    return this.#read(meta.getMeta(key))
-  }
-
-  setMetaIfAbsent(key: string, value: string): Promise<boolean> {
-    return this.#write(() => meta.setMetaIfAbsent(key, value))
-  }
-
-  insertApplication(app: ApplicationRecord): Promise<void> {
-    return this.#write(() => applications.insertApplication(app))
-  }
-
-  findApplicationById(id: string): Promise<ApplicationRecord | null> {
-    return this.#read(applications.findApplicationById(id))
-  }
-
-  findApplicationByKeyHash(apiKeyHash: string): Promise<ApplicationRecord | null> {
-    return this.#read(applications.findApplicationByKeyHash(apiKeyHash))
-  }
-
-  listApplications(): Promise<ApplicationRecord[]> {
-    return this.#read(applications.listApplications())
-  }
-
-  setApplicationSuspended(id: string, suspended: boolean): Promise<boolean> {
-    return this.#write(() => applications.setApplicationSuspended(id, suspended))
-  }
-
-  insertAccount(account: NewAccount): Promise<AccountRecord | null> {
-    return this.#write(() => accounts.insertAccount(account))
-  }
-
-  findAccountByUsername(username: string): Promise<AccountRecord | null> {
-    return this.#read(accounts.findAccountByUsername(username))
-  }
-
-  findAccountById(id: number): Promise<AccountRecord | null> {
-    return this.#read(accounts.findAccountById(id))
-  }
-
-  findAccountByObjectId(objectId: string): Promise<AccountRecord | null> {
-    return this.#read(accounts.findAccountByObjectId(objectId))
-  }
-
-  listAccounts(): Promise<AccountRecord[]> {
-    return this.#read(accounts.listAccounts())
-  }
-
-  setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean> {
-    return this.#write(() => accounts.setAccountDisabled(id, disabled, now))
-  }
-
-  setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Promise<boolean> {
-    return this.#write(() => accounts.setAccountPassword(id, passwordHash, endSessions, now, expectedHash))
-  }
-
-  insertRequestToken(token: RequestTokenRecord): Promise<void> {
-    return this.#write(() => requestTokens.insertRequestToken(token))
-  }
-
-  findRequestToken(tokenHash: string): Promise<RequestTokenRecord | null> {
-    return this.#read(requestTokens.findRequestToken(tokenHash))
-  }
-
-  approveRequestToken(input: ApproveInput): Promise<RequestTokenRecord | null> {
-    return this.#write(() => requestTokens.approveRequestToken(input))
-  }
-
-  denyRequestToken(tokenHash: string, now: number): Promise<RequestTokenRecord | null> {
-    return this.#write(() => requestTokens.denyRequestToken(tokenHash, now))
-  }
-
-  createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: Omit<SessionRecord, 'accountId'>): Promise<ConsumeResult> {
-    return this.#write(() => requestTokens.createSessionFromRequestToken(tokenHash, appId, now, session))
-  }
-
-  insertSession(session: SessionRecord): Promise<void> {
-    return this.#write(() => sessions.insertSession(session))
-  }
-
-  findSession(sessionHash: string): Promise<SessionRecord | null> {
-    return this.#read(sessions.findSession(sessionHash))
-  }
-
-  async findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null> {
-    return mapped(await this.#sessionChecks.find(sessionHash), toSessionWithAccount)
-  }
-
-  deleteSession(sessionHash: string, appId: string): Promise<boolean> {
-    return this.#write(() => sessions.deleteSession(sessionHash, appId))
-  }
-
-  insertGuestSession(session: GuestSessionRecord): Promise<void> {
-    return this.#write(() => guestSessions.insertGuestSession(session))
-  }
-
-  findGuestSession(sessionHash: string): Promise<GuestSessionRecord | null> {
-    return this.#read(guestSessions.findGuestSession(sessionHash))
-  }
-
-  insertV4RequestToken(token: V4RequestTokenRecord): Promise<void> {
-    return this.#write(() => v4.insertV4RequestToken(token))
-  }
-
-  findV4RequestToken(idHash: string): Promise<V4RequestTokenRecord | null> {
-    return this.#read(v4.findV4RequestToken(idHash))
-  }
-
-  approveV4RequestToken(idHash: string, accountId: number, now: number): Promise<V4RequestTokenRecord | null> {
-    return this.#write(() => v4.approveV4RequestToken(idHash, accountId, now))
-  }
-
-  denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null> {
-    return this.#write(() => v4.denyV4RequestToken(idHash, now))
-  }
-
-  createAccessTokenFromRequestToken(idHash: string, appId: string, now: number, accessToken: Omit<AccessTokenRecord, 'accountId'>): Promise<ConsumeResult> {
-    return this.#write(() => v4.createAccessTokenFromRequestToken(idHash, appId, now, accessToken))
-  }
-
-  findAccessToken(idHash: string): Promise<AccessTokenRecord | null> {
-    return this.#read(v4.findAccessToken(idHash))
-  }
-
-  revokeAccessToken(idHash: string, appId: string, now: number): Promise<boolean> {
-    return this.#write(() => v4.revokeAccessToken(idHash, appId, now))
-  }
-
-  listSigningKeys(): Promise<SigningKeyRecord[]> {
-    return this.#read(signingKeys.listSigningKeys())
-  }
-
-  insertSigningKey(key: SigningKeyRecord): Promise<void> {
-    return this.#write(() => signingKeys.insertSigningKey(key))
-  }
-
-  retireSigningKey(kid: string, now: number): Promise<boolean> {
-    return this.#write(() => signingKeys.retireSigningKey(kid, now))
-  }
-
-  insertWebSession(session: WebSessionRecord): Promise<void> {
-    return this.#write(() => webSessions.insertWebSession(session))
-  }
-
-  findWebSession(sessionHash: string): Promise<WebSessionRecord | null> {
-    return this.#read(webSessions.findWebSession(sessionHash))
-  }
-
-  deleteWebSession(sessionHash: string): Promise<void> {
-    return this.#write(() => webSessions.deleteWebSession(sessionHash))
-  }
-
-  purgeExpired(now: number, limit: number): Promise<number> {
-    return this.#write(() => purgeExpired(now, limit))
-  }
-
-  isEmpty(): Promise<boolean> {
-    return this.#read(snapshot.isEmpty())
-  }
-
-  exportAll(): Promise<StoreSnapshot> {
-    // A deferred transaction: one read snapshot of the WAL for every table.
-    return this.#run(() => this.#db.transaction(() => perform(snapshot.exportAll(), this.#connection)).deferred())
-  }
-
-  replaceAll(content: StoreSnapshot): Promise<void> {
-    return this.#write(() => snapshot.replaceAll(content, MAX_PARAMS))
-  }
-
-  countLive(now: number): Promise<LiveCounts> {
-    return this.#read(meta.countLive(now))
   }
 }
 
