@@ -45,6 +45,7 @@ export class PreparedStatements implements SqliteConnection {
   }
 }
 
-function bindable(params: Param[]): (string | number | null)[] {
-  return params.map((param) => (typeof param === 'boolean' ? Number(param) : param))
+// Most statements bind no flag: they keep their parameters as they are, without a copy.
+function bindable(params: Param[]): Param[] {
+  return params.some((param) => typeof param === 'boolean') ? params.map((param) => (typeof param === 'boolean' ? Number(param) : param)) : params
 }
