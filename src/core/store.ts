@@ -161,6 +161,12 @@ export interface Store {
    * among them, and callers waiting for one. Absent on backends without a pool (SQLite).
    */
   poolStats?(): PoolStats
+
+  /**
+   * The highest schema migration applied to the database (0 before the first), for backends with
+   * numbered migrations (both SQL backends). Opening such a store applies the pending ones.
+   */
+  schemaVersion?(): Promise<number>
 }
 
 export interface LiveCounts {

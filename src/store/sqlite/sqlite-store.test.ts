@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { StoreUnavailableError } from '../../core/errors.js'
 import type { RequestTokenRecord } from '../../core/store.js'
 import { fillDisk, mountSmallDisk } from '../../test-support/disk.js'
-import { temporarySqliteStore } from '../../test-support/fixtures.js'
+import { temporaryDirectory, temporarySqliteStore } from '../../test-support/fixtures.js'
 import { runStoreContract } from '../store-contract.js'
 import { SqliteStore } from './sqlite-store.js'
 
@@ -28,12 +28,33 @@ const token = (appId: string): RequestTokenRecord => ({
 
 describe('sqlite group commit', () => {
   it('rejects every write of a batch whose commit fails, keeps none of them, and commits the next batch', async () => {
-    const { store, remove } = temporarySqliteStore()
+    // The next COMMIT fails as a failing disk would make it.
+    let failNextCommit = false
+    const dir = temporaryDirectory()
+    const store = SqliteStore.open(join(dir.path, 'cinepass.db'), {
+      wrapConnection: (connection) => ({
+        run: (sql, params) => {
+          if (sql === 'COMMIT' && failNextCommit) {
+            failNextCommit = false
+            throw Object.assign(new Error('injected commit failure'), { code: 'SQLITE_IOERR' })
+          }
+          return connection.run(sql, params)
+        },
+        get: (sql, params) => connection.get(sql, params),
+        all: (sql, params) => connection.all(sql, params),
+        get inTransaction() {
+          return connection.inTransaction
+        },
+        get open() {
+          return connection.open
+        },
+      }),
+    })
     try {
       const app = appRecord()
       await store.insertApplication(app)
       const batch = Array.from({ length: 50 }, () => token(app.id))
-      store.failNextCommitForTests = true
+      failNextCommit = true
       const results = await Promise.allSettled(batch.map((t) => store.insertRequestToken(t)))
       expect(results.map((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailableError)).toEqual(batch.map(() => true))
       for (const t of batch) expect(await store.findRequestToken(t.tokenHash)).toBeNull()
@@ -41,7 +62,8 @@ describe('sqlite group commit', () => {
       await store.insertRequestToken(next)
       expect(await store.findRequestToken(next.tokenHash)).not.toBeNull()
     } finally {
-      await remove()
+      await store.close()
+      dir.remove()
     }
   })
 

@@ -1,0 +1,88 @@
+import type { AccountRecord, NewAccount } from '../../core/store.js'
+import { all, get, run, type Work } from './queryable.js'
+import { mapped, toAccount, type AccountRow } from './rows.js'
+import type { Table } from './table.js'
+
+export const ACCOUNTS: Table<AccountRecord> = {
+  name: 'accounts',
+  key: 'id',
+  columns: [
+    ['id', 'integer'],
+    ['object_id', 'text'],
+    ['username', 'text'],
+    ['username_key', 'text'],
+    ['name', 'text'],
+    ['email', 'text'],
+    ['language', 'text'],
+    ['country', 'text'],
+    ['include_adult', 'boolean'],
+    ['password_hash', 'text'],
+    ['disabled', 'boolean'],
+    ['created_at', 'bigint'],
+  ],
+  values: (a) => [a.id, a.objectId, a.username, a.username.toLowerCase(), a.name, a.email, a.language, a.country, a.includeAdult, a.passwordHash, a.disabled, a.createdAt],
+}
+
+/** Accounts whose id is among a list; `idIn` is how the dialect takes one (`IN …`, `= ANY(…)`). */
+export const accountsByIdSql = (idIn: string): string => `SELECT * FROM accounts WHERE id ${idIn}`
+
+export function* insertAccount(account: NewAccount): Work<AccountRecord | null> {
+  const row = yield* get<AccountRow>(
+    `INSERT INTO accounts (object_id, username, username_key, name, email, language, country, include_adult, password_hash, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (username_key) DO NOTHING RETURNING *`,
+    account.objectId,
+    account.username,
+    account.username.toLowerCase(),
+    account.name,
+    account.email,
+    account.language,
+    account.country,
+    account.includeAdult,
+    account.passwordHash,
+    account.createdAt,
+  )
+  return mapped(row, toAccount)
+}
+
+export function* findAccountByUsername(username: string): Work<AccountRecord | null> {
+  return mapped(yield* get<AccountRow>('SELECT * FROM accounts WHERE username_key = ?', username.toLowerCase()), toAccount)
+}
+
+export function* findAccountById(id: number): Work<AccountRecord | null> {
+  return mapped(yield* get<AccountRow>('SELECT * FROM accounts WHERE id = ?', id), toAccount)
+}
+
+export function* findAccountByObjectId(objectId: string): Work<AccountRecord | null> {
+  return mapped(yield* get<AccountRow>('SELECT * FROM accounts WHERE object_id = ?', objectId), toAccount)
+}
+
+export function* listAccounts(): Work<AccountRecord[]> {
+  return (yield* all<AccountRow>('SELECT * FROM accounts ORDER BY id')).map(toAccount)
+}
+
+/** Ends every credential of an account (see `Store.setAccountDisabled`); part of the caller's transaction. */
+function* endAccountCredentials(accountId: number, now: number): Work<void> {
+  yield* run('DELETE FROM sessions WHERE account_id = ?', accountId)
+  yield* run('DELETE FROM web_sessions WHERE account_id = ?', accountId)
+  yield* run('UPDATE access_tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL', now, accountId)
+  // A token the user approved but no client has turned into a session yet would outlive the change.
+  yield* run("UPDATE request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
+  yield* run("UPDATE v4_request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
+}
+
+/** Runs in one transaction (several statements). */
+export function* setAccountDisabled(id: number, disabled: boolean, now: number): Work<boolean> {
+  const changed = (yield* run('UPDATE accounts SET disabled = ? WHERE id = ?', disabled, id)) === 1
+  if (changed && disabled) yield* endAccountCredentials(id, now)
+  return changed
+}
+
+/** Runs in one transaction (several statements). */
+export function* setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Work<boolean> {
+  const guard = expectedHash ?? null
+  const changed =
+    (yield* run('UPDATE accounts SET password_hash = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR password_hash = ?)', passwordHash, id, guard, guard)) === 1
+  if (changed && endSessions) yield* endAccountCredentials(id, now)
+  return changed
+}

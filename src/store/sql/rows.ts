@@ -1,0 +1,196 @@
+import type {
+  AccessTokenRecord,
+  AccountRecord,
+  ApplicationRecord,
+  GuestSessionRecord,
+  RequestTokenRecord,
+  RequestTokenStatus,
+  SessionRecord,
+  SigningKeyRecord,
+  V4RequestTokenRecord,
+  WebSessionRecord,
+} from '../../core/store.js'
+
+/**
+ * The tables' rows as both drivers hand them back, and their mapping to records. Column names are
+ * the same on both backends; they differ only in how a flag arrives (SQLite 0/1, PostgreSQL a
+ * boolean). 64-bit integers arrive as numbers on both (the PostgreSQL store parses them).
+ */
+export type Flag = boolean | number
+
+export interface MetaRow {
+  key: string
+  value: string
+}
+
+export interface ApplicationRow {
+  id: string
+  name: string
+  api_key_hash: string
+  suspended: Flag
+  created_at: number
+  /** A JSON array of origins. */
+  redirect_origins: string
+}
+
+export interface AccountRow {
+  id: number
+  object_id: string
+  username: string
+  username_key: string
+  name: string
+  email: string | null
+  language: string
+  country: string
+  include_adult: Flag
+  password_hash: string
+  disabled: Flag
+  created_at: number
+}
+
+export interface RequestTokenRow {
+  token_hash: string
+  app_id: string
+  created_at: number
+  expires_at: number
+  status: RequestTokenStatus
+  account_id: number | null
+  consumed_at: number | null
+}
+
+export interface V4RequestTokenRow {
+  id_hash: string
+  app_id: string
+  created_at: number
+  expires_at: number
+  redirect_to: string | null
+  status: RequestTokenStatus
+  account_id: number | null
+  consumed_at: number | null
+}
+
+export interface SessionRow {
+  session_hash: string
+  app_id: string
+  account_id: number
+  created_at: number
+  expires_at: number | null
+}
+
+/** A row of the session checks' statement (`SESSIONS_WITH_ACCOUNTS`): the account's columns, then the session's. */
+export interface SessionWithAccountRow extends AccountRow {
+  session_hash: string
+  app_id: string
+  account_id: number
+  session_created_at: number
+  expires_at: number | null
+}
+
+export interface GuestSessionRow {
+  session_hash: string
+  app_id: string
+  created_at: number
+  expires_at: number
+}
+
+export interface AccessTokenRow {
+  id_hash: string
+  app_id: string
+  account_id: number
+  created_at: number
+  revoked_at: number | null
+}
+
+export interface SigningKeyRow {
+  kid: string
+  secret: string
+  created_at: number
+  retired_at: number | null
+}
+
+export interface WebSessionRow {
+  session_hash: string
+  account_id: number
+  created_at: number
+  expires_at: number
+}
+
+const flag = (value: Flag): boolean => value === true || value === 1
+
+export function toApplication(row: ApplicationRow): ApplicationRecord {
+  const redirectOrigins: string[] = JSON.parse(row.redirect_origins)
+  return { id: row.id, name: row.name, apiKeyHash: row.api_key_hash, suspended: flag(row.suspended), createdAt: row.created_at, redirectOrigins }
+}
+
+export function toAccount(row: AccountRow): AccountRecord {
+  return {
+    id: row.id,
+    objectId: row.object_id,
+    username: row.username,
+    name: row.name,
+    email: row.email,
+    language: row.language,
+    country: row.country,
+    includeAdult: flag(row.include_adult),
+    passwordHash: row.password_hash,
+    disabled: flag(row.disabled),
+    createdAt: row.created_at,
+  }
+}
+
+export function toRequestToken(row: RequestTokenRow): RequestTokenRecord {
+  return {
+    tokenHash: row.token_hash,
+    appId: row.app_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    status: row.status,
+    accountId: row.account_id,
+    consumedAt: row.consumed_at,
+  }
+}
+
+export function toV4RequestToken(row: V4RequestTokenRow): V4RequestTokenRecord {
+  return {
+    idHash: row.id_hash,
+    appId: row.app_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    redirectTo: row.redirect_to,
+    status: row.status,
+    accountId: row.account_id,
+    consumedAt: row.consumed_at,
+  }
+}
+
+export function toSession(row: SessionRow): SessionRecord {
+  return { sessionHash: row.session_hash, appId: row.app_id, accountId: row.account_id, createdAt: row.created_at, expiresAt: row.expires_at }
+}
+
+export function toSessionWithAccount(row: SessionWithAccountRow): { session: SessionRecord; account: AccountRecord } {
+  return {
+    session: { sessionHash: row.session_hash, appId: row.app_id, accountId: row.account_id, createdAt: row.session_created_at, expiresAt: row.expires_at },
+    account: toAccount(row),
+  }
+}
+
+export function toGuestSession(row: GuestSessionRow): GuestSessionRecord {
+  return { sessionHash: row.session_hash, appId: row.app_id, createdAt: row.created_at, expiresAt: row.expires_at }
+}
+
+export function toAccessToken(row: AccessTokenRow): AccessTokenRecord {
+  return { idHash: row.id_hash, appId: row.app_id, accountId: row.account_id, createdAt: row.created_at, revokedAt: row.revoked_at }
+}
+
+export function toSigningKey(row: SigningKeyRow): SigningKeyRecord {
+  return { kid: row.kid, secret: row.secret, createdAt: row.created_at, retiredAt: row.retired_at }
+}
+
+export function toWebSession(row: WebSessionRow): WebSessionRecord {
+  return { sessionHash: row.session_hash, accountId: row.account_id, createdAt: row.created_at, expiresAt: row.expires_at }
+}
+
+/** `map(row)`, or null when there is no row. */
+export function mapped<R, T>(row: R | undefined, map: (row: R) => T): T | null {
+  return row === undefined ? null : map(row)
+}

@@ -1,0 +1,89 @@
+import type { AccessTokenRecord, ConsumeResult, V4RequestTokenRecord } from '../../core/store.js'
+import { get, run, type Work } from './queryable.js'
+import { consumeApproved } from './request-tokens.js'
+import { mapped, toAccessToken, toV4RequestToken, type AccessTokenRow, type V4RequestTokenRow } from './rows.js'
+import { insertSql, type Table } from './table.js'
+
+export const V4_REQUEST_TOKENS: Table<V4RequestTokenRecord> = {
+  name: 'v4_request_tokens',
+  key: 'id_hash',
+  columns: [
+    ['id_hash', 'text'],
+    ['app_id', 'text'],
+    ['created_at', 'bigint'],
+    ['expires_at', 'bigint'],
+    ['redirect_to', 'text'],
+    ['status', 'text'],
+    ['account_id', 'integer'],
+    ['consumed_at', 'bigint'],
+  ],
+  values: (t) => [t.idHash, t.appId, t.createdAt, t.expiresAt, t.redirectTo, t.status, t.accountId, t.consumedAt],
+}
+
+export const ACCESS_TOKENS: Table<AccessTokenRecord> = {
+  name: 'access_tokens',
+  key: 'id_hash',
+  columns: [
+    ['id_hash', 'text'],
+    ['app_id', 'text'],
+    ['account_id', 'integer'],
+    ['created_at', 'bigint'],
+    ['revoked_at', 'bigint'],
+  ],
+  values: (t) => [t.idHash, t.appId, t.accountId, t.createdAt, t.revokedAt],
+}
+
+const INSERT_REQUEST_TOKEN = insertSql(V4_REQUEST_TOKENS)
+const INSERT_ACCESS_TOKEN = insertSql(ACCESS_TOKENS)
+
+export function* insertV4RequestToken(token: V4RequestTokenRecord): Work<void> {
+  yield* run(INSERT_REQUEST_TOKEN, ...V4_REQUEST_TOKENS.values(token))
+}
+
+export function* findV4RequestToken(idHash: string): Work<V4RequestTokenRecord | null> {
+  return mapped(yield* get<V4RequestTokenRow>('SELECT * FROM v4_request_tokens WHERE id_hash = ?', idHash), toV4RequestToken)
+}
+
+export function* approveV4RequestToken(idHash: string, accountId: number, now: number): Work<V4RequestTokenRecord | null> {
+  const row = yield* get<V4RequestTokenRow>(
+    `UPDATE v4_request_tokens SET status = 'approved', account_id = ?
+     WHERE id_hash = ? AND consumed_at IS NULL AND expires_at > ?
+       AND (status = 'pending' OR (status = 'approved' AND account_id = ?))
+     RETURNING *`,
+    accountId,
+    idHash,
+    now,
+    accountId,
+  )
+  return mapped(row, toV4RequestToken)
+}
+
+export function* denyV4RequestToken(idHash: string, now: number): Work<V4RequestTokenRecord | null> {
+  const row = yield* get<V4RequestTokenRow>(
+    `UPDATE v4_request_tokens SET status = 'denied'
+     WHERE id_hash = ? AND consumed_at IS NULL AND expires_at > ? AND status = 'pending' RETURNING *`,
+    idHash,
+    now,
+  )
+  return mapped(row, toV4RequestToken)
+}
+
+/** Runs in one transaction: the token consumed and the access token stored, or neither. */
+export function* createAccessTokenFromRequestToken(
+  idHash: string,
+  appId: string,
+  now: number,
+  accessToken: Omit<AccessTokenRecord, 'accountId'>,
+): Work<ConsumeResult> {
+  const result = yield* consumeApproved('v4_request_tokens', idHash, appId, now)
+  if (result.ok) yield* run(INSERT_ACCESS_TOKEN, ...ACCESS_TOKENS.values({ ...accessToken, accountId: result.accountId }))
+  return result
+}
+
+export function* findAccessToken(idHash: string): Work<AccessTokenRecord | null> {
+  return mapped(yield* get<AccessTokenRow>('SELECT * FROM access_tokens WHERE id_hash = ?', idHash), toAccessToken)
+}
+
+export function* revokeAccessToken(idHash: string, appId: string, now: number): Work<boolean> {
+  return (yield* run('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND app_id = ? AND revoked_at IS NULL', now, idHash, appId)) === 1
+}
