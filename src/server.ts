@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
-import pino, { type Logger } from 'pino'
-import { isPostgresUrl, type Config } from './config.js'
+import type { Logger } from 'pino'
+import type { Config } from './config/config.js'
+import { isPostgresUrl } from './config/database.js'
 import { AdminService } from './core/admin-service.js'
 import { AuthService } from './core/auth-service.js'
 import { systemClock, type Clock } from './core/clock.js'
@@ -14,8 +15,6 @@ import type { Store } from './core/store.js'
 import { V4Service } from './core/v4-service.js'
 import { DEFAULT_WEB_SESSION_TTL_MS, WebsiteService } from './core/website-service.js'
 import { createApp } from './http/app.js'
-import { maskSecretFields } from './http/redact.js'
-import { LineBlocks } from './log-destination.js'
 import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
 import { registerV4Routes } from './http/v4-routes.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
@@ -78,40 +77,6 @@ export function buildCore(
   const v4 = new V4Service(deps, auth)
   const website = new WebsiteService(deps, auth, admin, v4, { signup: config.signup ?? 'open', webSessionTtlMs: DEFAULT_WEB_SESSION_TTL_MS })
   return { deps, auth, admin, keys, v4, website }
-}
-
-// Log lines are written in blocks of about this size (under sonic-boom's 16 KiB write) rather than
-// one write each: at thousands of requests a second, a write per line costs more than the request.
-// A quiet server's lines still appear within LOG_FLUSH_MS, and everything is flushed on exit.
-const LOG_BUFFER_BYTES = 16_000
-const LOG_FLUSH_MS = 200
-
-/**
- * The process logger: JSON lines on stdout. Lines are written asynchronously (sonic-boom), so a busy
- * server gathers many request lines into one write instead of one blocking write each; what is left
- * is written when the process exits.
- */
-export function createLogger(
-  level: string,
-  destination: pino.DestinationStream = new LineBlocks(pino.destination({ dest: 1, sync: false }), { blockBytes: LOG_BUFFER_BYTES, flushMs: LOG_FLUSH_MS }),
-): Logger {
-  return pino({
-    level,
-    base: { service: 'cinepass' },
-    timestamp: isoTimeOfThisMillisecond,
-    // Belt and braces: nothing should log a secret-named field, and if something does it is masked.
-    // (A pass over the line's keys; pino's path-based redaction cost a tenth of a request's time.)
-    formatters: { log: maskSecretFields },
-  }, destination)
-}
-
-// pino's isoTime, with the text kept for the millisecond it names: a busy server writes several lines
-// a millisecond, and formatting the date was a tenth of a line's cost.
-let lastTime = { ms: Number.NaN, text: '' }
-function isoTimeOfThisMillisecond(): string {
-  const ms = Date.now()
-  if (ms !== lastTime.ms) lastTime = { ms, text: `,"time":"${new Date(ms).toISOString()}"` }
-  return lastTime.text
 }
 
 export interface RunningServer {

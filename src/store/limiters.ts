@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import type { Redis as RedisClient } from 'ioredis'
 import type pgModule from 'pg'
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
-import { isPostgresUrl } from '../config.js'
+import { isPostgresUrl } from '../config/database.js'
 import type { Counter, CounterFactory, CounterState, LimitSpec } from '../core/rate-limits.js'
 
 // The Redis and PostgreSQL drivers load only when a backend needs them: together they are some
