@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify'
+import { createServer as createNetServer } from 'node:net'
 import type { Logger } from 'pino'
 import type { Config } from './config/config.js'
-import { isPostgresUrl } from './config/database.js'
+import { isPostgresUrl, redactDatabase } from './config/database.js'
 import { AdminService } from './core/admin-service.js'
 import { AuthService } from './core/auth-service.js'
 import { systemClock, type Clock } from './core/clock.js'
@@ -18,6 +19,7 @@ import { createApp } from './http/app.js'
 import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
 import { registerV4Routes } from './http/v4-routes.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
+import { failureReason, StartupError } from './startup-error.js'
 import { registerWebsite } from './web/website.js'
 
 /** The services of one cinepass process, built on one store. */
@@ -47,12 +49,16 @@ export async function openStore(
   config: Pick<Config, 'database' | 'sqliteSync'> & Partial<Pick<Config, 'postgres'>>,
   use: 'serve' | 'command' = 'command',
 ): Promise<Store> {
-  if (isPostgresUrl(config.database)) {
-    // Loaded only for PostgreSQL: the driver is memory (about 10 MB resident) a SQLite server never uses.
-    const { PostgresStore } = await import('./store/postgres/postgres-store.js')
-    return PostgresStore.open(config.database, config.postgres ?? {})
+  try {
+    if (isPostgresUrl(config.database)) {
+      // Loaded only for PostgreSQL: the driver is memory (about 10 MB resident) a SQLite server never uses.
+      const { PostgresStore } = await import('./store/postgres/postgres-store.js')
+      return await PostgresStore.open(config.database, config.postgres ?? {})
+    }
+    return SqliteStore.open(config.database, { synchronous: config.sqliteSync, checkpointInBackground: use === 'serve' })
+  } catch (error) {
+    throw new StartupError(`cannot open the database ${redactDatabase(config.database)}: ${failureReason(error)}`, error)
   }
-  return SqliteStore.open(config.database, { synchronous: config.sqliteSync, checkpointInBackground: use === 'serve' })
 }
 
 export function buildCore(
@@ -89,13 +95,66 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-/** Opens the store, builds the services and listens. */
+function listenFailure(config: Pick<Config, 'host' | 'port'>, error: unknown): StartupError {
+  const where = config.host.includes(':') ? `[${config.host}]:${config.port}` : `${config.host}:${config.port}`
+  return new StartupError(`cannot listen on ${where}: ${failureReason(error)}`, error)
+}
+
+/**
+ * Fails with the StartupError `startServer` would give when `config`'s address cannot be listened on
+ * now (in use, not this machine's, a privileged port), before anything is opened or created.
+ */
+export async function checkAddressFree(config: Pick<Config, 'host' | 'port'>): Promise<void> {
+  if (config.port === 0) return
+  const probe = createNetServer()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject)
+      probe.listen({ host: config.host, port: config.port, exclusive: true }, resolve)
+    })
+  } catch (error) {
+    throw listenFailure(config, error)
+  } finally {
+    await new Promise((resolve) => probe.close(resolve))
+  }
+}
+
+// How long start-up waits for a Redis to answer before warning and serving with memory counters.
+const REDIS_ANSWER_MS = 1000
+
+/**
+ * Opens the store, builds the services and listens. A failure to start (the database, the port) is a
+ * StartupError naming what failed and why, after everything opened so far is closed again.
+ */
 export async function startServer(
   config: Config,
   options: { logger?: Logger; store?: Store; overrides?: CoreOverrides; closeGraceMs?: number } = {},
 ): Promise<RunningServer> {
   const store = options.store ?? (await openStore(config, 'serve'))
+  const opened: (() => Promise<void>)[] = options.store ? [] : [() => store.close()]
+  try {
+    return await listen(config, options, store, opened)
+  } catch (error) {
+    for (const close of opened.reverse()) await close().catch(() => {})
+    throw error
+  }
+}
+
+async function listen(
+  config: Config,
+  options: { logger?: Logger; overrides?: CoreOverrides; closeGraceMs?: number },
+  store: Store,
+  opened: (() => Promise<void>)[],
+): Promise<RunningServer> {
   const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database }))
+  // A backend passed in by the caller is the caller's to close.
+  if (!options.overrides?.limiters) opened.push(() => limiters.close())
+  const unreachable = await limiters.reachable?.(REDIS_ANSWER_MS)
+  if (unreachable) {
+    options.logger?.warn(
+      `the ${limiters.kind} counter store cannot be reached: ${failureReason(unreachable)}; rate-limit counters are kept in this process's memory until it answers`,
+    )
+  }
   const core = buildCore(store, config, { ...options.overrides, limiters })
   await core.keys.ensureKey()
   const appOptions = {
@@ -115,7 +174,12 @@ export async function startServer(
     ],
   }
   const app = await createApp(appOptions)
-  await app.listen({ host: config.host, port: config.port })
+  opened.push(() => app.close())
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (error) {
+    throw listenFailure(config, error)
+  }
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
@@ -144,7 +208,6 @@ export async function startServer(
         await app.close()
         await sweep?.stop()
         await store.close()
-        // A backend passed in by the caller is the caller's to close.
         if (!options.overrides?.limiters) await limiters.close()
       })()),
   }

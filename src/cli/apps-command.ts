@@ -2,6 +2,7 @@ import { Command, Option } from 'commander'
 import { withCore, withDatabaseOptions, type DatabaseOptions } from './common.js'
 import type { CliIo } from './io.js'
 import { printResult } from './output.js'
+import { secretArgument } from './secrets.js'
 
 /** `cinepass apps create|list|suspend|resume`. */
 export function appsCommand(io: CliIo): Command {
@@ -44,13 +45,15 @@ export function appsCommand(io: CliIo): Command {
     ['suspend', true],
     ['resume', false],
   ] as const) {
-    withDatabaseOptions(apps.command(`${name} <api_key>`).description(`${name} the application with this API key`)).action(
-      async (apiKey: string, options: DatabaseOptions) =>
-        withCore(io, options, async ({ admin }) => {
-          const app = await admin.setApplicationSuspended(apiKey, suspended)
-          printResult(io, options.json === true, { id: app.id, name: app.name, suspended }, `application ${app.id} ${suspended ? 'suspended' : 'resumed'}`)
-        }),
-    )
+    withDatabaseOptions(
+      apps.command(`${name} <id_or_api_key>`).description(`${name} the application with this id or API key ("-": read it from standard input)`),
+    ).action(async (idOrKey: string, options: DatabaseOptions) => {
+      const named = await secretArgument(io, idOrKey)
+      await withCore(io, options, async ({ admin }) => {
+        const app = await admin.setApplicationSuspended(named, suspended)
+        printResult(io, options.json === true, { id: app.id, name: app.name, suspended }, `application ${app.id} ${suspended ? 'suspended' : 'resumed'}`)
+      })
+    })
   }
   return apps
 }

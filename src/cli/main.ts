@@ -4,4 +4,7 @@
 import { processIo } from './io.js'
 import { runCli } from './program.js'
 
-process.exitCode = await runCli(process.argv.slice(2), processIo())
+const code = await runCli(process.argv.slice(2), processIo())
+// A command that failed has said why; whatever it left open (a pool still connecting, a timer) must
+// not keep the process alive. Success ends on its own, or keeps serving.
+if (code !== 0) process.exit(code)

@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander'
 import { UsageError } from '../core/errors.js'
+import { VERSION } from '../version.js'
 import { appsCommand } from './apps-command.js'
 import { backupCommand } from './backup-command.js'
+import { configCommand } from './config-command.js'
 import { copyCommand } from './copy-command.js'
 import type { CliIo } from './io.js'
 import { keysCommand } from './keys-command.js'
@@ -12,8 +14,8 @@ import { usersCommand } from './users-command.js'
 
 /** Builds the `cinepass` command line over `io`. */
 export function buildProgram(io: CliIo): Command {
-  const program = new Command('cinepass').description('A TMDB-compatible authentication service.')
-  for (const command of [serveCommand(io), migrateCommand(io), appsCommand(io), usersCommand(io), keysCommand(io), purgeCommand(io), backupCommand(io), copyCommand(io)]) {
+  const program = new Command('cinepass').description('A TMDB-compatible authentication service.').version(VERSION, '-V, --version', 'print the version and exit')
+  for (const command of [serveCommand(io), configCommand(io), migrateCommand(io), appsCommand(io), usersCommand(io), keysCommand(io), purgeCommand(io), backupCommand(io), copyCommand(io)]) {
     program.addCommand(command)
   }
   behaveAlike(program, io)
@@ -31,8 +33,9 @@ function behaveAlike(command: Command, io: CliIo): void {
 
 /**
  * Runs `cinepass` with the user's arguments (`args`, without node and the script) and resolves with
- * its exit code: 0 done (help included), 2 a usage or settings mistake (explained in one line on
- * stderr), 1 anything else. A `serve` that started resolves 0 and keeps serving.
+ * its exit code: 0 done (help and version included), 2 a usage or settings mistake, 1 a failure to
+ * start (the database, the port) or anything else; each failure is explained in one line on stderr.
+ * A `serve` that started resolves 0 and keeps serving.
  */
 export async function runCli(args: string[], io: CliIo): Promise<number> {
   try {

@@ -23,18 +23,21 @@ export function serveConfig(io: CliIo, options: ServeOptions): ReturnType<typeof
   return loadConfig(io.env, flags)
 }
 
-/** `cinepass serve`: the TMDB API and the approval website, until SIGTERM or SIGINT. */
-export function serveCommand(io: CliIo): Command {
-  return new Command('serve')
-    .description('serve the TMDB API and the approval website')
+/** Adds the options that choose what `serve` runs with (shared by `serve` and `config`). */
+export function withServeOptions(command: Command): Command {
+  return command
     .addOption(new Option('--host <host>', 'address to listen on (CINEPASS_HOST, default 127.0.0.1)'))
     .addOption(new Option('--port <port>', 'port to listen on (CINEPASS_PORT, default 8080)'))
     .addOption(databaseOption())
     .addOption(new Option('--public-url <url>', 'URL users reach this server at (CINEPASS_PUBLIC_URL)'))
     .option('--no-demo', 'do not create the demo application and user on a new database')
     .addOption(new Option('--workers <n>', 'processes serving the port (node:cluster; CINEPASS_WORKERS, default 1); see docs/performance.md'))
-    .action(async (options: ServeOptions) => {
-      const config = serveConfig(io, options)
-      await serve(config, config.workers)
-    })
+}
+
+/** `cinepass serve`: the TMDB API and the approval website, until SIGTERM or SIGINT. */
+export function serveCommand(io: CliIo): Command {
+  return withServeOptions(new Command('serve').description('serve the TMDB API and the approval website')).action(async (options: ServeOptions) => {
+    const config = serveConfig(io, options)
+    await serve(config, config.workers)
+  })
 }

@@ -1,9 +1,13 @@
 import cluster, { type Worker } from 'node:cluster'
+import type { Logger } from 'pino'
 import type { Config } from '../config/config.js'
+import { redactDatabase } from '../config/database.js'
+import { counterStore, startupWarnings } from '../config/describe.js'
 import { createLogger } from '../logging/logger.js'
-import { buildCore, openStore, startServer } from '../server.js'
+import { buildCore, checkAddressFree, openStore, startServer } from '../server.js'
 import type { Core } from '../server.js'
 import type { Store } from '../core/store.js'
+import { VERSION } from '../version.js'
 import { lowerThreadpoolPriority } from './thread-priority.js'
 
 const DRAIN_TIMEOUT_MS = 10_000
@@ -19,6 +23,8 @@ const CRASH_LOOP_MS = 5_000
  * primary drains every worker, and the primary exits once they all have.
  */
 export async function serve(config: Config, workers = 1): Promise<void> {
+  // A port in use is found before the database is opened (or created).
+  if (cluster.isPrimary) await checkAddressFree(config)
   if (workers > 1 && cluster.isPrimary) return servePrimary(config, workers)
   const logger = createLogger(config.logLevel)
   if (cluster.isWorker) {
@@ -30,6 +36,7 @@ export async function serve(config: Config, workers = 1): Promise<void> {
     process.send?.({ type: 'listening', url: server.url })
     return
   }
+  announceStart(logger, config)
   const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS })
   lowerThreadpoolPriority(config.abuse.hashNice)
   if (config.demo) await printDemoOnce(server.store, server.core, config)
@@ -43,6 +50,7 @@ export async function serve(config: Config, workers = 1): Promise<void> {
 
 async function servePrimary(config: Config, count: number): Promise<void> {
   const logger = createLogger(config.logLevel)
+  announceStart(logger, config)
   // Migrations, the first signing key and the demo happen once, here, before any worker races for them.
   const store = await openStore(config)
   try {
@@ -107,12 +115,28 @@ async function servePrimary(config: Config, count: number): Promise<void> {
   onSignals((signal) => void stopAll(signal, 0))
 }
 
+/** The first log line: what this server runs with; then what looks wrong but need not stop it. */
+function announceStart(logger: Logger, config: Config): void {
+  logger.info(
+    {
+      version: VERSION,
+      database: redactDatabase(config.database),
+      counterStore: counterStore(config),
+      publicUrl: config.publicUrl,
+      signup: config.signup,
+      demo: config.demo,
+    },
+    'cinepass starting',
+  )
+  for (const warning of startupWarnings(config)) logger.warn(warning)
+}
+
 function onSignals(handler: (signal: string) => void): void {
   process.once('SIGTERM', () => handler('SIGTERM'))
   process.once('SIGINT', () => handler('SIGINT'))
 }
 
-function drain(logger: ReturnType<typeof createLogger>, signal: string, close: () => Promise<void>): void {
+function drain(logger: Logger, signal: string, close: () => Promise<void>): void {
   logger.info({ signal }, 'shutting down: finishing requests in flight')
   const timer = setTimeout(() => {
     logger.error('drain timeout passed; exiting')

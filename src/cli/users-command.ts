@@ -1,25 +1,20 @@
 import { Command } from 'commander'
-import { UsageError } from '../core/errors.js'
 import { withCore, withDatabaseOptions, type DatabaseOptions } from './common.js'
 import type { CliIo } from './io.js'
-import { printResult, readStdin } from './output.js'
-
-async function passwordFromStdin(io: CliIo, flag: boolean | undefined): Promise<string> {
-  if (!flag) throw new UsageError('give the password on standard input with --password-stdin')
-  return readStdin(io)
-}
+import { printResult } from './output.js'
+import { newPassword } from './secrets.js'
 
 /** `cinepass users create|list|disable|enable|set-password`. */
 export function usersCommand(io: CliIo): Command {
   const users = new Command('users').description('manage user accounts')
 
-  withDatabaseOptions(users.command('create').description('create a user; the password is read from standard input'))
+  withDatabaseOptions(users.command('create').description('create a user; the password is asked for on a terminal, or read from standard input with --password-stdin'))
     .requiredOption('--username <name>', 'the login name')
     .option('--name <text>', 'the display name')
     .option('--email <address>', 'the email address (its gravatar hash appears in /3/account)')
     .option('--password-stdin', 'read the password from standard input')
     .action(async (options: DatabaseOptions & { username: string; name?: string; email?: string; passwordStdin?: boolean }) => {
-      const password = await passwordFromStdin(io, options.passwordStdin)
+      const password = await newPassword(io, options.passwordStdin)
       await withCore(io, options, async ({ admin }) => {
         const account = await admin.createUser({ username: options.username, password, name: options.name, email: options.email })
         printResult(io, options.json === true, { id: account.id, username: account.username }, `user ${account.id} "${account.username}" created`)
@@ -53,10 +48,10 @@ export function usersCommand(io: CliIo): Command {
     )
   }
 
-  withDatabaseOptions(users.command('set-password <username>').description("set a new password (from standard input) and end all the user's sessions"))
+  withDatabaseOptions(users.command('set-password <username>').description("set a new password (asked for, or from standard input with --password-stdin) and end all the user's sessions"))
     .option('--password-stdin', 'read the password from standard input')
     .action(async (username: string, options: DatabaseOptions & { passwordStdin?: boolean }) => {
-      const password = await passwordFromStdin(io, options.passwordStdin)
+      const password = await newPassword(io, options.passwordStdin)
       await withCore(io, options, async ({ admin }) => {
         const account = await admin.setUserPassword(username, password)
         printResult(io, options.json === true, { id: account.id, username: account.username }, `password of "${account.username}" changed; their sessions ended`)

@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../core/errors.js'
+import { createPrivateDatabaseFile, makePrivate } from './file-modes.js'
 import type {
   AccessTokenRecord,
   AccountRecord,
@@ -97,7 +96,7 @@ export class SqliteStore implements Store {
 
   /** Opens (creating if needed) the database file and applies pending migrations. */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+    if (path !== ':memory:') createPrivateDatabaseFile(path)
     let db: Database.Database
     try {
       db = new Database(path)
@@ -105,6 +104,7 @@ export class SqliteStore implements Store {
       throw new StoreUnavailableError(error)
     }
     db.pragma('journal_mode = WAL')
+    if (path !== ':memory:') makePrivate(path)
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     db.pragma('busy_timeout = 5000')
     db.pragma('foreign_keys = ON')
@@ -160,7 +160,9 @@ export class SqliteStore implements Store {
 
   /** Copies the database to `target` while it stays in use (SQLite's online backup). */
   async backup(target: string): Promise<void> {
+    createPrivateDatabaseFile(target)
     await this.#run(() => this.#db.backup(target))
+    makePrivate(target)
   }
 
   #statement(sql: string): Database.Statement {
