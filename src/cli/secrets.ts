@@ -34,7 +34,6 @@ interface RawTerminal {
 /** Asks on stderr and reads one line from the terminal without echoing it. Ctrl-C cancels. */
 function promptHidden(io: CliIo, question: string): Promise<string> {
   const input = io.stdin as CliIo['stdin'] & Partial<RawTerminal>
-  io.stderr.write(question)
   return new Promise((resolve, reject) => {
     let typed = ''
     const finish = (outcome: () => void): void => {
@@ -52,8 +51,10 @@ function promptHidden(io: CliIo, question: string): Promise<string> {
         else typed += char
       }
     }
+    // Echo off before the question: whatever is typed once it shows must not appear.
     input.setRawMode?.(true)
     input.on('data', onData)
     input.resume()
+    io.stderr.write(question)
   })
 }
