@@ -159,8 +159,12 @@ async function serveUntilListening(database: string, args: string[], env: NodeJS
   })
   return {
     url,
+    /** What serve printed for the person at the terminal: its stdout without the JSON log lines. */
     get stdout() {
       return stdout
+        .split('\n')
+        .filter((line) => !line.startsWith('{'))
+        .join('\n')
     },
     stop: () =>
       new Promise<number | null>((resolve) => {

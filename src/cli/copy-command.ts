@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { loadConfig } from '../config/config.js'
-import { isPostgresUrl, redactDatabase } from '../config/database.js'
+import { databaseSetting, isPostgresUrl, redactDatabase } from '../config/database.js'
 import { UsageError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
 import { openStore } from '../server.js'
@@ -30,9 +30,9 @@ export function copyCommand(io: CliIo): Command {
 }
 
 async function copy(io: CliIo, from: string, to: string, force: boolean, json: boolean): Promise<void> {
+  // Both are checked before anything is opened or created.
+  const [sourceConfig, targetConfig] = [loadConfig(io.env, { database: databaseSetting('--from', from) }), loadConfig(io.env, { database: databaseSetting('--to', to) })]
   if (sameDatabase(from, to)) throw new UsageError('--from and --to name the same database')
-  // Both settings are checked before anything is opened or created.
-  const [sourceConfig, targetConfig] = [loadConfig(io.env, { database: from }), loadConfig(io.env, { database: to })]
   // A mistyped source path must not silently copy a new, empty database over the target.
   if (!isPostgresUrl(from) && !existsSync(from)) throw new UsageError(`--from: no database at ${from}`)
   const source = await openStore(sourceConfig)
