@@ -77,15 +77,15 @@ export const MAX_WORKERS = 64
  * `workers` setting. A malformed setting is a UsageError naming it, in one line.
  */
 export function loadConfig(env: Record<string, Raw>, flags: ConfigFlags = {}, processes?: number): Config {
-  const host = flags.host ?? env.CINEPASS_HOST ?? DEFAULT_HOST
+  const host = given(flags.host ?? env.CINEPASS_HOST) ?? DEFAULT_HOST
   const port = wholeNumber('CINEPASS_PORT / --port', flags.port ?? env.CINEPASS_PORT, { min: 0, max: 65535 }, DEFAULT_PORT)
-  const publicUrlSetting = flags.publicUrl ?? env.CINEPASS_PUBLIC_URL
+  const publicUrlSetting = given(flags.publicUrl ?? env.CINEPASS_PUBLIC_URL)
   const publicUrl = httpUrl('CINEPASS_PUBLIC_URL / --public-url', publicUrlSetting ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`)
   const workers = wholeNumber('CINEPASS_WORKERS / --workers', flags.workers ?? env.CINEPASS_WORKERS, { min: 1, max: MAX_WORKERS }, 1)
   // Production is safe by default: nobody signs up unless the operator opens it, and no demo account.
   const production = env.NODE_ENV === 'production'
   return {
-    database: databaseSetting('CINEPASS_DATABASE / --database', flags.database ?? env.CINEPASS_DATABASE ?? DEFAULT_DATABASE),
+    database: databaseSetting('CINEPASS_DATABASE / --database', given(flags.database ?? env.CINEPASS_DATABASE) ?? DEFAULT_DATABASE),
     host,
     port,
     publicUrl,
@@ -111,4 +111,9 @@ export function loadConfig(env: Record<string, Raw>, flags: ConfigFlags = {}, pr
     requestTimeoutMs: durationMs('CINEPASS_REQUEST_TIMEOUT', env.CINEPASS_REQUEST_TIMEOUT, DEFAULT_REQUEST_TIMEOUT_MS),
     workers,
   }
+}
+
+/** A setting's text, or undefined when it is not set or blank (as every setting reads blank). */
+function given(raw: Raw): string | undefined {
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim()
 }
