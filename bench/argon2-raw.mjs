@@ -1,7 +1,7 @@
 // Raw argon2id throughput of this machine with cinepass's parameters (src/core/password.ts) and the
 // same number of hashes at once: the ceiling validate_with_login can reach. Prints one JSON line.
 import { hash } from '@node-rs/argon2'
-import { defaultHashConcurrency } from '../dist/abuse-config.js'
+import { defaultHashConcurrency } from '../dist/config/abuse.js'
 
 const seconds = Number(process.argv[2] ?? 3)
 // As many at once as a cinepass server started the same way (same CPU affinity) runs by default.

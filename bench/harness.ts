@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { availableParallelism, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -341,13 +341,14 @@ function nodeFlagsOf(entry: string): string[] {
 
 /** The modules of a checkout's build that seeding uses. */
 async function build(root: string): Promise<{
-  loadConfig: typeof import('../dist/config.js').loadConfig
+  loadConfig: typeof import('../dist/config/config.js').loadConfig
   openStore: typeof import('../dist/server.js').openStore
   buildCore: typeof import('../dist/server.js').buildCore
   hashSecret: typeof import('../dist/core/secrets.js').hashSecret
 }> {
   const [config, server, secrets] = await Promise.all([
-    import(join(root, 'dist/config.js')) as Promise<typeof import('../dist/config.js')>,
+    // Builds before the settings moved to dist/config/ (bench:compare runs older checkouts too).
+    import(join(root, existsSync(join(root, 'dist/config/config.js')) ? 'dist/config/config.js' : 'dist/config.js')) as Promise<typeof import('../dist/config/config.js')>,
     import(join(root, 'dist/server.js')) as Promise<typeof import('../dist/server.js')>,
     import(join(root, 'dist/core/secrets.js')) as Promise<typeof import('../dist/core/secrets.js')>,
   ])

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import pino, { type Logger } from 'pino'
-import { isPostgresUrl, type Config } from './config.js'
+import { createServer as createNetServer } from 'node:net'
+import type { Logger } from 'pino'
+import type { Config } from './config/config.js'
+import { isPostgresUrl, redactDatabase } from './config/database.js'
 import { AdminService } from './core/admin-service.js'
 import { AuthService } from './core/auth-service.js'
 import { systemClock, type Clock } from './core/clock.js'
@@ -16,13 +18,12 @@ import { DEFAULT_WEB_SESSION_TTL_MS, WebsiteService } from './core/website-servi
 import { createApp } from './http/app.js'
 import { docsRoutes } from './http/docs-routes.js'
 import { healthRoutes } from './http/health-routes.js'
-import { maskSecretFields } from './http/redact.js'
 import { routeGroup, type RouteGroup } from './http/routes.js'
 import { v3Routes } from './http/v3-routes.js'
 import { v4Routes } from './http/v4-routes.js'
-import { LineBlocks } from './log-destination.js'
 import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
+import { failureReason, StartupError } from './startup-error.js'
 import { registerWebsite } from './web/website.js'
 
 /** The services of one cinepass process, built on one store. */
@@ -52,12 +53,16 @@ export async function openStore(
   config: Pick<Config, 'database' | 'sqliteSync'> & Partial<Pick<Config, 'postgres'>>,
   use: 'serve' | 'command' = 'command',
 ): Promise<Store> {
-  if (isPostgresUrl(config.database)) {
-    // Loaded only for PostgreSQL: the driver is memory (about 10 MB resident) a SQLite server never uses.
-    const { PostgresStore } = await import('./store/postgres/postgres-store.js')
-    return PostgresStore.open(config.database, config.postgres ?? {})
+  try {
+    if (isPostgresUrl(config.database)) {
+      // Loaded only for PostgreSQL: the driver is memory (about 10 MB resident) a SQLite server never uses.
+      const { PostgresStore } = await import('./store/postgres/postgres-store.js')
+      return await PostgresStore.open(config.database, config.postgres ?? {})
+    }
+    return SqliteStore.open(config.database, { synchronous: config.sqliteSync, checkpointInBackground: use === 'serve' })
+  } catch (error) {
+    throw new StartupError(`cannot open the database ${redactDatabase(config.database)}: ${failureReason(error)}`, error)
   }
-  return SqliteStore.open(config.database, { synchronous: config.sqliteSync, checkpointInBackground: use === 'serve' })
 }
 
 export function buildCore(
@@ -84,40 +89,6 @@ export function buildCore(
   return { deps, auth, admin, keys, v4, website }
 }
 
-// Log lines are written in blocks of about this size (under sonic-boom's 16 KiB write) rather than
-// one write each: at thousands of requests a second, a write per line costs more than the request.
-// A quiet server's lines still appear within LOG_FLUSH_MS, and everything is flushed on exit.
-const LOG_BUFFER_BYTES = 16_000
-const LOG_FLUSH_MS = 200
-
-/**
- * The process logger: JSON lines on stdout. Lines are written asynchronously (sonic-boom), so a busy
- * server gathers many request lines into one write instead of one blocking write each; what is left
- * is written when the process exits.
- */
-export function createLogger(
-  level: string,
-  destination: pino.DestinationStream = new LineBlocks(pino.destination({ dest: 1, sync: false }), { blockBytes: LOG_BUFFER_BYTES, flushMs: LOG_FLUSH_MS }),
-): Logger {
-  return pino({
-    level,
-    base: { service: 'cinepass' },
-    timestamp: isoTimeOfThisMillisecond,
-    // Belt and braces: nothing should log a secret-named field, and if something does it is masked.
-    // (A pass over the line's keys; pino's path-based redaction cost a tenth of a request's time.)
-    formatters: { log: maskSecretFields },
-  }, destination)
-}
-
-// pino's isoTime, with the text kept for the millisecond it names: a busy server writes several lines
-// a millisecond, and formatting the date was a tenth of a line's cost.
-let lastTime = { ms: Number.NaN, text: '' }
-function isoTimeOfThisMillisecond(): string {
-  const ms = Date.now()
-  if (ms !== lastTime.ms) lastTime = { ms, text: `,"time":"${new Date(ms).toISOString()}"` }
-  return lastTime.text
-}
-
 export interface RunningServer {
   app: FastifyInstance
   core: Core
@@ -128,7 +99,37 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-/** Opens the store, builds the services and listens. */
+function listenFailure(config: Pick<Config, 'host' | 'port'>, error: unknown): StartupError {
+  const where = config.host.includes(':') ? `[${config.host}]:${config.port}` : `${config.host}:${config.port}`
+  return new StartupError(`cannot listen on ${where}: ${failureReason(error)}`, error)
+}
+
+/**
+ * Fails with the StartupError `startServer` would give when `config`'s address cannot be listened on
+ * now (in use, not this machine's, a privileged port), before anything is opened or created.
+ */
+export async function checkAddressFree(config: Pick<Config, 'host' | 'port'>): Promise<void> {
+  if (config.port === 0) return
+  const probe = createNetServer()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject)
+      probe.listen({ host: config.host, port: config.port, exclusive: true }, resolve)
+    })
+  } catch (error) {
+    throw listenFailure(config, error)
+  } finally {
+    await new Promise((resolve) => probe.close(resolve))
+  }
+}
+
+// How long start-up waits for a Redis to answer before warning and serving with memory counters.
+const REDIS_ANSWER_MS = 1000
+
+/**
+ * Opens the store, builds the services and listens. A failure to start (the database, the port) is a
+ * StartupError naming what failed and why, after everything opened so far is closed again.
+ */
 export async function startServer(
   config: Config,
   options: {
@@ -141,7 +142,32 @@ export async function startServer(
   } = {},
 ): Promise<RunningServer> {
   const store = options.store ?? (await openStore(config, 'serve'))
-  const limiters = options.overrides?.limiters ?? (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database, memoryKeys: config.abuse.limiterMemoryKeys }))
+  const opened: (() => Promise<void>)[] = options.store ? [] : [() => store.close()]
+  try {
+    return await listen(config, options, store, opened)
+  } catch (error) {
+    for (const close of opened.reverse()) await close().catch(() => {})
+    throw error
+  }
+}
+
+async function listen(
+  config: Config,
+  options: { logger?: Logger; overrides?: CoreOverrides; closeGraceMs?: number; plugins?: ((app: FastifyInstance, core: Core) => void | Promise<void>)[] },
+  store: Store,
+  opened: (() => Promise<void>)[],
+): Promise<RunningServer> {
+  const limiters =
+    options.overrides?.limiters ??
+    (await openLimiterBackend({ redisUrl: config.abuse.redisUrl, database: config.database, memoryKeys: config.abuse.limiterMemoryKeys }))
+  // A backend passed in by the caller is the caller's to close.
+  if (!options.overrides?.limiters) opened.push(() => limiters.close())
+  const unreachable = await limiters.reachable?.(REDIS_ANSWER_MS)
+  if (unreachable) {
+    options.logger?.warn(
+      `the ${limiters.kind} counter store cannot be reached: ${failureReason(unreachable)}; rate-limit counters are kept in this process's memory until it answers`,
+    )
+  }
   const core = buildCore(store, config, { ...options.overrides, limiters })
   await core.keys.ensureKey()
   // Read at request time: a server asked for port 0 learns its port only once it listens.
@@ -173,7 +199,12 @@ export async function startServer(
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.closeGraceMs ? { closeGraceMs: options.closeGraceMs } : {}),
   })
-  await app.listen({ host: config.host, port: config.port })
+  opened.push(() => app.close())
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (error) {
+    throw listenFailure(config, error)
+  }
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
@@ -202,7 +233,6 @@ export async function startServer(
         await app.close()
         await sweep?.stop()
         await store.close()
-        // A backend passed in by the caller is the caller's to close.
         if (!options.overrides?.limiters) await limiters.close()
       })()),
   }

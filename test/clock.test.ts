@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config/config.js'
 import { ManualClock, SteadyClock, type Clock } from '../src/core/clock.js'
 import { startServer, type RunningServer } from '../src/server.js'
 import { createBackend, seed, type Seeded, type TestBackend } from './support/backends.js'

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config/config.js'
 import { buildCore, openStore } from '../src/server.js'
 import { temporaryDirectory } from '../src/test-support/fixtures.js'
 import { postgresSkipReason } from '../src/test-support/postgres.js'

@@ -8,12 +8,18 @@
 // The `cinepass` command's entry point. It is CommonJS on purpose: libuv sizes its threadpool from
 // UV_THREADPOOL_SIZE when the pool is first used, and loading an ES module already uses it, so
 // the variable must be set by a script that runs before any ES module is loaded. The pool is sized
-// above the password-hashing cap (CINEPASS_HASH_CONCURRENCY, by default at most 2) so that file and DNS work
-// (the PostgreSQL driver's lookups, SQLite's files) never wait behind hashes. An operator's own
-// UV_THREADPOOL_SIZE is kept.
+// above the password-hashing cap (CINEPASS_HASH_CONCURRENCY, by default at most
+// MAX_DEFAULT_HASH_CONCURRENCY) so that file and DNS work (the PostgreSQL driver's lookups, SQLite's
+// files) never wait behind hashes. An operator's own UV_THREADPOOL_SIZE is kept.
+// core/hash-limits.ts's MAX_DEFAULT_HASH_CONCURRENCY (an ES module, so not loadable yet); threadpool.test.ts
+// checks that they agree.
+const MAX_DEFAULT_HASH_CONCURRENCY = 2
+// Threads besides the hashing ones, for file and DNS work.
+const THREADPOOL_HEADROOM = 4
+
 const hashing = Number.parseInt(process.env.CINEPASS_HASH_CONCURRENCY ?? '', 10)
-const cap = Number.isInteger(hashing) && hashing > 0 ? hashing : 2
-process.env.UV_THREADPOOL_SIZE ||= String(Math.max(4, cap + 4))
+const cap = Number.isInteger(hashing) && hashing > 0 ? hashing : MAX_DEFAULT_HASH_CONCURRENCY
+process.env.UV_THREADPOOL_SIZE ||= String(Math.max(THREADPOOL_HEADROOM, cap + THREADPOOL_HEADROOM))
 // The threads that exist before the threadpool starts (the main thread, V8's): every thread started
 // later is the pool's, where password hashes run. `serve` lowers their scheduling priority
 // (CINEPASS_HASH_NICE) so that hashing takes the CPU the event loop leaves, not the other way round.

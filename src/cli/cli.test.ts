@@ -1,30 +1,8 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BUILT_CLI as CLI, cinepassInProcess as cinepass, cinepassProcess, type CliRun as Run } from '../test-support/cli.js'
 import { temporaryDirectory } from '../test-support/fixtures.js'
-
-// The built CLI, exactly as `npx cinepass` runs it.
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function cinepass(args: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(options.stdin ?? '')
-  })
-}
 
 let dir: ReturnType<typeof temporaryDirectory>
 let db: string
@@ -44,6 +22,16 @@ function oneJsonLine(run: Run): any {
 }
 
 describe('cinepass CLI', () => {
+  it('the built command exits 0 for --help, and 2 with one line on stderr for a mistake', async () => {
+    const help = await cinepassProcess(['--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('Usage: cinepass')
+    const mistake = await cinepassProcess(['users', 'disable', 'nobody', '--database', db])
+    expect(mistake.code).toBe(2)
+    expect(mistake.stdout).toBe('')
+    expect(mistake.stderr).toBe('cinepass: no user is named "nobody"\n')
+  })
+
   it('--help lists the commands, and every command has its own --help', async () => {
     const help = await cinepass(['--help'])
     expect(help.code).toBe(0)
@@ -171,8 +159,12 @@ async function serveUntilListening(database: string, args: string[], env: NodeJS
   })
   return {
     url,
+    /** What serve printed for the person at the terminal: its stdout without the JSON log lines. */
     get stdout() {
       return stdout
+        .split('\n')
+        .filter((line) => !line.startsWith('{'))
+        .join('\n')
     },
     stop: () =>
       new Promise<number | null>((resolve) => {

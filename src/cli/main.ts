@@ -1,85 +1,10 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander'
-import { loadConfig, type ConfigFlags } from '../config.js'
-import { UsageError } from '../core/errors.js'
-import { testingServeOptions, type TestingServeFlags } from '../testing/serve-options.js'
-import { registerAdminCommands } from './admin-commands.js'
-import { registerBackupCommand } from './backup-command.js'
-import { registerCopyCommand } from './copy-command.js'
-import { serve } from './serve.js'
-import { migrate } from './store-commands.js'
+// Runs `cinepass` in this process. The `cinepass` command starts here through cinepass.cjs, which
+// sizes the threadpool first; everything else is in program.ts, which tests run in-process.
+import { processIo } from './io.js'
+import { runCli } from './program.js'
 
-/** Builds the `cinepass` command line. */
-export function buildProgram(): Command {
-  const program = new Command()
-    .name('cinepass')
-    .description('A TMDB-compatible authentication service.')
-    .showHelpAfterError()
-    .exitOverride()
-
-  program
-    .command('serve')
-    .description('serve the TMDB API and the approval website')
-    .addOption(new Option('--host <host>', 'address to listen on (CINEPASS_HOST, default 127.0.0.1)'))
-    .addOption(new Option('--port <port>', 'port to listen on (CINEPASS_PORT, default 8080)'))
-    .addOption(databaseOption())
-    .addOption(new Option('--public-url <url>', 'URL users reach this server at (CINEPASS_PUBLIC_URL)'))
-    .option('--no-demo', 'do not create the demo application and user on a new database')
-    .addOption(new Option('--workers <n>', 'processes serving the port (node:cluster; CINEPASS_WORKERS, default 1); see docs/performance.md'))
-    .option('--fixtures <file>', 'create or update the applications and users of this JSON file at start (see docs/testing.md)')
-    .option('--auto-approve <username>', 'approve every new request token as this user (tests and CI only; refused with NODE_ENV=production)')
-    .action(async (options: ConfigFlags & TestingServeFlags & { demo: boolean; workers?: string }) => {
-      const { workers, fixtures, autoApprove, ...flags }: ConfigFlags & TestingServeFlags & { demo?: boolean; workers?: string } = { ...options }
-      // Commander sets demo=true by default; only an explicit --no-demo overrides NODE_ENV.
-      if (options.demo) delete flags.demo
-      const processes = workerCount(workers ?? process.env.CINEPASS_WORKERS)
-      const config = loadConfig(process.env, flags, processes)
-      await serve(config, processes, testingServeOptions({ fixtures, autoApprove }, process.env, config.database, processes))
-    })
-
-  program
-    .command('migrate')
-    .description('apply pending database migrations and exit')
-    .addOption(databaseOption())
-    .option('--json', 'print one JSON object')
-    .action(async (options: { database?: string; json?: boolean }) => {
-      await migrate(loadConfig(process.env, { database: options.database }), options.json === true)
-    })
-
-  registerAdminCommands(program)
-  registerBackupCommand(program)
-  registerCopyCommand(program)
-  return program
-}
-
-/** `--workers` / CINEPASS_WORKERS: a whole number from 1 to 64 (default 1: no cluster). */
-export function workerCount(value: string | undefined): number {
-  if (value === undefined || value.trim() === '') return 1
-  if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || Number(value) > 64) throw new UsageError('--workers / CINEPASS_WORKERS must be a whole number from 1 to 64')
-  return Number(value)
-}
-
-export function databaseOption(): Option {
-  return new Option('--database <path-or-url>', 'SQLite file or postgres:// URL (CINEPASS_DATABASE, default data/cinepass.db)')
-}
-
-async function main(argv: string[]): Promise<void> {
-  try {
-    await buildProgram().parseAsync(argv)
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      // Help and version exit 0; a usage mistake has already been explained by commander.
-      process.exitCode = error.exitCode === 0 ? 0 : 2
-      return
-    }
-    if (error instanceof UsageError) {
-      process.stderr.write(`cinepass: ${error.message}\n`)
-      process.exitCode = 2
-      return
-    }
-    process.stderr.write(`cinepass: ${error instanceof Error ? error.message : String(error)}\n`)
-    process.exitCode = 1
-  }
-}
-
-await main(process.argv)
+const code = await runCli(process.argv.slice(2), processIo())
+// A command that failed has said why; whatever it left open (a pool still connecting, a timer) must
+// not keep the process alive. Success ends on its own, or keeps serving.
+if (code !== 0) process.exit(code)

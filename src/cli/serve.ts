@@ -1,9 +1,14 @@
 import cluster, { type Worker } from 'node:cluster'
-import type { Config } from '../config.js'
-import { buildCore, createLogger, openStore, startServer } from '../server.js'
+import type { Logger } from 'pino'
+import type { Config } from '../config/config.js'
+import { redactDatabase } from '../config/database.js'
+import { counterStore, startupWarnings } from '../config/describe.js'
+import { createLogger } from '../logging/logger.js'
+import { buildCore, checkAddressFree, openStore, startServer } from '../server.js'
 import type { Core } from '../server.js'
 import type { Store } from '../core/store.js'
 import { prepareTestingServe, testingServePlugins, type TestingServeOptions } from '../testing/serve-options.js'
+import { VERSION } from '../version.js'
 import { lowerThreadpoolPriority } from './thread-priority.js'
 
 const DRAIN_TIMEOUT_MS = 10_000
@@ -19,6 +24,8 @@ const CRASH_LOOP_MS = 5_000
  * primary drains every worker, and the primary exits once they all have.
  */
 export async function serve(config: Config, workers = 1, testing: TestingServeOptions = { fixtures: undefined, autoApprove: undefined }): Promise<void> {
+  // A port in use is found before the database is opened (or created).
+  if (cluster.isPrimary) await checkAddressFree(config)
   if (workers > 1 && cluster.isPrimary) return servePrimary(config, workers, testing)
   const logger = createLogger(config.logLevel)
   const plugins = testingServePlugins(testing)
@@ -31,6 +38,7 @@ export async function serve(config: Config, workers = 1, testing: TestingServeOp
     process.send?.({ type: 'listening', url: server.url })
     return
   }
+  announceStart(logger, config)
   const store = testing.fixtures || testing.autoApprove !== undefined ? await openStore(config, 'serve') : undefined
   // Fixtures are in place before the server listens: whoever waits for /readyz finds them.
   if (store) await prepareTestingServe(buildCore(store, config), testing, logger).catch(async (error: unknown) => {
@@ -50,6 +58,7 @@ export async function serve(config: Config, workers = 1, testing: TestingServeOp
 
 async function servePrimary(config: Config, count: number, testing: TestingServeOptions): Promise<void> {
   const logger = createLogger(config.logLevel)
+  announceStart(logger, config)
   // Migrations, the first signing key and the demo happen once, here, before any worker races for them.
   const store = await openStore(config)
   try {
@@ -115,12 +124,28 @@ async function servePrimary(config: Config, count: number, testing: TestingServe
   onSignals((signal) => void stopAll(signal, 0))
 }
 
+/** The first log line: what this server runs with; then what looks wrong but need not stop it. */
+function announceStart(logger: Logger, config: Config): void {
+  logger.info(
+    {
+      version: VERSION,
+      database: redactDatabase(config.database),
+      counterStore: counterStore(config),
+      publicUrl: config.publicUrl,
+      signup: config.signup,
+      demo: config.demo,
+    },
+    'cinepass starting',
+  )
+  for (const warning of startupWarnings(config)) logger.warn(warning)
+}
+
 function onSignals(handler: (signal: string) => void): void {
   process.once('SIGTERM', () => handler('SIGTERM'))
   process.once('SIGINT', () => handler('SIGINT'))
 }
 
-function drain(logger: ReturnType<typeof createLogger>, signal: string, close: () => Promise<void>): void {
+function drain(logger: Logger, signal: string, close: () => Promise<void>): void {
   logger.info({ signal }, 'shutting down: finishing requests in flight')
   const timer = setTimeout(() => {
     logger.error('drain timeout passed; exiting')

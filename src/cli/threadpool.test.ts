@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { MAX_DEFAULT_HASH_CONCURRENCY } from '../core/hash-limits.js'
 import { temporaryDirectory } from '../test-support/fixtures.js'
 
 const DIST = fileURLToPath(new URL('../../dist/cli/', import.meta.url))
@@ -55,6 +56,11 @@ describe('the cinepass entry point', () => {
     const [entry, plain] = [await threadsOf('cinepass.cjs', env), await threadsOf('main.js', env)]
     expect(entry - plain).toBe(3 + 4 - 4)
   }, 60_000)
+
+  it('sizes the pool for the same default hashing cap as the hasher uses', () => {
+    const entry = readFileSync(join(DIST, 'cinepass.cjs'), 'utf8')
+    expect(Number(/const MAX_DEFAULT_HASH_CONCURRENCY = (\d+)/.exec(entry)?.[1])).toBe(MAX_DEFAULT_HASH_CONCURRENCY)
+  })
 
   it.skipIf(!HAS_PROC)('lowers the priority of the threadpool, where hashes run, and of the WAL checkpointer to CINEPASS_HASH_NICE, and leaves the event loop alone', async () => {
     const nices = await nicesOf('cinepass.cjs', { CINEPASS_HASH_CONCURRENCY: '2', CINEPASS_HASH_NICE: '7', NODE_ENV: 'production' })

@@ -106,12 +106,19 @@ export class AdminService {
     return this.deps.store.listApplications()
   }
 
-  /** Suspends or resumes the application owning `apiKey`. */
-  async setApplicationSuspended(apiKey: string, suspended: boolean): Promise<ApplicationRecord> {
-    const app = await this.deps.store.findApplicationByKeyHash(hashSecret(apiKey))
-    if (!app) throw new UsageError('no application has that API key')
+  /** Suspends or resumes the application named by its id or its API key. */
+  async setApplicationSuspended(idOrApiKey: string, suspended: boolean): Promise<ApplicationRecord> {
+    const app = await this.findApplication(idOrApiKey)
     await this.deps.store.setApplicationSuspended(app.id, suspended)
     return { ...app, suspended }
+  }
+
+  /** The application whose id or API key is `idOrApiKey`; a UsageError when there is none. */
+  async findApplication(idOrApiKey: string): Promise<ApplicationRecord> {
+    const { store } = this.deps
+    const app = (await store.findApplicationById(idOrApiKey)) ?? (await store.findApplicationByKeyHash(hashSecret(idOrApiKey)))
+    if (!app) throw new UsageError('no application has that id or API key')
+    return app
   }
 
   /**

@@ -1,6 +1,7 @@
 import { hash, parseOptions, verify, type Algorithm, type ParsedHashOptions } from '@node-rs/argon2'
 import { randomBytes } from 'node:crypto'
 import { AuthError } from './errors.js'
+import { DEFAULT_HASH_QUEUE, MAX_DEFAULT_HASH_CONCURRENCY } from './hash-limits.js'
 
 /**
  * How a hash waits for a slot. `low` (self-service sign-ups) may take only half of the waiting
@@ -30,9 +31,9 @@ export interface Argon2Options {
   memoryCost?: number
   timeCost?: number
   parallelism?: number
-  /** Hashes allowed to run at once; further calls queue. Default: 2 (this service's cores). */
+  /** Hashes allowed to run at once; further calls queue. Default: MAX_DEFAULT_HASH_CONCURRENCY. */
   maxConcurrent?: number
-  /** Calls allowed to wait for a slot; past it a call fails fast with 503 / code 9. */
+  /** Calls allowed to wait for a slot; past it a call fails fast with 503 / code 9. Default: DEFAULT_HASH_QUEUE. */
   maxQueued?: number
 }
 
@@ -57,7 +58,7 @@ export class Argon2Hasher implements PasswordHasher {
       timeCost: options.timeCost ?? DEFAULTS.timeCost,
       parallelism: options.parallelism ?? DEFAULTS.parallelism,
     }
-    this.#gate = new Gate(options.maxConcurrent ?? 2, options.maxQueued ?? 64)
+    this.#gate = new Gate(options.maxConcurrent ?? MAX_DEFAULT_HASH_CONCURRENCY, options.maxQueued ?? DEFAULT_HASH_QUEUE)
   }
 
   /** How many hashes wait for a slot now (for metrics). */

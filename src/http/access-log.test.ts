@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { loadConfig } from '../config.js'
+import { loadConfig } from '../config/config.js'
 import { call, startTestServer, type TestServer } from '../test-support/fixtures.js'
 
 const servers: TestServer[] = []

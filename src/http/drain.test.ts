@@ -2,7 +2,7 @@ import { stat } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { loadConfig } from '../config.js'
+import { loadConfig } from '../config/config.js'
 import { startServer, type RunningServer } from '../server.js'
 import { createTestApplication, createTestUser, temporaryDirectory } from '../test-support/fixtures.js'
 

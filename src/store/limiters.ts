@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import type { Redis as RedisClient } from 'ioredis'
 import type pgModule from 'pg'
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
-import { isPostgresUrl } from '../config.js'
+import { isPostgresUrl } from '../config/database.js'
 import type { Counter, CounterFactory, CounterState, LimitSpec } from '../core/rate-limits.js'
 import { DEFAULT_MEMORY_LIMITER_KEYS, MemoryCounter } from './memory-counters.js'
 
@@ -17,6 +17,11 @@ export interface LimiterBackend {
   kind: 'memory' | 'redis' | 'postgres'
   counters: CounterFactory
   close(): Promise<void>
+  /**
+   * For a backend on another server: resolves with null once it answers, or with why it did not
+   * within `timeoutMs` (the counters then fall back to this process's memory until it does).
+   */
+  reachable?(timeoutMs: number): Promise<Error | null>
 }
 
 const KEY_PREFIX = 'cinepass'
@@ -60,6 +65,20 @@ export function redisLimiterBackend(url: string, keyPrefix = KEY_PREFIX): Limite
   client.on('error', () => {})
   return {
     kind: 'redis',
+    reachable: (timeoutMs) =>
+      new Promise((resolve) => {
+        if (client.status === 'ready') return resolve(null)
+        const done = (failure: Error | null): void => {
+          clearTimeout(timer)
+          client.off('ready', onReady)
+          client.off('error', done)
+          resolve(failure)
+        }
+        const onReady = (): void => done(null)
+        const timer = setTimeout(() => done(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+        client.once('ready', onReady)
+        client.once('error', done)
+      }),
     counters: (spec) =>
       new FlexibleCounter(
         new RateLimiterRedis({

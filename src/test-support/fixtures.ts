@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { loadConfig, type Config } from '../config.js'
+import { loadConfig, type Config } from '../config/config.js'
 import { ManualClock } from '../core/clock.js'
 import type { Store } from '../core/store.js'
 import { canonicalUrl } from '../http/paths.js'
@@ -108,7 +108,7 @@ export async function startTestServer(
   const postgres = options.backend === 'postgres' ? await createTemporaryPostgresDatabase() : undefined
   const dbPath = postgres?.url ?? join(dir.path, 'cinepass.db')
   // The API rate limit is off (wire.md: "0 … for benchmarks, tests") unless a test sets it; the login throttles stay on.
-  const config = loadConfig({ CINEPASS_DATABASE: dbPath, CINEPASS_PORT: '0', NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', ...options.env })
+  const config = loadConfig({ CINEPASS_DATABASE: dbPath, CINEPASS_PORT: '0', NODE_ENV: 'production', CINEPASS_SIGNUP: 'open', CINEPASS_RATE_LIMIT: '0', ...options.env })
   const server = await startServer(config, {
     ...(options.store ? { store: options.store } : {}),
     ...(options.overrides ? { overrides: options.overrides } : {}),

@@ -9,7 +9,7 @@
  * ```
  */
 import { Argon2Hasher } from '../core/password.js'
-import { loadConfig } from '../config.js'
+import { loadConfig } from '../config/config.js'
 import { openStore, startServer } from '../server.js'
 import { approveAs, deny } from './approval.js'
 import { TestClock } from './clock.js'

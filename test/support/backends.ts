@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/config.js'
 import { buildCore, openStore } from '../../src/server.js'
 import { temporaryDirectory, testBackends, type BackendKind } from '../../src/test-support/fixtures.js'
 import { createTemporaryPostgresDatabase } from '../../src/test-support/postgres.js'

@@ -33,7 +33,7 @@ export async function spawnServer(database: string, env: NodeJS.ProcessEnv = {},
     // The 'cinepass listening' line is logged at info: the level stays there.
     // Every load comes from 127.0.0.1: the per-address API limit (tested on its own) is off unless a
     // test sets it.
-    env: { ...process.env, NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', ...env, CINEPASS_LOG_LEVEL: 'info' },
+    env: { ...process.env, NODE_ENV: 'production', CINEPASS_SIGNUP: 'open', CINEPASS_RATE_LIMIT: '0', ...env, CINEPASS_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   started.add(child)

@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../core/errors.js'
 import { TransactionBatcher } from '../batching/transaction-batcher.js'
@@ -7,6 +5,7 @@ import { all, perform, type Work } from '../sql/queryable.js'
 import type { SessionWithAccountRow } from '../sql/rows.js'
 import { sessionsWithAccountsSql } from '../sql/sessions.js'
 import { SqlStore } from '../sql/sql-store.js'
+import { createPrivateDatabaseFile, makePrivate } from './file-modes.js'
 import { startCheckpointer, type Checkpointer } from './checkpointer.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { PreparedStatements, type SqliteConnection } from './sqlite-connection.js'
@@ -66,7 +65,7 @@ export class SqliteStore extends SqlStore {
 
   /** Opens (creating if needed) the database file and applies pending migrations. */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+    if (path !== ':memory:') createPrivateDatabaseFile(path)
     let db: Database.Database
     try {
       db = new Database(path)
@@ -74,6 +73,7 @@ export class SqliteStore extends SqlStore {
       throw new StoreUnavailableError(error)
     }
     db.pragma('journal_mode = WAL')
+    if (path !== ':memory:') makePrivate(path)
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     db.pragma('busy_timeout = 5000')
     db.pragma('foreign_keys = ON')
@@ -111,7 +111,9 @@ export class SqliteStore extends SqlStore {
 
   /** Copies the database to `target` while it stays in use (SQLite's online backup). */
   async backup(target: string): Promise<void> {
+    createPrivateDatabaseFile(target)
     await this.#run(() => this.#db.backup(target))
+    makePrivate(target)
   }
 
   // Every read runs through here, so driver errors that mean "the database is unusable now" become

@@ -1,10 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { defaultHashConcurrency, loadAbuseConfig } from './abuse-config.js'
+import { defaultHashConcurrency, loadAbuseConfig } from './abuse.js'
 
 const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0
-if (!HAS_TASKSET) console.warn('abuse-config.test.ts: the pinned-process case is skipped, `taskset` (util-linux) is missing or cannot pin')
+if (!HAS_TASKSET) console.warn('config/abuse.test.ts: the pinned-process case is skipped, `taskset` (util-linux) is missing or cannot pin')
 
 describe('password hashes at once', () => {
   it('defaultHashConcurrency() runs one hash per core the process may use, at most 2', () => {
@@ -25,7 +25,7 @@ describe('password hashes at once', () => {
   })
 
   it.skipIf(!HAS_TASKSET)('a process pinned to one core hashes one password at a time', () => {
-    const module = fileURLToPath(new URL('../dist/abuse-config.js', import.meta.url))
+    const module = fileURLToPath(new URL('../../dist/config/abuse.js', import.meta.url))
     const script = `import(${JSON.stringify(module)}).then((m) => process.stdout.write(String(m.loadAbuseConfig({}).hashConcurrency)))`
     const pinned = execFileSync('taskset', ['-c', '0', process.execPath, '-e', script], { encoding: 'utf8' })
     expect(pinned).toBe('1')

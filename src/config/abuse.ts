@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os'
-import { UsageError } from './core/errors.js'
-import { DEFAULT_ABUSE_SETTINGS, type AbuseSettings } from './core/rate-limits.js'
-import { DEFAULT_MEMORY_LIMITER_KEYS } from './store/memory-counters.js'
+import { UsageError } from '../core/errors.js'
+import { DEFAULT_HASH_QUEUE, MAX_DEFAULT_HASH_CONCURRENCY } from '../core/hash-limits.js'
+import { DEFAULT_ABUSE_SETTINGS, type AbuseSettings } from '../core/rate-limits.js'
+import { DEFAULT_MEMORY_LIMITER_KEYS } from '../store/memory-counters.js'
+import { wholeNumber, type Raw } from './parse.js'
 
 /** The abuse-resistance settings of a cinepass process (docs/abuse-resistance.md lists them). */
 export interface AbuseConfig {
@@ -19,36 +21,35 @@ export interface AbuseConfig {
   hashNice: number
 }
 
+export const DEFAULT_HASH_NICE = 10
+// Counts and rates: any whole number up to this (0 turns a limit off where that is allowed).
+const MAX_COUNT = 1_000_000_000
+
 /**
  * Password hashes one process runs at once when CINEPASS_HASH_CONCURRENCY is not set: one per core the
  * process may run on (its CPU affinity counts, so a process pinned to one core gets 1), shared among the
- * `processes` serving the port, and at most 2. Hashes beyond the cores only wait for each other, each
- * holding its 19 MiB of argon2 memory meanwhile.
+ * `processes` serving the port, and at most MAX_DEFAULT_HASH_CONCURRENCY. Hashes beyond the cores only
+ * wait for each other, each holding its 19 MiB of argon2 memory meanwhile.
  */
 export function defaultHashConcurrency(processes = 1, cores = availableParallelism()): number {
-  return Math.max(1, Math.min(2, Math.floor(cores / processes)))
+  return Math.max(1, Math.min(MAX_DEFAULT_HASH_CONCURRENCY, Math.floor(cores / processes)))
 }
 
 /**
  * Reads the CINEPASS_* abuse settings; a malformed value is a UsageError naming the variable.
  * `processes`: how many processes serve the port (cluster workers), for the defaults they share.
  */
-export function loadAbuseConfig(env: NodeJS.ProcessEnv, processes = 1): AbuseConfig {
+export function loadAbuseConfig(env: Record<string, Raw>, processes = 1): AbuseConfig {
   const d = DEFAULT_ABUSE_SETTINGS
-  const n = (name: string, fallback: number, min = 0, max = 1_000_000_000): number => {
-    const value = env[name]
-    if (value === undefined || value.trim() === '') return fallback
-    if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
-      throw new UsageError(`${name} must be a whole number from ${min} to ${max}`)
-    }
-    return Number(value)
-  }
+  const n = (name: string, fallback: number, min = 0, max = MAX_COUNT): number => wholeNumber(name, env[name], { min, max }, fallback)
   const trustProxy = (env.CINEPASS_TRUST_PROXY ?? '')
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '')
   for (const entry of trustProxy) {
-    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry)) throw new UsageError('CINEPASS_TRUST_PROXY must be a comma-separated list of addresses or CIDRs')
+    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry)) {
+      throw new UsageError(`CINEPASS_TRUST_PROXY must be a comma-separated list of addresses or CIDRs, not "${env.CINEPASS_TRUST_PROXY}"`)
+    }
   }
   return {
     limits: {
@@ -69,7 +70,7 @@ export function loadAbuseConfig(env: NodeJS.ProcessEnv, processes = 1): AbuseCon
     redisUrl: env.CINEPASS_REDIS_URL?.trim() || null,
     limiterMemoryKeys: n('CINEPASS_LIMITER_MEMORY_KEYS', DEFAULT_MEMORY_LIMITER_KEYS, 1000),
     hashConcurrency: n('CINEPASS_HASH_CONCURRENCY', defaultHashConcurrency(processes), 1),
-    hashQueue: n('CINEPASS_HASH_QUEUE', 64, 0),
-    hashNice: n('CINEPASS_HASH_NICE', 10, 0, 19),
+    hashQueue: n('CINEPASS_HASH_QUEUE', DEFAULT_HASH_QUEUE, 0),
+    hashNice: n('CINEPASS_HASH_NICE', DEFAULT_HASH_NICE, 0, 19),
   }
 }
