@@ -4,7 +4,7 @@ import type { CliIo } from './io.js'
 import { printResult } from './output.js'
 import { secretArgument } from './secrets.js'
 
-/** `cinepass apps create|list|suspend|resume`. */
+/** `cinepass apps create|list|suspend|resume|rotate-key|delete`. */
 export function appsCommand(io: CliIo): Command {
   const apps = new Command('apps').description('manage applications (API keys and read access tokens)')
 
@@ -55,5 +55,41 @@ export function appsCommand(io: CliIo): Command {
       })
     })
   }
+
+  withDatabaseOptions(
+    apps
+      .command('rotate-key <id_or_api_key>')
+      .description(
+        'give the application with this id or API key ("-": read it from standard input) a new API key and read access token; ' +
+          'the old ones, and v4 access tokens issued through the old key, are refused within a second',
+      ),
+  ).action(async (idOrKey: string, options: DatabaseOptions) => {
+    const named = await secretArgument(io, idOrKey)
+    await withCore(io, options, async ({ admin }) => {
+      const rotated = await admin.rotateApplicationKey(named)
+      printResult(
+        io,
+        options.json === true,
+        { id: rotated.id, api_key: rotated.api_key, read_access_token: rotated.read_access_token },
+        [
+          `application ${rotated.id} "${rotated.name}" has a new key; keep these, they are not shown again:`,
+          `  API key (v3):              ${rotated.api_key}`,
+          `  read access token (v4):    ${rotated.read_access_token}`,
+        ].join('\n'),
+      )
+    })
+  })
+
+  withDatabaseOptions(
+    apps
+      .command('delete <id_or_api_key>')
+      .description('delete the application with this id or API key ("-": read it from standard input) and end all its sessions and tokens'),
+  ).action(async (idOrKey: string, options: DatabaseOptions) => {
+    const named = await secretArgument(io, idOrKey)
+    await withCore(io, options, async ({ admin }) => {
+      const app = await admin.deleteApplication(named)
+      printResult(io, options.json === true, { id: app.id, name: app.name, deleted: true }, `application ${app.id} "${app.name}" deleted; its sessions and tokens ended`)
+    })
+  })
   return apps
 }

@@ -14,13 +14,12 @@ export async function secretArgument(io: CliIo, value: string): Promise<string> 
 }
 
 /**
- * A new password: from standard input with --password-stdin; otherwise prompted for (twice, not
- * echoed) when standard input is a terminal. A script must say --password-stdin, so that a
- * forgotten flag never takes whatever happens to be on standard input as a password.
+ * A new password: prompted for (twice, not echoed) when standard input is a terminal; otherwise, or
+ * with --password-stdin, read from standard input (without its final line break). An empty one is
+ * refused later, as every empty password is.
  */
 export async function newPassword(io: CliIo, passwordStdin: boolean | undefined): Promise<string> {
-  if (passwordStdin) return readStdin(io)
-  if (!io.stdin.isTTY) throw new UsageError('give the password on standard input with --password-stdin, or run on a terminal to be asked for it')
+  if (passwordStdin || !io.stdin.isTTY) return readStdin(io)
   const first = await promptHidden(io, 'new password: ')
   const again = await promptHidden(io, 'the same again: ')
   if (first !== again) throw new UsageError('the two passwords differ; nothing was changed')

@@ -113,6 +113,31 @@ export class AdminService {
     return { ...app, suspended }
   }
 
+  /**
+   * Gives the application named by its id or API key a new API key and read access token, shown
+   * only here. Every running server refuses the old key within its application cache's lifetime
+   * (1 s), and so every JWT that names it as its `aud`: the old read access token, and the v4 access
+   * tokens issued through the old key. Sessions stay the application's.
+   */
+  async rotateApplicationKey(idOrApiKey: string): Promise<CreatedApplication> {
+    const app = await this.findApplication(idOrApiKey)
+    const apiKey = randomHex(this.deps.random, 16)
+    const apiKeyHash = hashSecret(apiKey)
+    if (!(await this.deps.store.setApplicationKeyHash(app.id, apiKeyHash))) throw new UsageError('no application has that id or API key')
+    const rotated = { ...app, apiKeyHash }
+    return { id: app.id, name: app.name, api_key: apiKey, read_access_token: await this.readAccessToken(rotated, apiKey) }
+  }
+
+  /**
+   * Deletes the application named by its id or API key with everything of it (sessions, guest
+   * sessions, request tokens, access tokens), in one transaction; its key is refused from then on.
+   */
+  async deleteApplication(idOrApiKey: string): Promise<ApplicationRecord> {
+    const app = await this.findApplication(idOrApiKey)
+    if (!(await this.deps.store.deleteApplication(app.id))) throw new UsageError('no application has that id or API key')
+    return app
+  }
+
   /** The application whose id or API key is `idOrApiKey`; a UsageError when there is none. */
   async findApplication(idOrApiKey: string): Promise<ApplicationRecord> {
     const { store } = this.deps
@@ -165,6 +190,16 @@ export class AdminService {
     const account = await this.#account(username)
     await this.deps.store.setAccountDisabled(account.id, disabled, this.deps.clock.now())
     return { ...account, disabled }
+  }
+
+  /**
+   * Deletes the user with everything of theirs (sessions, website sessions, access tokens, the
+   * request tokens they approved), in one transaction. The username may be taken again afterwards.
+   */
+  async deleteUser(username: string): Promise<AccountRecord> {
+    const account = await this.#account(username)
+    if (!(await this.deps.store.deleteAccount(account.id))) throw new UsageError(`no user is named "${username}"`)
+    return account
   }
 
   /** Sets a new password and ends every session of the user, so a stolen one stops working. */

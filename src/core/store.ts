@@ -33,6 +33,17 @@ export interface Store {
   listApplications(): Promise<ApplicationRecord[]>
   /** False when no such application exists. */
   setApplicationSuspended(id: string, suspended: boolean): Promise<boolean>
+  /**
+   * Replaces the application's API key (its hash). Its sessions, guest sessions and access tokens
+   * stay the application's. False when no such application exists.
+   */
+  setApplicationKeyHash(id: string, apiKeyHash: string): Promise<boolean>
+  /**
+   * Deletes the application and, in the same transaction, every row that names it: its sessions,
+   * guest sessions, request tokens (v3 and v4) and v4 access tokens. False when no such application
+   * exists (and then nothing changed).
+   */
+  deleteApplication(id: string): Promise<boolean>
 
   /** Creates an account with the next integer id; null when the username is taken (case-insensitively). */
   insertAccount(account: NewAccount): Promise<AccountRecord | null>
@@ -55,6 +66,12 @@ export interface Store {
    * password change made meanwhile). False when no such account exists or the guard failed.
    */
   setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Promise<boolean>
+  /**
+   * Deletes the account and, in the same transaction, every row that names it: its sessions, website
+   * sessions, v4 access tokens and the request tokens (v3 and v4) it approved or denied. Its username
+   * is free again afterwards. False when no such account exists (and then nothing changed).
+   */
+  deleteAccount(id: number): Promise<boolean>
 
   insertRequestToken(token: RequestTokenRecord): Promise<void>
   findRequestToken(tokenHash: string): Promise<RequestTokenRecord | null>

@@ -342,6 +342,100 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.setAccountDisabled(999_999_999, true, now)).toBe(false)
     })
 
+    /** One of everything an application and an account can have, made through the store's own steps. */
+    const everythingOf = async (owner: ApplicationRecord, account: AccountRecord) => {
+      const session = { sessionHash: hex(32), appId: owner.id, accountId: account.id, createdAt: now, expiresAt: null }
+      await store.insertSession(session)
+      const guest = { sessionHash: hex(32), appId: owner.id, createdAt: now, expiresAt: now + 86_400_000 }
+      await store.insertGuestSession(guest)
+      const web = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 1000 }
+      await store.insertWebSession(web)
+      const approved = pendingToken(owner.id)
+      await store.insertRequestToken(approved)
+      await store.approveRequestToken({ tokenHash: approved.tokenHash, accountId: account.id, now })
+      const pending = pendingToken(owner.id)
+      await store.insertRequestToken(pending)
+      const v4Token = (): V4RequestTokenRecord => ({ idHash: hex(32), appId: owner.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending', accountId: null, consumedAt: null })
+      const consumed = v4Token()
+      await store.insertV4RequestToken(consumed)
+      await store.approveV4RequestToken(consumed.idHash, account.id, now)
+      const access = { idHash: hex(32), appId: owner.id, createdAt: now, revokedAt: null }
+      expect(await store.createAccessTokenFromRequestToken(consumed.idHash, owner.id, now, access)).toEqual({ ok: true, accountId: account.id })
+      const v4Pending = v4Token()
+      await store.insertV4RequestToken(v4Pending)
+      return {
+        /** Which of them are still stored. */
+        left: async () => ({
+          session: (await store.findSession(session.sessionHash)) !== null,
+          guest: (await store.findGuestSession(guest.sessionHash)) !== null,
+          web: (await store.findWebSession(web.sessionHash)) !== null,
+          approved: (await store.findRequestToken(approved.tokenHash)) !== null,
+          pending: (await store.findRequestToken(pending.tokenHash)) !== null,
+          v4Consumed: (await store.findV4RequestToken(consumed.idHash)) !== null,
+          v4Pending: (await store.findV4RequestToken(v4Pending.idHash)) !== null,
+          access: (await store.findAccessToken(access.idHash)) !== null,
+        }),
+      }
+    }
+    const ALL_LEFT = { session: true, guest: true, web: true, approved: true, pending: true, v4Consumed: true, v4Pending: true, access: true }
+
+    it('setApplicationKeyHash() replaces the key, keeping the application and its sessions, and reports unknown ids', async () => {
+      const rotating = newApp()
+      await store.insertApplication(rotating)
+      const held = await everythingOf(rotating, alice)
+      const newHash = hex(32)
+      expect(await store.setApplicationKeyHash(rotating.id, newHash)).toBe(true)
+      expect(await store.findApplicationByKeyHash(rotating.apiKeyHash)).toBeNull()
+      expect(await store.findApplicationByKeyHash(newHash)).toEqual({ ...rotating, apiKeyHash: newHash })
+      expect(await held.left()).toEqual(ALL_LEFT)
+      expect(await store.setApplicationKeyHash(hex(12), hex(32))).toBe(false)
+    })
+
+    it('deleteApplication() deletes the application with every row of it, and nothing of another', async () => {
+      const doomed = newApp()
+      await store.insertApplication(doomed)
+      const carol = (await store.insertAccount(newAccount(`carol_${hex(3)}`)))!
+      const gone = await everythingOf(doomed, carol)
+      const kept = await everythingOf(app, carol)
+      expect(await store.deleteApplication(doomed.id)).toBe(true)
+      expect(await store.findApplicationById(doomed.id)).toBeNull()
+      expect(await store.findApplicationByKeyHash(doomed.apiKeyHash)).toBeNull()
+      expect((await store.listApplications()).map((a) => a.id)).not.toContain(doomed.id)
+      // Website sessions belong to the account, not to an application.
+      expect(await gone.left()).toEqual({ session: false, guest: false, web: true, approved: false, pending: false, v4Consumed: false, v4Pending: false, access: false })
+      expect(await kept.left()).toEqual(ALL_LEFT)
+      expect(await store.findAccountById(carol.id)).not.toBeNull()
+      expect(await store.deleteApplication(doomed.id)).toBe(false)
+    })
+
+    it('deleteAccount() deletes the account with every row of it, nothing of another, and frees the username', async () => {
+      const hank = (await store.insertAccount(newAccount(`hank_${hex(3)}`)))!
+      const gone = await everythingOf(app, hank)
+      const kept = await everythingOf(app, bob)
+      expect(await store.deleteAccount(hank.id)).toBe(true)
+      expect(await store.findAccountById(hank.id)).toBeNull()
+      expect(await store.findAccountByUsername(hank.username)).toBeNull()
+      // Pending request tokens were nobody's yet: they stay the application's.
+      expect(await gone.left()).toEqual({ session: false, guest: true, web: false, approved: false, pending: true, v4Consumed: false, v4Pending: true, access: false })
+      expect(await kept.left()).toEqual(ALL_LEFT)
+      expect(await store.findApplicationById(app.id)).toEqual(app)
+      expect(await store.deleteAccount(hank.id)).toBe(false)
+      const again = await store.insertAccount(newAccount(hank.username.toUpperCase()))
+      expect(again?.id).toBeGreaterThan(hank.id)
+    })
+
+    it('deleteApplication() and deleteAccount() racing with new sessions of theirs leave no row behind', async () => {
+      const raced = newApp()
+      await store.insertApplication(raced)
+      const ivy = (await store.insertAccount(newAccount(`ivy_${hex(3)}`)))!
+      const sessions = Array.from({ length: 10 }, () => ({ sessionHash: hex(32), appId: raced.id, accountId: ivy.id, createdAt: now, expiresAt: null }))
+      // Each insert either lands before the deletion (and is deleted with it) or is refused after it.
+      const outcomes = await Promise.allSettled([...sessions.map((session) => store.insertSession(session)), store.deleteApplication(raced.id)])
+      expect(outcomes.at(-1)).toEqual({ status: 'fulfilled', value: true })
+      for (const session of sessions) expect(await store.findSession(session.sessionHash)).toBeNull()
+      expect(await store.deleteAccount(ivy.id)).toBe(true)
+    })
+
     it('setAccountPassword() replaces the hash and, when asked, ends the sessions', async () => {
       const erin = (await store.insertAccount(newAccount(`erin_${hex(3)}`)))!
       const kept = { ...newSession(), accountId: erin.id }

@@ -4,7 +4,7 @@ import type { AccountRecord, ConsumeResult, GuestSessionRecord, PoolStats, Reque
 import { InsertBatcher } from '../batching/insert-batcher.js'
 import { KeyedWriteBatcher } from '../batching/keyed-write-batcher.js'
 import { LookupBatcher } from '../batching/lookup-batcher.js'
-import { accountsByIdSql } from '../sql/accounts.js'
+import { HIGHEST_ACCOUNT_ID_SQL, accountsByIdSql } from '../sql/accounts.js'
 import { GUEST_SESSIONS } from '../sql/guest-sessions.js'
 import { numbered, performAsync, type AsyncQueryable, type Param, type Work } from '../sql/queryable.js'
 import { REQUEST_TOKENS, createSessionFromRequestToken } from '../sql/request-tokens.js'
@@ -90,6 +90,9 @@ class PgQueryable implements AsyncQueryable {
 export class PostgresStore extends SqlStore {
   readonly kind = 'postgres'
   protected readonly maxParams = MAX_PARAMS
+  protected readonly forUpdate = ' FOR UPDATE'
+  // A sequence numbers the accounts: it never goes back.
+  protected readonly reusesDeletedIds = false
   readonly #pool: pg.Pool
   readonly #onPool: PgQueryable
   #closing: Promise<void> | undefined
@@ -318,8 +321,8 @@ export class PostgresStore extends SqlStore {
       // A copy may take longer than a request's statement budget.
       await client.query('SET LOCAL statement_timeout = 0')
       await performAsync(snapshot.replaceAll(content, this.maxParams), new PgQueryable(client))
-      // Copied accounts keep their ids; new ones continue after the highest.
-      await client.query("SELECT setval(pg_get_serial_sequence('accounts', 'id'), COALESCE((SELECT MAX(id) FROM accounts), 0) + 1, false)")
+      // Copied accounts keep their ids; new ones continue after the highest, deleted ones included.
+      await client.query(`SELECT setval(pg_get_serial_sequence('accounts', 'id'), ${HIGHEST_ACCOUNT_ID_SQL} + 1, false)`)
     })
   }
 }

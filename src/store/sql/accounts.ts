@@ -26,10 +26,23 @@ export const ACCOUNTS: Table<AccountRecord> = {
 /** Accounts whose id is among a list; `idIn` is how the dialect takes one (`IN …`, `= ANY(…)`). */
 export const accountsByIdSql = (idIn: string): string => `SELECT * FROM accounts WHERE id ${idIn}`
 
-export function* insertAccount(account: NewAccount): Work<AccountRecord | null> {
+/** The meta key holding the highest id of a deleted account: no new account ever takes an id up to it. */
+export const HIGHEST_DELETED_ACCOUNT_ID = 'accounts.highest_deleted_id'
+
+/** The highest account id ever given out, deleted accounts included (an SQL expression). */
+export const HIGHEST_ACCOUNT_ID_SQL = `(SELECT MAX(n) FROM (
+  SELECT COALESCE(MAX(id), 0) AS n FROM accounts
+  UNION ALL SELECT CAST(value AS INTEGER) FROM meta WHERE key = '${HIGHEST_DELETED_ACCOUNT_ID}') AS ids)`
+
+/**
+ * Creates an account; null when the username is taken. With `numberHere` the statement picks the id
+ * itself, after every id ever given out: for a backend whose own numbering would give a deleted
+ * account's id again (SQLite takes the highest row's id plus one) and whose writes run one at a time.
+ */
+export function* insertAccount(account: NewAccount, numberHere = false): Work<AccountRecord | null> {
   const row = yield* get<AccountRow>(
-    `INSERT INTO accounts (object_id, username, username_key, name, email, language, country, include_adult, password_hash, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO accounts (${numberHere ? 'id, ' : ''}object_id, username, username_key, name, email, language, country, include_adult, password_hash, created_at)
+     VALUES (${numberHere ? `${HIGHEST_ACCOUNT_ID_SQL} + 1, ` : ''}?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (username_key) DO NOTHING RETURNING *`,
     account.objectId,
     account.username,
@@ -85,4 +98,25 @@ export function* setAccountPassword(id: number, passwordHash: string, endSession
     (yield* run('UPDATE accounts SET password_hash = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR password_hash = ?)', passwordHash, id, guard, guard)) === 1
   if (changed && endSessions) yield* endAccountCredentials(id, now)
   return changed
+}
+
+/**
+ * Runs in one transaction (several statements). `forUpdate` is how the dialect locks the account's
+ * row first (` FOR UPDATE`, or nothing where writes run one at a time), so that no row naming it can
+ * be added between the deletions below: a racing insert waits, then is refused.
+ */
+export function* deleteAccount(id: number, forUpdate: string): Work<boolean> {
+  if (!(yield* get(`SELECT id FROM accounts WHERE id = ?${forUpdate}`, id))) return false
+  for (const table of ['sessions', 'web_sessions', 'access_tokens', 'request_tokens', 'v4_request_tokens']) {
+    yield* run(`DELETE FROM ${table} WHERE account_id = ?`, id)
+  }
+  yield* run('DELETE FROM accounts WHERE id = ?', id)
+  // Clients keep account ids: a new account must never be given a deleted one's.
+  yield* run(
+    `INSERT INTO meta (key, value) VALUES (?, ?)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)`,
+    HIGHEST_DELETED_ACCOUNT_ID,
+    String(id),
+  )
+  return true
 }

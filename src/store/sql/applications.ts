@@ -38,3 +38,19 @@ export function* listApplications(): Work<ApplicationRecord[]> {
 export function* setApplicationSuspended(id: string, suspended: boolean): Work<boolean> {
   return (yield* run('UPDATE applications SET suspended = ? WHERE id = ?', suspended, id)) === 1
 }
+
+export function* setApplicationKeyHash(id: string, apiKeyHash: string): Work<boolean> {
+  return (yield* run('UPDATE applications SET api_key_hash = ? WHERE id = ?', apiKeyHash, id)) === 1
+}
+
+/**
+ * Runs in one transaction (several statements), the application's row locked first (`forUpdate`, as
+ * `deleteAccount` takes it) so that no row naming it can be added meanwhile.
+ */
+export function* deleteApplication(id: string, forUpdate: string): Work<boolean> {
+  if (!(yield* get(`SELECT id FROM applications WHERE id = ?${forUpdate}`, id))) return false
+  for (const table of ['sessions', 'guest_sessions', 'access_tokens', 'request_tokens', 'v4_request_tokens']) {
+    yield* run(`DELETE FROM ${table} WHERE app_id = ?`, id)
+  }
+  return (yield* run('DELETE FROM applications WHERE id = ?', id)) === 1
+}

@@ -39,6 +39,10 @@ export abstract class SqlStore implements Store {
   abstract readonly kind: string
   /** Most parameters one statement of a snapshot copy may carry. */
   protected abstract readonly maxParams: number
+  /** How a transaction locks a row it reads (` FOR UPDATE`), or '' where writes run one at a time. */
+  protected abstract readonly forUpdate: string
+  /** True when the backend would give a deleted account's id to a new one (SQLite's rowids). */
+  protected abstract readonly reusesDeletedIds: boolean
   // The session check is the most frequent request: the checks of one event-loop turn share one
   // statement (one round trip; on SQLite, one taking of the file's read locks).
   readonly #sessionChecks = new LookupBatcher<string, SessionWithAccountRow>(
@@ -100,8 +104,16 @@ export abstract class SqlStore implements Store {
     return this.write(() => applications.setApplicationSuspended(id, suspended))
   }
 
+  setApplicationKeyHash(id: string, apiKeyHash: string): Promise<boolean> {
+    return this.write(() => applications.setApplicationKeyHash(id, apiKeyHash))
+  }
+
+  deleteApplication(id: string): Promise<boolean> {
+    return this.transaction(() => applications.deleteApplication(id, this.forUpdate))
+  }
+
   insertAccount(account: NewAccount): Promise<AccountRecord | null> {
-    return this.write(() => accounts.insertAccount(account))
+    return this.write(() => accounts.insertAccount(account, this.reusesDeletedIds))
   }
 
   findAccountByUsername(username: string): Promise<AccountRecord | null> {
@@ -126,6 +138,10 @@ export abstract class SqlStore implements Store {
 
   setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Promise<boolean> {
     return this.transaction(() => accounts.setAccountPassword(id, passwordHash, endSessions, now, expectedHash))
+  }
+
+  deleteAccount(id: number): Promise<boolean> {
+    return this.transaction(() => accounts.deleteAccount(id, this.forUpdate))
   }
 
   insertRequestToken(token: RequestTokenRecord): Promise<void> {

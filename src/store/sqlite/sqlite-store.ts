@@ -49,6 +49,8 @@ const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|CANTOPEN|READONLY|NOM
 export class SqliteStore extends SqlStore {
   readonly kind = 'sqlite'
   protected readonly maxParams = MAX_PARAMS
+  protected readonly forUpdate = ''
+  protected readonly reusesDeletedIds = true
   readonly path: string
   readonly #db: Database.Database
   readonly #connection: SqliteConnection
