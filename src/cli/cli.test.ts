@@ -96,7 +96,7 @@ describe('cinepass CLI', () => {
   it.each([
     { name: 'a taken username', args: ['users', 'create', '--username', 'ADA', '--password-stdin'], stdin: 'x', message: /taken/ },
     { name: 'an empty password', args: ['users', 'create', '--username', 'carol', '--password-stdin'], stdin: '\n', message: /password is empty/ },
-    { name: 'a missing --password-stdin', args: ['users', 'create', '--username', 'dave'], stdin: 'x', message: /--password-stdin/ },
+    { name: 'an empty standard input without --password-stdin', args: ['users', 'create', '--username', 'dave'], stdin: '', message: /password is empty/ },
     { name: 'an unknown API key', args: ['apps', 'suspend', 'f'.repeat(32)], stdin: '', message: /no application/ },
     { name: 'an unknown user', args: ['users', 'disable', 'nobody'], stdin: '', message: /no user/ },
     { name: 'an unknown signing key', args: ['keys', 'retire', 'abc'], stdin: '', message: /no live signing key/ },

@@ -302,6 +302,125 @@ describe('the admin CLI', () => {
   })
 })
 
+describe('apps rotate-key, apps delete and users delete', () => {
+  let dir: ReturnType<typeof temporaryDirectory>
+  let db: string
+  beforeAll(() => {
+    dir = temporaryDirectory()
+    db = join(dir.path, 'ends.db')
+  })
+  afterAll(() => dir.remove())
+
+  const json = (run: CliRun): Record<string, unknown> => {
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toBe('')
+    expect(run.stdout.endsWith('\n') && run.stdout.split('\n').length === 2, run.stdout).toBe(true)
+    return JSON.parse(run.stdout) as Record<string, unknown>
+  }
+  const created = async (name: string) => json(await cinepassProcess(['apps', 'create', '--name', name, '--database', db, '--json'])) as { id: string; api_key: string; read_access_token: string }
+
+  it('refuse every mistake with one line on stderr and exit 2, and change nothing', async () => {
+    const app = await created('Kept')
+    json(await cinepassProcess(['users', 'create', '--username', 'kept', '--database', db, '--json'], { stdin: 'kept password' }))
+    const before = await contentOf(db)
+    const mistakes: { args: string[]; stdin?: string; line: string | RegExp }[] = [
+      { args: ['apps', 'rotate-key', 'a'.repeat(24)], line: 'cinepass: no application has that id or API key' },
+      { args: ['apps', 'rotate-key', '-'], stdin: '', line: 'cinepass: "-" reads the value from standard input, which was empty' },
+      { args: ['apps', 'delete', 'f'.repeat(32)], line: 'cinepass: no application has that id or API key' },
+      { args: ['apps', 'delete', '-'], stdin: '\n', line: 'cinepass: "-" reads the value from standard input, which was empty' },
+      { args: ['apps', 'delete'], line: `cinepass: missing required argument 'id_or_api_key' (see "cinepass apps delete --help")` },
+      { args: ['apps', 'delete', app.id, 'extra'], line: /^cinepass: too many arguments for 'delete'\. Expected 1 argument but got 2\. \(see "cinepass apps delete --help"\)$/ },
+      { args: ['users', 'delete', 'kept', '--frobnicate'], line: `cinepass: unknown option '--frobnicate' (see "cinepass users delete --help")` },
+      { args: ['users', 'delete', 'nobody'], line: 'cinepass: no user is named "nobody"' },
+      { args: ['users', 'delete', 'not a username!'], line: 'cinepass: no user is named "not a username!"' },
+      { args: ['users', 'create', '--username', 'empty'], stdin: '', line: 'cinepass: the password is empty' },
+      { args: ['users', 'set-password', 'kept'], stdin: '\n', line: 'cinepass: the password is empty' },
+      { args: ['users', 'set-password', 'nobody'], stdin: 'a password', line: 'cinepass: no user is named "nobody"' },
+    ]
+    // Side by side (each is a process), every other one with --json: a mistake prints no JSON.
+    const runs = await Promise.all(mistakes.map(({ args, stdin }, i) => cinepassProcess([...args, ...(i % 2 ? ['--json'] : []), '--database', db], { stdin })))
+    runs.forEach((run, i) => {
+      const { args, line } = mistakes[i]!
+      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(2)
+      expect(run.stdout).toBe('')
+      if (typeof line === 'string') expect(oneLine(run)).toBe(line)
+      else expect(oneLine(run)).toMatch(line)
+    })
+    expect(await contentOf(db)).toEqual(before)
+  }, 60_000)
+
+  it('users create and set-password read the password from standard input when it is not a terminal, with or without --password-stdin', async () => {
+    expect(json(await cinepassProcess(['users', 'create', '--username', 'piped', '--database', db, '--json'], { stdin: 'piped password\n' }))).toMatchObject({ username: 'piped' })
+    expect(await passwordIs(db, 'piped', 'piped password')).toBe(true)
+    const changed = await cinepassProcess(['users', 'set-password', 'piped', '--database', db], { stdin: 'another password' })
+    expect(changed.code, changed.stderr).toBe(0)
+    expect(await passwordIs(db, 'piped', 'another password')).toBe(true)
+    const flagged = await cinepassProcess(['users', 'set-password', 'piped', '--password-stdin', '--database', db], { stdin: 'third password\n' })
+    expect(flagged.code, flagged.stderr).toBe(0)
+    expect(await passwordIs(db, 'piped', 'third password')).toBe(true)
+  })
+
+  it('a rotated key and its read access token get 401/7 within a second on a running server, a deleted user\'s session 401/3, a deleted application\'s key 401/7', async () => {
+    const server = await serveProcess(['--port', '0', '--no-demo', '--database', db])
+    try {
+      const app = await created('Rotated')
+      json(await cinepassProcess(['users', 'create', '--username', 'leaving', '--database', db, '--json'], { stdin: 'leaving password' }))
+      const api = async (path: string, init: { key?: string; bearer?: string; body?: object } = {}) => {
+        const url = new URL(`/3/${path}`, server.url)
+        if (init.key) url.searchParams.set('api_key', init.key)
+        const response = await fetch(url, {
+          method: init.body ? 'POST' : 'GET',
+          headers: { ...(init.bearer ? { authorization: `Bearer ${init.bearer}` } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) },
+          body: init.body ? JSON.stringify(init.body) : undefined,
+        })
+        return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+      }
+      const { body: token } = await api('authentication/token/new', { key: app.api_key })
+      await api('authentication/token/validate_with_login', { key: app.api_key, body: { username: 'leaving', password: 'leaving password', request_token: token.request_token } })
+      const { body: session } = await api('authentication/session/new', { key: app.api_key, body: { request_token: token.request_token } })
+      const sessionId = session.session_id as string
+      expect(sessionId).toMatch(/^[0-9a-f]{40}$/)
+      expect((await api('authentication', { key: app.api_key })).status).toBe(200)
+      expect((await api('authentication', { bearer: app.read_access_token })).status).toBe(200)
+
+      const rotated = json(await cinepassProcess(['apps', 'rotate-key', app.id, '--database', db, '--json']))
+      expect(Object.keys(rotated)).toEqual(['id', 'api_key', 'read_access_token'])
+      expect(rotated.id).toBe(app.id)
+      expect(rotated.api_key).toMatch(/^[0-9a-f]{32}$/)
+      expect(rotated.api_key).not.toBe(app.api_key)
+      const payload = JSON.parse(Buffer.from((rotated.read_access_token as string).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>
+      expect(payload).toMatchObject({ aud: rotated.api_key, sub: app.id })
+      const refused = { status: 401, body: expect.objectContaining({ status_code: 7, success: false }) }
+      // The server caches an application for at most a second; the rest is slack for a loaded machine.
+      await expectWithin(2000, async () => expect(await api('authentication', { key: app.api_key })).toEqual(refused))
+      expect(await api('authentication', { bearer: app.read_access_token })).toEqual(refused)
+      expect((await api('authentication', { key: rotated.api_key as string })).status).toBe(200)
+      expect((await api('authentication', { bearer: rotated.read_access_token as string })).status).toBe(200)
+      // Sessions stay the application's: with the new key, the user is still signed in.
+      expect(await api(`account?session_id=${sessionId}`, { key: rotated.api_key as string })).toMatchObject({ status: 200, body: { username: 'leaving' } })
+      // The old key, also given on standard input, names the application no more.
+      const stale = await cinepassProcess(['apps', 'rotate-key', '-', '--database', db], { stdin: app.api_key })
+      expect(stale.code).toBe(2)
+      expect(oneLine(stale)).toBe('cinepass: no application has that id or API key')
+
+      expect(json(await cinepassProcess(['users', 'delete', 'LEAVING', '--database', db, '--json']))).toEqual({ id: expect.any(Number), username: 'leaving', deleted: true })
+      expect(await api(`account?session_id=${sessionId}`, { key: rotated.api_key as string })).toEqual({ status: 401, body: expect.objectContaining({ status_code: 3, success: false }) })
+      const users = json(await cinepassProcess(['users', 'list', '--database', db, '--json'])) as { users: { username: string }[] }
+      expect(users.users.map((user) => user.username)).not.toContain('leaving')
+
+      const deleted = await cinepassProcess(['apps', 'delete', '-', '--database', db], { stdin: `${rotated.api_key as string}\n` })
+      expect(deleted.code, deleted.stderr).toBe(0)
+      expect(deleted.stdout).toBe(`application ${app.id} "Rotated" deleted; its sessions and tokens ended\n`)
+      await expectWithin(2000, async () => expect(await api('authentication', { key: rotated.api_key as string })).toEqual(refused))
+      expect(await api('authentication', { bearer: rotated.read_access_token as string })).toEqual(refused)
+      const apps = json(await cinepassProcess(['apps', 'list', '--database', db, '--json'])) as { applications: { id: string }[] }
+      expect(apps.applications.map((listed) => listed.id)).not.toContain(app.id)
+    } finally {
+      await server.stop()
+    }
+  }, 60_000)
+})
+
 describe('cinepass keeps its files private', () => {
   it('creates the database folders 0700 and the database, WAL, SHM and backup files 0600 under umask 000', async () => {
     const dir = temporaryDirectory()
@@ -355,5 +474,28 @@ async function passwordIs(database: string, username: string, password: string):
     return account !== null && (await new Argon2Hasher().verify(account.passwordHash, password))
   } finally {
     await store.close()
+  }
+}
+
+/** Every row of the database, to compare before and after a command. */
+async function contentOf(database: string): Promise<unknown> {
+  const store = await openStore({ database, sqliteSync: 'normal' })
+  try {
+    return await store.exportAll()
+  } finally {
+    await store.close()
+  }
+}
+
+/** Retries `check` every 100 ms until it passes; fails with its last error after `ms`. */
+async function expectWithin(ms: number, check: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    try {
+      return await check()
+    } catch (error) {
+      if (Date.now() >= deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   }
 }

@@ -23,12 +23,14 @@ export function buildProgram(io: CliIo): Command {
 }
 
 // Commands built on their own do not inherit these settings from the program: every level gets them.
-function behaveAlike(command: Command, io: CliIo): void {
-  command
-    .showHelpAfterError()
-    .exitOverride()
-    .configureOutput({ writeOut: (text) => void io.stdout.write(text), writeErr: (text) => void io.stderr.write(text) })
-  for (const sub of command.commands) behaveAlike(sub, io)
+// A usage mistake is one line, as every other mistake is, pointing at the command's help.
+function behaveAlike(command: Command, io: CliIo, path = command.name()): void {
+  command.exitOverride().configureOutput({
+    writeOut: (text) => void io.stdout.write(text),
+    writeErr: (text) => void io.stderr.write(text),
+    outputError: (text) => void io.stderr.write(`cinepass: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see "${path} --help")\n`),
+  })
+  for (const sub of command.commands) behaveAlike(sub, io, `${path} ${sub.name()}`)
 }
 
 /**
