@@ -12,7 +12,7 @@ import { Argon2Hasher, type PasswordHasher } from './core/password.js'
 import { AbuseLimits } from './core/rate-limits.js'
 import { cryptoRandom, type RandomSource } from './core/secrets.js'
 import { SigningKeys } from './core/signing-keys.js'
-import type { Store } from './core/store.js'
+import { withDeletedMeanwhile, type Store } from './core/store.js'
 import { V4Service } from './core/v4-service.js'
 import { DEFAULT_WEB_SESSION_TTL_MS, WebsiteService } from './core/website-service.js'
 import { createApp } from './http/app.js'
@@ -74,7 +74,7 @@ export function buildCore(
   const random = overrides.random ?? cryptoRandom
   const keys = new SigningKeys(store, clock, random)
   const deps: CoreDeps = {
-    store,
+    store: withDeletedMeanwhile(store),
     clock,
     random,
     hasher: overrides.hasher ?? new Argon2Hasher({ maxConcurrent: config.abuse?.hashConcurrency, maxQueued: config.abuse?.hashQueue }),

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { temporarySqliteStore, testCore } from '../test-support/fixtures.js'
-import { AuthError } from './errors.js'
+import { AuthError, DeletedMeanwhileError } from './errors.js'
 
 const KEY = '0123456789abcdef0123456789abcdef'
 
@@ -99,5 +99,21 @@ describe('AdminService key rotation and deletion', () => {
     await expect(core.auth.accountFor(keptClient, sessionId)).rejects.toEqual(new AuthError('AUTHENTICATION_FAILED'))
     await expect(core.admin.deleteUser('leaver')).rejects.toThrow('no user is named "leaver"')
     expect((await core.admin.listApplications()).map((listed) => listed.name)).toEqual(['Kept'])
+  })
+
+  it('a request through a deleted application a server still has cached is told to retry (503, code 9), then refused (401, code 7)', async () => {
+    const app = await core.admin.createApplication({ name: 'Cached' })
+    const user = await core.admin.createUser({ username: 'cached', password: 'a long passphrase' })
+    const cached = await core.auth.authenticateClient({ apiKey: app.api_key })
+    await core.admin.deleteApplication(app.id)
+    const client = await core.auth.authenticateClient({ apiKey: app.api_key })
+    const outcomes = await Promise.allSettled([core.auth.createRequestToken(client), core.auth.createGuestSession(client), core.auth.issueSession(cached, user.id)])
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected')
+      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(DeletedMeanwhileError)
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'SERVICE_OFFLINE', retryAfterSeconds: 1 })
+    }
+    core.clock.advance(1000)
+    await expect(core.auth.authenticateClient({ apiKey: app.api_key })).rejects.toEqual(new AuthError('INVALID_API_KEY'))
   })
 })

@@ -29,6 +29,20 @@ export class StoreUnavailableError extends AuthError {
   }
 }
 
+/**
+ * A store write named an application or account that was deleted meanwhile: a request that raced
+ * `apps delete` or `users delete`, or came through an application a server still had cached (for up
+ * to a second). Answered as TMDB's "service offline" with `Retry-After: 1`, since a retry gets the
+ * definite answer (the key or the login refused). See `withDeletedMeanwhile` in store.ts.
+ */
+export class DeletedMeanwhileError extends AuthError {
+  constructor(cause?: unknown) {
+    super('SERVICE_OFFLINE', { retryAfterSeconds: 1 })
+    this.name = 'DeletedMeanwhileError'
+    this.cause = cause
+  }
+}
+
 /** A CLI or configuration mistake: one line for a human, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {

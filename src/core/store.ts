@@ -1,3 +1,5 @@
+import { DeletedMeanwhileError } from './errors.js'
+
 /**
  * The storage port. Core owns it; each backend under `store/` implements it and runs the one
  * contract suite (`store/store-contract.ts`).
@@ -8,7 +10,9 @@
  * - secrets arrive already hashed (`*Hash` fields, hex SHA-256); a store never sees a plaintext
  *   token, API key or password;
  * - expected misses return `null` / `false`; a database that cannot be reached throws
- *   `StoreUnavailableError`; anything else thrown is a bug;
+ *   `StoreUnavailableError`; a write naming an application or account deleted meanwhile throws the
+ *   driver's error, which `isDeletedReference` recognizes (and only that write fails); anything else
+ *   thrown is a bug;
  * - every method is one transaction: it commits fully before its promise resolves, or not at all.
  */
 export interface Store {
@@ -20,6 +24,13 @@ export interface Store {
 
   /** Finishes pending writes and releases the database. Further calls fail. */
   close(): Promise<void>
+
+  /**
+   * True when `error`, thrown by one of this store's writes, means the write named an application or
+   * account that does not exist (any more): a request that raced `deleteApplication`/`deleteAccount`,
+   * or came through an application still cached. Core answers it with `DeletedMeanwhileError`.
+   */
+  isDeletedReference(error: unknown): boolean
 
   /** Reads a value of the small key/value table used for one-time markers (the demo banner). */
   getMeta(key: string): Promise<string | null>
@@ -329,3 +340,37 @@ export function whyNotConsumable(
   return token.status === 'approved' ? 'invalid' : token.status
 }
 
+
+/**
+ * `store`, with every failure its own `isDeletedReference` recognizes thrown as DeletedMeanwhileError
+ * (answered 503, code 9, `Retry-After: 1`), so that a request racing a deletion is told to retry
+ * (and then gets the definite answer) instead of meeting an internal error.
+ */
+export function withDeletedMeanwhile(store: Store): Store {
+  // Each method made once: called on the store itself (whose private fields a proxy does not have).
+  const methods = new Map<string, unknown>()
+  return new Proxy(store, {
+    get(target, name) {
+      const value: unknown = Reflect.get(target, name, target)
+      if (typeof value !== 'function' || typeof name !== 'string') return value
+      let method = methods.get(name)
+      if (method === undefined) {
+        const own = (value as (...args: unknown[]) => unknown).bind(target)
+        // Reads cannot name a deleted row: the hot lookups stay as they are.
+        method = READS.test(name)
+          ? own
+          : async (...args: unknown[]): Promise<unknown> => {
+              try {
+                return await own(...args)
+              } catch (error) {
+                throw target.isDeletedReference(error) ? new DeletedMeanwhileError(error) : error
+              }
+            }
+        methods.set(name, method)
+      }
+      return method
+    },
+  })
+}
+
+const READS = /^(find|list|get|count|ping|export|is[A-Z]|poolStats|schemaVersion|close)/

@@ -436,6 +436,38 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.deleteAccount(ivy.id)).toBe(true)
     })
 
+    it('a write naming a deleted application or account fails alone, recognized by isDeletedReference(); the others of its moment commit', async () => {
+      const gone = newApp()
+      await store.insertApplication(gone)
+      const jack = (await store.insertAccount(newAccount(`jack_${hex(3)}`)))!
+      expect(await store.deleteApplication(gone.id)).toBe(true)
+      expect(await store.deleteAccount(jack.id)).toBe(true)
+      const innocent = { ...newSession(), accountId: alice.id }
+      const outcomes = await Promise.allSettled([
+        store.insertSession({ ...newSession(), appId: gone.id, accountId: alice.id }),
+        store.insertSession({ ...newSession(), accountId: jack.id }),
+        store.insertSession(innocent),
+        store.insertRequestToken(pendingToken(gone.id)),
+        store.insertGuestSession({ sessionHash: hex(32), appId: gone.id, createdAt: now, expiresAt: now + 1000 }),
+        store.insertWebSession({ sessionHash: hex(32), accountId: jack.id, createdAt: now, expiresAt: now + 1000 }),
+      ])
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'fulfilled', 'rejected', 'rejected', 'rejected'])
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected') expect(store.isDeletedReference(outcome.reason), String(outcome.reason)).toBe(true)
+      }
+      expect(await store.findSession(innocent.sessionHash)).toEqual(innocent)
+      const pending = pendingToken()
+      await store.insertRequestToken(pending)
+      const approval = await store.approveRequestToken({ tokenHash: pending.tokenHash, accountId: jack.id, now }).catch((error: unknown) => error)
+      expect(store.isDeletedReference(approval)).toBe(true)
+      expect(await store.findRequestToken(pending.tokenHash)).toMatchObject({ status: 'pending', accountId: null })
+      // Nothing else is taken for one: not a taken key, not a plain error.
+      const duplicate = await store.insertApplication(app).catch((error: unknown) => error)
+      expect(duplicate).toBeInstanceOf(Error)
+      expect(store.isDeletedReference(duplicate)).toBe(false)
+      expect(store.isDeletedReference(new Error('x'))).toBe(false)
+    })
+
     it('setAccountPassword() replaces the hash and, when asked, ends the sessions', async () => {
       const erin = (await store.insertAccount(newAccount(`erin_${hex(3)}`)))!
       const kept = { ...newSession(), accountId: erin.id }

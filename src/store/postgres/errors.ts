@@ -29,3 +29,8 @@ export function failsWholeBatch(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
   return isUnavailable(error) && !(typeof code === 'string' && RETRY_ALONE_SQLSTATE.has(code))
 }
+
+/** True when `error` is a foreign-key violation: a row named an application or account that is gone. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23503'
+}

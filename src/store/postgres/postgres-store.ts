@@ -24,7 +24,7 @@ import {
   type SessionFromTokenRow,
   type SessionToDelete,
 } from './batched-statements.js'
-import { failsWholeBatch, isUnavailable } from './errors.js'
+import { failsWholeBatch, isForeignKeyViolation, isUnavailable } from './errors.js'
 import { POSTGRES_MIGRATIONS } from './migrations.js'
 
 export { isUnavailable }
@@ -213,6 +213,10 @@ export class PostgresStore extends SqlStore {
   /** Connections of this process's pool, for metrics: open, idle among them, and callers waiting for one. */
   poolStats(): PoolStats {
     return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount }
+  }
+
+  isDeletedReference(error: unknown): boolean {
+    return isForeignKeyViolation(error)
   }
 
   // Every public method runs through here, so driver errors meaning "the database cannot be reached

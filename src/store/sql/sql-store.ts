@@ -63,6 +63,8 @@ export abstract class SqlStore implements Store {
 
   abstract close(): Promise<void>
 
+  abstract isDeletedReference(error: unknown): boolean
+
   /** Answers the session checks still waiting (for `close()`). */
   protected flushSessionChecks(): Promise<void> {
     return this.#sessionChecks.flush()

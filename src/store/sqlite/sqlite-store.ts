@@ -138,6 +138,10 @@ export class SqliteStore extends SqlStore {
     return this.#writes.write(() => perform(work(), this.#connection))
   }
 
+  isDeletedReference(error: unknown): boolean {
+    return (error as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
+  }
+
   // A write's statements all run in its batch's transaction anyway.
   protected transaction<T>(work: () => Work<T>): Promise<T> {
     return this.write(work)
