@@ -56,7 +56,10 @@ export interface Store {
    */
   deleteApplication(id: string): Promise<boolean>
 
-  /** Creates an account with the next integer id; null when the username is taken (case-insensitively). */
+  /**
+   * Creates an account with the next integer id, never one a deleted account had (clients keep account
+   * ids); null when the username is taken (case-insensitively).
+   */
   insertAccount(account: NewAccount): Promise<AccountRecord | null>
   /** Case-insensitive on the username. */
   findAccountByUsername(username: string): Promise<AccountRecord | null>
@@ -339,7 +342,6 @@ export function whyNotConsumable(
   if (!token || token.appId !== appId || token.consumedAt !== null || token.expiresAt <= now) return 'invalid'
   return token.status === 'approved' ? 'invalid' : token.status
 }
-
 
 /**
  * `store`, with every failure its own `isDeletedReference` recognizes thrown as DeletedMeanwhileError
