@@ -14,11 +14,12 @@
 const hashing = Number.parseInt(process.env.CINEPASS_HASH_CONCURRENCY ?? '', 10)
 const cap = Number.isInteger(hashing) && hashing > 0 ? hashing : 2
 process.env.UV_THREADPOOL_SIZE ||= String(Math.max(4, cap + 4))
+import fs = require('node:fs')
 // The threads that exist before the threadpool starts (the main thread, V8's): every thread started
 // later is the pool's, where password hashes run. `serve` lowers their scheduling priority
 // (CINEPASS_HASH_NICE) so that hashing takes the CPU the event loop leaves, not the other way round.
 try {
-  ;(globalThis as { cinepassThreadsBeforePool?: string[] }).cinepassThreadsBeforePool = require('node:fs').readdirSync('/proc/self/task')
+  ;(globalThis as { cinepassThreadsBeforePool?: string[] }).cinepassThreadsBeforePool = fs.readdirSync('/proc/self/task')
 } catch {
   // No /proc (not Linux): priorities stay as they are.
 }

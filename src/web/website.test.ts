@@ -12,7 +12,7 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
     server = await startTestServer({ overrides: { clock }, backend })
   })
   afterAll(async () => {
-    await server?.stop()
+    await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   })
 
   /** A client signed in as the test user. */
@@ -159,7 +159,7 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
       ['/signup', { username: 'mallory', password: 'pw' }],
       ['/login', { _csrf: forged, username: 'a', password: 'b' }],
     ] as const) {
-      const response = await web.post(path, form as Record<string, string>)
+      const response = await web.post(path, form)
       expect(response.status, path).toBe(403)
     }
     // A token from another browser's cookie does not fit this one's.
@@ -279,7 +279,7 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
     const json = await fetch(`${server.base}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":' })
     expect(json.status).toBe(400)
     expect(json.headers.get('content-type')).toBe('text/html; charset=utf-8')
-    const proto = await web.post('/login', { _csrf: csrf, __proto__: 'x', constructor: 'y', username: server.user.username } as Record<string, string>)
+    const proto = await web.post('/login', { _csrf: csrf, __proto__: 'x', constructor: 'y', username: server.user.username })
     expect(proto.status).toBe(400)
     expect(({} as Record<string, unknown>).username).toBeUndefined()
   })
@@ -300,7 +300,7 @@ describe('the website with CINEPASS_SIGNUP=closed and an https public URL', () =
     server = await startTestServer({ env: { CINEPASS_SIGNUP: 'closed', CINEPASS_PUBLIC_URL: 'https://auth.example.test' } })
   })
   afterAll(async () => {
-    await server?.stop()
+    await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   })
 
   it('refuses sign-up with a 404 page and does not offer it', async () => {

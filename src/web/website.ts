@@ -31,6 +31,7 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
   await app.register(async (web) => {
     await web.register(fastifyCookie)
     await web.register(fastifyCsrf, { cookieKey: CSRF_COOKIE, cookieOpts: cookieOptions, getToken: (request) => formField(request.body, '_csrf') })
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the plugin's csrfProtection is a plain function that never reads `this`
     const csrf = { preHandler: web.csrfProtection }
 
     web.addHook('onSend', async (_request, reply, payload) => {

@@ -61,7 +61,7 @@ const MIGRATION_LOCK = 0x63696e65
 // far inside Number's exact range.
 const INT8_OID = 20
 const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
     oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 }
 
