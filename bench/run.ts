@@ -466,9 +466,18 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
 
 // ---------------------------------------------------------------- report
 
-function machine(): Record<string, unknown> {
+interface Machine {
+  cpu: string
+  cores: number
+  memoryGb: number
+  node: string
+  loadGenerator: string
+  pinned: string
+}
+
+function machine(): Machine {
   const cpu = cpus()[0]?.model ?? 'unknown'
-  let wrkVersion = 'n/a'
+  let wrkVersion: string
   try {
     wrkVersion = execFileSync('wrk', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] ?? ''
   } catch (error) {
@@ -519,7 +528,7 @@ function markdown(report: Report): string {
           '',
           '| backend | finished | seconds | flows | failures | purged rows | RSS median MB early → late | fds early → late | database MB early → late |',
           '|---|---|---|---|---|---|---|---|---|',
-          ...report.soaks.map((s: any) => `| ${s.backend} | ${s.finishedAt} | ${s.seconds} | ${s.flows} | ${s.failures} | ${s.purged} | ${s.rssMedianMb.early} → ${s.rssMedianMb.late} | ${s.fds.early} → ${s.fds.late} | ${s.dbMb.early} → ${s.dbMb.late} |`),
+          ...report.soaks.map((s) => `| ${s.backend} | ${s.finishedAt} | ${s.seconds} | ${s.flows} | ${s.failures} | ${s.purged} | ${s.rssMedianMb.early} → ${s.rssMedianMb.late} | ${s.fds.early} → ${s.fds.late} | ${s.dbMb.early} → ${s.dbMb.late} |`),
           '',
         ]
       : []),
@@ -532,7 +541,7 @@ interface Report {
   date: string
   mode: Mode
   secondsPerRow: number
-  machine: Record<string, unknown>
+  machine: Machine
   loadBefore: string[]
   loadAfter: string[]
   baselineRps: number
@@ -540,16 +549,36 @@ interface Report {
   rows: Row[]
   enumeration: EnumerationTiming[]
   /** The latest soak of each backend (test/soak.test.ts with CINEPASS_LONG_TESTS=1), when one was run. */
-  soaks: Record<string, unknown>[]
+  soaks: SoakSummary[]
   skipped: string[]
 }
 
+/** A value measured early and late in a soak. */
+interface EarlyLate {
+  early: number | string
+  late: number | string
+}
+
+/** A soak report of test/soak.test.ts without its samples: the fields the Markdown shows, and the rest as they are. */
+interface SoakSummary {
+  backend: string
+  finishedAt: string
+  seconds: number
+  flows: number
+  failures: number
+  purged: number
+  rssMedianMb: EarlyLate
+  fds: EarlyLate
+  dbMb: EarlyLate
+  [field: string]: unknown
+}
+
 /** The soak reports test/soak.test.ts left in bench/results/, without their samples. */
-function latestSoaks(): Record<string, unknown>[] {
+function latestSoaks(): SoakSummary[] {
   const dir = join(ROOT, 'bench/results')
   return ['sqlite', 'postgres'].flatMap((kind) => {
     try {
-      const { samples: _samples, ...soak } = JSON.parse(readFileSync(join(dir, `soak-${kind}.json`), 'utf8')) as Record<string, unknown>
+      const { samples: _samples, ...soak } = JSON.parse(readFileSync(join(dir, `soak-${kind}.json`), 'utf8')) as SoakSummary
       return [soak]
     } catch {
       return []

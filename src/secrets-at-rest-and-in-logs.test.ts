@@ -62,7 +62,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await server?.stop()
+  await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
 })
 
 describe('secrets', () => {

@@ -35,6 +35,7 @@ describe('group commit under kill -9 (sqlite)', () => {
             const answer = await v3.tokenNew()
             if (answer.status !== 200) continue
             acknowledged.push(answer.body.request_token as string)
+            // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- another worker may have set it during the await above
             if (++answered >= killAfter && !killed) {
               killed = true
               server.child.kill('SIGKILL')

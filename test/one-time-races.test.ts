@@ -24,8 +24,9 @@ describe.each(kinds)('one-time use under races on %s', (kind) => {
   }, 60_000)
 
   afterAll(async () => {
-    for (const server of servers ?? []) expect(await server.stop()).toEqual({ code: 0, signal: null })
-    await backend?.remove()
+    // Each is undefined when beforeAll failed before assigning it.
+    for (const server of (servers as ServerProcess[] | undefined) ?? []) expect(await server.stop()).toEqual({ code: 0, signal: null })
+    await (backend as TestBackend | undefined)?.remove()
   }, 60_000)
 
   it(

@@ -35,8 +35,8 @@ describe.skipIf(skipReason !== null)('two cinepass instances on one PostgreSQL',
     const database = await freshDatabase()
     seeded = await seed(database.url, 2)
     const [first, second] = await Promise.all([spawn(database), spawn(database)])
-    a = new V3(first!.url, seeded.apiKey)
-    b = new V3(second!.url, seeded.apiKey)
+    a = new V3(first.url, seeded.apiKey)
+    b = new V3(second.url, seeded.apiKey)
   }, 60_000)
 
   it('a token made on A is validated on B, its session works on B, and deleted on B it is refused on A at once', async () => {

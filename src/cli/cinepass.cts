@@ -20,11 +20,12 @@ const THREADPOOL_HEADROOM = 4
 const hashing = Number.parseInt(process.env.CINEPASS_HASH_CONCURRENCY ?? '', 10)
 const cap = Number.isInteger(hashing) && hashing > 0 ? hashing : MAX_DEFAULT_HASH_CONCURRENCY
 process.env.UV_THREADPOOL_SIZE ||= String(Math.max(THREADPOOL_HEADROOM, cap + THREADPOOL_HEADROOM))
+import fs = require('node:fs')
 // The threads that exist before the threadpool starts (the main thread, V8's): every thread started
 // later is the pool's, where password hashes run. `serve` lowers their scheduling priority
 // (CINEPASS_HASH_NICE) so that hashing takes the CPU the event loop leaves, not the other way round.
 try {
-  ;(globalThis as { cinepassThreadsBeforePool?: string[] }).cinepassThreadsBeforePool = require('node:fs').readdirSync('/proc/self/task')
+  ;(globalThis as { cinepassThreadsBeforePool?: string[] }).cinepassThreadsBeforePool = fs.readdirSync('/proc/self/task')
 } catch {
   // No /proc (not Linux): priorities stay as they are.
 }

@@ -12,7 +12,7 @@ beforeAll(() => {
   db = join(dir.path, 'cli.db')
 })
 
-afterAll(() => dir?.remove())
+afterAll(() => (dir as typeof dir | undefined)?.remove()) // undefined when beforeAll failed before assigning it
 
 function oneJsonLine(run: Run): any {
   expect(run.code, run.stderr).toBe(0)

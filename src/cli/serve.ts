@@ -76,7 +76,7 @@ async function servePrimary(config: Config, count: number, testing: TestingServe
   const fork = (): Worker => {
     const worker = cluster.fork()
     const bornAt = Date.now()
-    worker.on('message', (message: { type?: string; url?: string }) => {
+    worker.on('message', (message: { type?: unknown; url?: unknown } | null) => {
       if (message?.type !== 'listening' || typeof message.url !== 'string') return
       listening.set(worker.id, message.url)
       if (!announced && listening.size === count) {

@@ -30,7 +30,7 @@ beforeAll(async () => {
   validator = new OpenApiValidator((await call(`${server.base}/openapi.json`)).body)
 })
 afterAll(async () => {
-  await server?.stop()
+  await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
 })
 // Every response the client saw must match cinepass's own OpenAPI document.
 afterEach(() => {
@@ -197,6 +197,7 @@ describe('AuthenticationApi against cinepass', () => {
 describe('cinepass/client types', () => {
   it('the methods resolve to the wire models', () => {
     const client = new AuthenticationApi()
+    /* eslint-disable @typescript-eslint/unbound-method -- expectTypeOf reads the methods' types; none is called */
     expectTypeOf(client.deleteAuthenticationSession).parameters.toEqualTypeOf<[string]>()
     expectTypeOf(client.deleteAuthenticationSession).returns.resolves.toEqualTypeOf<SuccessResponse>()
     expectTypeOf(client.getNewAuthenticationGuestSession).returns.resolves.toEqualTypeOf<GuestSessionResponse>()
@@ -214,6 +215,7 @@ describe('cinepass/client types', () => {
     expectTypeOf(client.deleteAccessToken).returns.resolves.toEqualTypeOf<StatusResponse>()
     expectTypeOf(client.authenticateUrl).returns.toEqualTypeOf<string>()
     expectTypeOf(client.approveUrl).returns.toEqualTypeOf<string>()
+    /* eslint-enable @typescript-eslint/unbound-method */
     // The wire models keep TMDB's snake_case names.
     expectTypeOf<TokenResponseWithExpiration>().toEqualTypeOf<{ success: boolean; expires_at: string; request_token: string }>()
     expectTypeOf<SessionResponse>().toEqualTypeOf<{ success: boolean; session_id: string }>()

@@ -218,13 +218,11 @@ export class AuthenticationApi {
       const text = await response.text()
       return { status: response.status, headers: response.headers, body: parseJson(text) }
     })()
-    let timedOut = false
     let timer: ReturnType<typeof setTimeout> | undefined
     // Raced as well as aborted: a custom fetch that ignores the signal still times out.
     const deadline = new Promise<never>((_resolve, reject) => {
       if (this.#timeoutMs <= 0) return
       timer = setTimeout(() => {
-        timedOut = true
         controller.abort()
         reject(new TmdbTimeoutError(this.#timeoutMs))
       }, this.#timeoutMs)
@@ -233,7 +231,8 @@ export class AuthenticationApi {
     try {
       return await Promise.race([exchange, deadline])
     } catch (error) {
-      if (timedOut) throw new TmdbTimeoutError(this.#timeoutMs)
+      // Only the deadline aborts the controller.
+      if (controller.signal.aborted) throw new TmdbTimeoutError(this.#timeoutMs)
       throw new TmdbNetworkError(error)
     } finally {
       clearTimeout(timer)

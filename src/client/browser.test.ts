@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, normalize } from 'node:path'
 import type { Browser } from 'playwright-core'
@@ -18,14 +18,20 @@ let browser: Browser
 
 /** Another origin: a page and the built client (dist/client, dist/wire), as a web app would ship it. */
 async function startSite(): Promise<void> {
-  site = createServer(async (request, response) => {
+  const serve = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = normalize(request.url ?? '/')
-    if (path === '/') return response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>app</title><h1>app</h1>')
+    if (path === '/') {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>app</title><h1>app</h1>')
+      return
+    }
     if (/^\/(client|wire)\/[a-z0-9-]+\.js$/.test(path)) {
-      return response.writeHead(200, { 'content-type': 'text/javascript' }).end(await readFile(join(DIST, path)))
+      response.writeHead(200, { 'content-type': 'text/javascript' }).end(await readFile(join(DIST, path)))
+      return
     }
     response.writeHead(404).end()
-  })
+  }
+  // node:http ignores what a request listener returns, so the promise is dropped explicitly.
+  site = createServer((request, response) => void serve(request, response))
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
   // "localhost" and "127.0.0.1" are different origins, so every API call is cross-origin.
   siteBase = `http://localhost:${(site.address() as AddressInfo).port}`
@@ -38,10 +44,11 @@ beforeAll(async () => {
   browser = await launchChromium()
 }, 60_000)
 afterAll(async () => {
-  await browser?.close()
-  site?.closeAllConnections()
-  await new Promise((resolve) => site?.close(resolve))
-  await cinepass?.stop()
+  // Each is undefined when beforeAll failed before assigning it.
+  await (browser as Browser | undefined)?.close()
+  ;(site as Server | undefined)?.closeAllConnections()
+  await new Promise((resolve) => (site as Server | undefined)?.close(resolve))
+  await (cinepass as TestServer | undefined)?.stop()
 })
 
 describe('cinepass/client in a browser', () => {

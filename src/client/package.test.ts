@@ -25,7 +25,7 @@ beforeAll(async () => {
   })
 }, 300_000)
 afterAll(async () => {
-  await server?.stop()
+  await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   project.remove()
 })
 

@@ -16,8 +16,9 @@ beforeAll(async () => {
   browser = await launchChromium()
 }, 60_000)
 afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
+  // Each is undefined when beforeAll failed before assigning it.
+  await (browser as Browser | undefined)?.close()
+  await (server as TestServer | undefined)?.stop()
 })
 // Every response the client saw must match cinepass's own OpenAPI document.
 afterEach(() => {

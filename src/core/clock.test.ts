@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { SteadyClock } from './clock.js'
 
-function sources(start: number): { wall: { t: number }; mono: { t: number }; clock: SteadyClock; pass(ms: number): void } {
+function sources(start: number): { wall: { t: number }; mono: { t: number }; clock: SteadyClock; pass: (ms: number) => void } {
   const wall = { t: start }
   const mono = { t: 1000 }
   const clock = new SteadyClock(

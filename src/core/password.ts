@@ -1,4 +1,4 @@
-import { hash, parseOptions, verify, type Algorithm, type ParsedHashOptions } from '@node-rs/argon2'
+import { hash, parseOptions, verify, type Algorithm, type ParsedHashOptions, type Version } from '@node-rs/argon2'
 import { randomBytes } from 'node:crypto'
 import { AuthError } from './errors.js'
 import { DEFAULT_HASH_QUEUE, MAX_DEFAULT_HASH_CONCURRENCY } from './hash-limits.js'
@@ -39,7 +39,7 @@ export interface Argon2Options {
 
 // @node-rs/argon2's Algorithm.Argon2id and Version.V0x13; its enums are ambient, so the values are spelled out.
 const ARGON2ID = 2 as Algorithm
-const VERSION_19 = 1
+const VERSION_19 = 1 as Version
 // OWASP's argon2id minimum (m=19 MiB, t=2, p=1): about 10 ms on one core here.
 const DEFAULTS = { memoryCost: 19456, timeCost: 2, parallelism: 1 }
 // A stored hash asking for more than this is refused unverified: a corrupt or hostile row must not

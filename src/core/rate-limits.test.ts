@@ -216,10 +216,8 @@ describe('LoginThrottle when a counter store fails', () => {
     }
     return { factory, count: async (limit: string, key: string) => (await made.get(limit)!.peek(key))?.count ?? 0 }
   }
-  const ok = async () => 'ok'
-  const wrong = async () => {
-    throw new AuthError('INVALID_LOGIN')
-  }
+  const ok = () => Promise.resolve('ok')
+  const wrong = () => Promise.reject(new AuthError('INVALID_LOGIN'))
   const isFailure = (error: unknown) => error instanceof AuthError && error.code === 'INVALID_LOGIN'
 
   it('a failing store while reserving hands back the points already taken', async () => {

@@ -21,6 +21,7 @@ function isBrowserInternalScheme(protocol: string): boolean {
  */
 export function checkRedirect(raw: string, app: ApplicationRecord): URL {
   // The URL parser silently drops tabs and newlines ("java\tscript:"): refuse them outright.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point: they are refused
   if (/[\s\u0000-\u001f\u007f\\]/.test(raw) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) throw new AuthError('INVALID_PARAMETERS')
   let url: URL
   try {

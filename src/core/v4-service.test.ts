@@ -37,7 +37,7 @@ describe('V4Service', () => {
     otherClient = await core.auth.authenticateClient({ apiKey: other.apiKey })
   })
   afterAll(async () => {
-    await temp?.remove()
+    await (temp as typeof temp | undefined)?.remove() // undefined when beforeAll failed before assigning it
   })
 
   const account = async () => (await core.deps.store.findAccountById(user.id))!

@@ -21,7 +21,7 @@ describe('WebsiteService', () => {
     bob = await createTestUser(core)
   })
   afterAll(async () => {
-    await temp?.remove()
+    await (temp as typeof temp | undefined)?.remove() // undefined when beforeAll failed before assigning it
   })
 
   const refusal = async (promise: Promise<unknown>): Promise<string> =>

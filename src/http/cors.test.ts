@@ -10,7 +10,7 @@ beforeAll(async () => {
   validator = new OpenApiValidator((await call(`${server.base}/openapi.json`)).body)
 })
 afterAll(async () => {
-  await server?.stop()
+  await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
 })
 
 const PREFLIGHT = {

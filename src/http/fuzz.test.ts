@@ -50,7 +50,7 @@ beforeAll(async () => {
   sessionId = await loginOverHttp(server)
 })
 afterAll(async () => {
-  await server?.stop()
+  await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
 })
 
 /** A value a hostile or broken client might send where a string is expected. */

@@ -29,7 +29,7 @@ describe('GET /metrics with CINEPASS_METRICS=on', () => {
   }, 60_000)
 
   afterAll(async () => {
-    await server?.stop()
+    await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   })
 
   it('is a well-formed Prometheus exposition, line by line', () => {

@@ -16,7 +16,7 @@ beforeAll(async () => {
   validator = new OpenApiValidator(spec)
 })
 afterAll(async () => {
-  await server?.stop()
+  await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
 })
 
 const METHODS = ['get', 'post', 'delete'] as const

@@ -75,7 +75,7 @@ function checked(value: unknown): string | undefined {
  * once; with different values it becomes an array, which `readParameter` refuses.
  */
 export function parseForm(body: string): Record<string, string | string[]> {
-  const result: Record<string, string | string[]> = Object.create(null)
+  const result = Object.create(null) as Record<string, string | string[]>
   for (const [key, value] of new URLSearchParams(body)) {
     const previous = result[key]
     if (previous === undefined || previous === value) result[key] = value

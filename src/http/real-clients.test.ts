@@ -10,7 +10,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await server?.stop()
+  await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
 })
 
 /** Points @lorenzopant/tmdb at cinepass: it has no base-URL option, so its client's field is set. */

@@ -29,7 +29,7 @@ export function redactUrl(url: string): string {
     .map((pair) => {
       const equals = pair.indexOf('=')
       const rawKey = equals === -1 ? pair : pair.slice(0, equals)
-      let key = rawKey
+      let key: string
       try {
         key = decodeURIComponent(rawKey.replace(/\+/g, ' '))
       } catch {

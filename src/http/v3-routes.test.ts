@@ -50,7 +50,7 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
   })
 
   afterAll(async () => {
-    await server?.stop()
+    await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   })
 
   describe('GET /3/authentication', () => {

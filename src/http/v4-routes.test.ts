@@ -19,7 +19,7 @@ describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %
     server = await startTestServer({ overrides: { clock }, backend, transport: 'inject' })
   })
   afterAll(async () => {
-    await server?.stop()
+    await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   })
 
   /** The npm client, pointed at this server, speaking for the test application. */

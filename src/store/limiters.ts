@@ -90,8 +90,9 @@ export function redisLimiterBackend(url: string, keyPrefix = KEY_PREFIX): Limite
           insuranceLimiter: memoryLimiter(spec, keyPrefix),
         }),
       ),
-    close: async () => {
+    close: () => {
       client.disconnect()
+      return Promise.resolve()
     },
   }
 }

@@ -58,7 +58,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     })
 
     afterAll(async () => {
-      await teardown?.()
+      await (teardown as typeof teardown | undefined)?.() // undefined when beforeAll failed before assigning it
     })
 
     it('ping() resolves on a working database', async () => {

@@ -193,7 +193,7 @@ export function rawCall(
         checkApiResponse(`${base}${canonicalUrl(target)}`, method, status, responseHeaders.get('content-type'), body)
         resolve({ status, headers: responseHeaders, body, text })
       } catch (error) {
-        reject(error as Error)
+        reject(error)
       }
     })
     socket.write(`${lines.join('\r\n')}\r\n\r\n${requestBody}`)

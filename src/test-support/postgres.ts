@@ -52,7 +52,7 @@ export async function postgresSkipReason(suite: string, adminUrl = PG_ADMIN_URL)
     return null
   } catch (error) {
     const reason = `no PostgreSQL at ${adminUrl.replace(/\/\/[^@/]*@/, '//')} (${(error as Error).message || (error as { code?: string }).code})`
-    if (process.env.CI) throw new Error(`${suite}: PostgreSQL is required in CI: ${reason}`)
+    if (process.env.CI) throw new Error(`${suite}: PostgreSQL is required in CI: ${reason}`, { cause: error })
     console.warn(`${suite}: skipped: ${reason}`)
     return reason
   }

@@ -33,9 +33,10 @@ describe.each(await testBackends('browser tests'))('the approval website in Chro
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
   })
   afterAll(async () => {
-    await browser?.close()
-    await new Promise((resolve) => callback?.server.close(resolve))
-    await server?.stop()
+    // Each is undefined when beforeAll failed before assigning it.
+    await (browser as Browser | undefined)?.close()
+    await new Promise((resolve) => (callback as typeof callback | undefined)?.server.close(resolve))
+    await (server as TestServer | undefined)?.stop()
   })
 
   /** A fresh browser profile (no cookies) with a phone-sized window. */

@@ -12,7 +12,7 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
     server = await startTestServer({ overrides: { clock }, backend })
   })
   afterAll(async () => {
-    await server?.stop()
+    await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   })
 
   /** A client signed in as the test user. */
@@ -175,7 +175,7 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
       ['/signup', { username: 'mallory', password: 'pw' }],
       ['/login', { _csrf: forged, username: 'a', password: 'b' }],
     ] as const) {
-      const response = await web.post(path, form as Record<string, string>)
+      const response = await web.post(path, form)
       expect(response.status, path).toBe(403)
     }
     // A token from another browser's cookie does not fit this one's.
@@ -361,7 +361,7 @@ describe('the website with CINEPASS_SIGNUP=closed and an https public URL', () =
     server = await startTestServer({ env: { CINEPASS_SIGNUP: 'closed', CINEPASS_PUBLIC_URL: 'https://auth.example.test' } })
   })
   afterAll(async () => {
-    await server?.stop()
+    await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   })
 
   it('refuses sign-up with a 404 page and does not offer it', async () => {

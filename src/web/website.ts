@@ -55,6 +55,7 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
   await app.register(async (web) => {
     await web.register(fastifyCookie)
     await web.register(fastifyCsrf, { cookieKey: names.csrf, cookieOpts: cookieOptions, getToken: (request) => formField(request.body, '_csrf') })
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the plugin's csrfProtection is a plain function that never reads `this`
     const csrf = { preHandler: web.csrfProtection }
     // Signed out, the CSRF secret is the random one of its own cookie; with a session cookie, it is
     // the session's (whatever CSRF cookie came along is ignored). The plugin reads the secret from

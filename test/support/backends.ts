@@ -17,7 +17,7 @@ export interface TestBackend {
   query(sql: string): Promise<Record<string, unknown>[]>
   /** Problems the backend's own checker finds; empty when the database is consistent. */
   integrityProblems(): Promise<string[]>
-  remove(): Promise<void>
+  remove: () => Promise<void>
 }
 
 /** The backends the durability tests run on: SQLite always, PostgreSQL when it answers (required in CI). */
@@ -44,14 +44,19 @@ function sqliteBackend(dir?: string): TestBackend {
   return {
     kind: 'sqlite',
     database: path,
-    query: async (sql) => withDb((db) => db.prepare(sql).all() as Record<string, unknown>[]),
-    integrityProblems: async () =>
-      withDb((db) => {
-        const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check)
-        const foreignKeys = (db.pragma('foreign_key_check') as unknown[]).map((row) => `foreign key: ${JSON.stringify(row)}`)
-        return [...integrity.filter((line) => line !== 'ok'), ...foreignKeys]
-      }),
-    remove: async () => temporary?.remove(),
+    query: (sql) => Promise.resolve(withDb((db) => db.prepare(sql).all() as Record<string, unknown>[])),
+    integrityProblems: () =>
+      Promise.resolve(
+        withDb((db) => {
+          const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check)
+          const foreignKeys = (db.pragma('foreign_key_check') as unknown[]).map((row) => `foreign key: ${JSON.stringify(row)}`)
+          return [...integrity.filter((line) => line !== 'ok'), ...foreignKeys]
+        }),
+      ),
+    remove: () => {
+      temporary?.remove()
+      return Promise.resolve()
+    },
   }
 }
 
@@ -63,7 +68,7 @@ async function postgresBackend(): Promise<TestBackend> {
     query: (sql) => database.query(sql),
     // PostgreSQL enforces its constraints on every commit; there is no file to check. The
     // consistency queries of each test do the rest.
-    integrityProblems: async () => [],
+    integrityProblems: () => Promise.resolve([]),
     remove: () => database.drop(),
   }
 }

@@ -46,15 +46,15 @@ export async function spawnServer(database: string, env: NodeJS.ProcessEnv = {},
     output.push(line)
     if (output.length > 500) output.shift()
   }
-  createInterface({ input: child.stderr! }).on('line', keep)
+  createInterface({ input: child.stderr }).on('line', keep)
   const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       keep(line)
       if (!line.includes('cinepass listening')) return
       try {
         resolve((JSON.parse(line) as { url: string }).url)
       } catch (error) {
-        reject(error as Error)
+        reject(error)
       }
     })
     void exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before listening:\n${output.join('\n')}`)))

@@ -58,7 +58,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   const port = await freePort()
   let running = false
   // The postmaster's pid is the first line of postmaster.pid; its children are the backends and helpers.
-  const signalServer = async (signal: NodeJS.Signals): Promise<void> => {
+  const signalServer = (signal: NodeJS.Signals): Promise<void> => {
     const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
     const children = readdirSync('/proc')
       .filter((entry) => /^\d+$/.test(entry))
@@ -73,6 +73,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
       })
       .map(Number)
     for (const pid of [postmaster, ...children]) process.kill(pid, signal)
+    return Promise.resolve()
   }
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=100`
   const instance: ThrowawayPostgres = {

@@ -9,9 +9,9 @@ import { temporaryDirectory, temporarySqliteStore } from '../../test-support/fix
 import { runStoreContract } from '../store-contract.js'
 import { SqliteStore } from './sqlite-store.js'
 
-runStoreContract('sqlite', async () => {
+runStoreContract('sqlite', () => {
   const { store, remove } = temporarySqliteStore()
-  return { store, teardown: remove }
+  return Promise.resolve({ store, teardown: remove })
 })
 
 const now = Date.UTC(2026, 0, 1, 12)
