@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import pino, { type Logger } from 'pino'
 import { isPostgresUrl, type Config } from './config.js'
+import { AccountService } from './core/account-service.js'
 import { AdminService } from './core/admin-service.js'
 import { AuthService } from './core/auth-service.js'
 import { systemClock, type Clock } from './core/clock.js'
@@ -29,6 +30,7 @@ export interface Core {
   keys: SigningKeys
   v4: V4Service
   website: WebsiteService
+  account: AccountService
 }
 
 export interface CoreOverrides {
@@ -77,7 +79,8 @@ export function buildCore(
   const admin = new AdminService(deps)
   const v4 = new V4Service(deps, auth)
   const website = new WebsiteService(deps, auth, admin, v4, { signup: config.signup ?? 'open', webSessionTtlMs: DEFAULT_WEB_SESSION_TTL_MS })
-  return { deps, auth, admin, keys, v4, website }
+  const account = new AccountService(deps, auth)
+  return { deps, auth, admin, keys, v4, website, account }
 }
 
 // Log lines are written in blocks of about this size (under sonic-boom's 16 KiB write) rather than
@@ -146,7 +149,7 @@ export async function startServer(
     ...(options.closeGraceMs ? { closeGraceMs: options.closeGraceMs } : {}),
     plugins: [
       (app: FastifyInstance) => registerV4Routes(app, core.v4, core.deps.limits),
-      (app: FastifyInstance) => registerWebsite(app, { website: core.website, publicUrl: () => appOptions.publicUrl }),
+      (app: FastifyInstance) => registerWebsite(app, { website: core.website, account: core.account, publicUrl: () => appOptions.publicUrl }),
     ],
   }
   const app = await createApp(appOptions)

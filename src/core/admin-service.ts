@@ -1,5 +1,6 @@
 import type { CoreDeps } from './context.js'
 import { UsageError } from './errors.js'
+import { checkNewPassword } from './password-rule.js'
 import { hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord } from './store.js'
 
@@ -20,7 +21,7 @@ export interface NewUserInput {
 }
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-const MAX_PASSWORD_LENGTH = 1024
+const MAX_DISPLAY_NAME_LENGTH = 100
 
 /**
  * What an operator does: applications, accounts, signing keys. Refusals are `UsageError`s with one
@@ -76,20 +77,21 @@ export class AdminService {
     if (!USERNAME.test(input.username)) {
       throw new UsageError('the username must be 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit')
     }
-    checkPassword(input.password)
+    const name = checkDisplayName(input.name ?? '')
     const email = input.email?.trim() || null
     if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) throw new UsageError('the email address is not valid')
     const { store, clock, random, hasher } = this.deps
     if (await store.findAccountByUsername(input.username)) throw new UsageError(`the username "${input.username}" is taken`)
+    const password = checkNewPassword(input.password)
     const account = await store.insertAccount({
       objectId: randomHex(random, 12),
       username: input.username,
-      name: input.name ?? '',
+      name,
       email,
       language: input.language ?? 'en',
       country: input.country ?? 'US',
       includeAdult: false,
-      passwordHash: await hasher.hash(input.password),
+      passwordHash: await hasher.hash(password),
       createdAt: clock.now(),
     })
     if (!account) throw new UsageError(`the username "${input.username}" is taken`)
@@ -115,16 +117,19 @@ export class AdminService {
 
   /** Sets a new password and ends every session of the user, so a stolen one stops working. */
   async setUserPassword(username: string, password: string): Promise<AccountRecord> {
-    checkPassword(password)
+    const normalized = checkNewPassword(password)
     const account = await this.#account(username)
-    await this.deps.store.setAccountPassword(account.id, await this.deps.hasher.hash(password), true, this.deps.clock.now())
+    await this.deps.store.setAccountPassword(account.id, await this.deps.hasher.hash(normalized), true, this.deps.clock.now())
     return account
   }
 }
 
-function checkPassword(password: string): void {
-  if (password.length === 0) throw new UsageError('the password is empty')
-  if (password.length > MAX_PASSWORD_LENGTH) throw new UsageError(`the password is longer than ${MAX_PASSWORD_LENGTH} characters`)
+/** A display name as stored: trimmed, at most 100 characters, no control characters; may be empty. */
+export function checkDisplayName(name: string): string {
+  const trimmed = name.normalize('NFC').trim()
+  if ([...trimmed].length > MAX_DISPLAY_NAME_LENGTH) throw new UsageError(`the display name must have at most ${MAX_DISPLAY_NAME_LENGTH} characters`)
+  if (/\p{Cc}/u.test(trimmed)) throw new UsageError('the display name cannot hold control characters')
+  return trimmed
 }
 
 function normalizeOrigin(value: string): string {

@@ -1,7 +1,7 @@
 import type { AdminService } from './admin-service.js'
 import type { AuthService } from './auth-service.js'
 import type { CoreDeps } from './context.js'
-import { AuthError, UsageError } from './errors.js'
+import { AuthError } from './errors.js'
 import { checkRedirect, withQuery } from './redirect.js'
 import { HEX_40, hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord, RequestTokenRecord, V4RequestTokenRecord } from './store.js'
@@ -15,7 +15,6 @@ export interface WebsiteOptions {
 }
 
 export const DEFAULT_WEB_SESSION_TTL_MS = 24 * 60 * 60 * 1000
-const MIN_SIGNUP_PASSWORD_LENGTH = 8
 
 /** Who signs in: the credentials, and where from (the login throttles of issue 6 key on `address`). */
 export interface SignInInput {
@@ -65,15 +64,14 @@ export class WebsiteService {
 
   /**
    * Creates an account from the sign-up form and signs it in. 404/34 when sign-up is closed; a
-   * `UsageError` naming the problem for a short password, a taken or invalid username, a bad email.
+   * `UsageError` naming the problem for a password outside the password rule, a taken or invalid
+   * username, a bad email or display name.
    */
-  async signUp(input: SignInInput & { email: string | undefined }): Promise<SignedIn> {
+  async signUp(input: SignInInput & { email: string | undefined; name?: string | undefined }): Promise<SignedIn> {
     if (this.options.signup !== 'open') throw new AuthError('NOT_FOUND')
     if (!input.username || !input.password) throw new AuthError('CREDENTIALS_REQUIRED')
-    // Self-service accounts follow ASVS 6.2.1; accounts the operator makes with the CLI are the operator's call.
-    if (input.password.length < MIN_SIGNUP_PASSWORD_LENGTH) throw new UsageError(`the password must have at least ${MIN_SIGNUP_PASSWORD_LENGTH} characters`)
-    // UsageError (taken or invalid username, bad email) carries a one-line reason for the form.
-    const account = await this.admin.createUser({ username: input.username, password: input.password, email: input.email })
+    // UsageError (the password rule, a taken or invalid username, a bad email) carries a one-line reason for the form.
+    const account = await this.admin.createUser({ username: input.username, password: input.password, email: input.email, name: input.name })
     return { sessionToken: await this.#startSession(account.id), account }
   }
 

@@ -2,14 +2,18 @@ import pg from 'pg'
 import { StoreUnavailableError } from '../../core/errors.js'
 import type {
   AccessTokenRecord,
+  AccountCredential,
   AccountRecord,
   ApplicationRecord,
   ApproveInput,
   ConsumeResult,
+  CredentialRef,
   GuestSessionRecord,
   LiveCounts,
   PoolStats,
   NewAccount,
+  PasswordChange,
+  PasswordResetTokenRecord,
   RequestTokenRecord,
   SessionRecord,
   SigningKeyRecord,
@@ -36,6 +40,7 @@ import {
   toWebSession,
   type Row,
 } from '../rows.js'
+import { toAccountCredential, toPasswordResetToken } from '../account-rows.js'
 import { LookupBatcher, TurnQueue } from '../turn-batching.js'
 import { POSTGRES_MIGRATIONS } from './migrations.js'
 
@@ -690,6 +695,99 @@ export class PostgresStore implements Store {
       }
       // Copied accounts keep their ids; new ones continue after the highest.
       await client.query("SELECT setval(pg_get_serial_sequence('accounts', 'id'), COALESCE((SELECT MAX(id) FROM accounts), 0) + 1, false)")
+    })
+  }
+
+  // account page:
+
+  listAccountCredentials(accountId: number, now: number): Promise<AccountCredential[]> {
+    return this.#run(async () =>
+      (
+        await this.#rows(
+          `SELECT 'session' AS kind, s.session_hash AS hash, a.name AS app_name, s.created_at, s.expires_at
+             FROM sessions s JOIN applications a ON a.id = s.app_id
+            WHERE s.account_id = $1 AND (s.expires_at IS NULL OR s.expires_at > $2)
+           UNION ALL
+           SELECT 'access_token', t.id_hash, a.name, t.created_at, NULL::BIGINT
+             FROM access_tokens t JOIN applications a ON a.id = t.app_id
+            WHERE t.account_id = $1 AND t.revoked_at IS NULL
+           UNION ALL
+           SELECT 'web_session', w.session_hash, NULL::TEXT, w.created_at, w.expires_at
+             FROM web_sessions w WHERE w.account_id = $1 AND w.expires_at > $2
+           ORDER BY created_at DESC, hash`,
+          [accountId, now],
+        )
+      ).map(toAccountCredential),
+    )
+  }
+
+  endAccountCredential(accountId: number, credential: CredentialRef, now: number): Promise<boolean> {
+    return this.#run(async () => {
+      switch (credential.kind) {
+        case 'session':
+          return (await this.#exec('DELETE FROM sessions WHERE session_hash = $1 AND account_id = $2', [credential.hash, accountId])) === 1
+        case 'web_session':
+          return (await this.#exec('DELETE FROM web_sessions WHERE session_hash = $1 AND account_id = $2', [credential.hash, accountId])) === 1
+        case 'access_token':
+          return (
+            (await this.#exec('UPDATE access_tokens SET revoked_at = $1 WHERE id_hash = $2 AND account_id = $3 AND revoked_at IS NULL', [now, credential.hash, accountId])) === 1
+          )
+      }
+    })
+  }
+
+  async #endAccountCredentialsExcept(client: pg.PoolClient, accountId: number, now: number, keepWebSessionHash: string | null): Promise<void> {
+    await this.#exec('DELETE FROM sessions WHERE account_id = $1', [accountId], client)
+    await this.#exec('DELETE FROM web_sessions WHERE account_id = $1 AND session_hash IS DISTINCT FROM $2::TEXT', [accountId, keepWebSessionHash], client)
+    await this.#exec('UPDATE access_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL', [now, accountId], client)
+    await this.#exec("UPDATE request_tokens SET status = 'denied' WHERE account_id = $1 AND status = 'approved' AND consumed_at IS NULL", [accountId], client)
+    await this.#exec("UPDATE v4_request_tokens SET status = 'denied' WHERE account_id = $1 AND status = 'approved' AND consumed_at IS NULL", [accountId], client)
+  }
+
+  endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null): Promise<void> {
+    return this.#transaction((client) => this.#endAccountCredentialsExcept(client, accountId, now, keepWebSessionHash))
+  }
+
+  changeAccountPassword(input: PasswordChange): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const changed =
+        (await this.#exec('UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3', [input.passwordHash, input.accountId, input.expectedHash], client)) === 1
+      if (changed) await this.#endAccountCredentialsExcept(client, input.accountId, input.now, input.keepWebSessionHash)
+      return changed
+    })
+  }
+
+  setAccountName(accountId: number, name: string): Promise<boolean> {
+    return this.#run(async () => (await this.#exec('UPDATE accounts SET name = $1 WHERE id = $2', [name, accountId])) === 1)
+  }
+
+  insertPasswordResetToken(token: PasswordResetTokenRecord): Promise<void> {
+    return this.#transaction(async (client) => {
+      await this.#exec('DELETE FROM password_reset_tokens WHERE account_id = $1 OR expires_at <= $2', [token.accountId, token.createdAt], client)
+      await this.#exec(
+        'INSERT INTO password_reset_tokens (token_hash, account_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)',
+        [token.tokenHash, token.accountId, token.createdAt, token.expiresAt, token.usedAt],
+        client,
+      )
+    })
+  }
+
+  findPasswordResetToken(tokenHash: string): Promise<PasswordResetTokenRecord | null> {
+    return this.#run(async () => toPasswordResetToken(await this.#one('SELECT * FROM password_reset_tokens WHERE token_hash = $1', [tokenHash])))
+  }
+
+  resetPasswordWithToken(tokenHash: string, passwordHash: string, now: number): Promise<number | null> {
+    return this.#transaction(async (client) => {
+      const used = await this.#one(
+        'UPDATE password_reset_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING account_id',
+        [now, tokenHash],
+        client,
+      )
+      if (!used) return null
+      const accountId = Number(used.account_id)
+      await this.#exec('UPDATE accounts SET password_hash = $1 WHERE id = $2', [passwordHash, accountId], client)
+      await this.#endAccountCredentialsExcept(client, accountId, now, null)
+      return accountId
     })
   }
 }

@@ -4,13 +4,17 @@ import Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../core/errors.js'
 import type {
   AccessTokenRecord,
+  AccountCredential,
   AccountRecord,
   ApplicationRecord,
   ApproveInput,
   ConsumeResult,
+  CredentialRef,
   GuestSessionRecord,
   LiveCounts,
   NewAccount,
+  PasswordChange,
+  PasswordResetTokenRecord,
   RequestTokenRecord,
   SessionRecord,
   SigningKeyRecord,
@@ -37,6 +41,7 @@ import {
   toWebSession,
   type Row,
 } from '../rows.js'
+import { toAccountCredential, toPasswordResetToken } from '../account-rows.js'
 import { LookupBatcher } from '../turn-batching.js'
 import { startCheckpointer, type Checkpointer } from './checkpointer.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
@@ -699,6 +704,102 @@ export class SqliteStore implements Store {
         guestSessions: count('SELECT count(*) AS n FROM guest_sessions WHERE expires_at > ?', now),
         accessTokens: count('SELECT count(*) AS n FROM access_tokens WHERE revoked_at IS NULL'),
       }
+    })
+  }
+
+  // account page:
+
+  listAccountCredentials(accountId: number, now: number): Promise<AccountCredential[]> {
+    return this.#run(() =>
+      this.#all(
+        `SELECT 'session' AS kind, s.session_hash AS hash, a.name AS app_name, s.created_at, s.expires_at
+           FROM sessions s JOIN applications a ON a.id = s.app_id
+          WHERE s.account_id = ? AND (s.expires_at IS NULL OR s.expires_at > ?)
+         UNION ALL
+         SELECT 'access_token', t.id_hash, a.name, t.created_at, NULL
+           FROM access_tokens t JOIN applications a ON a.id = t.app_id
+          WHERE t.account_id = ? AND t.revoked_at IS NULL
+         UNION ALL
+         SELECT 'web_session', w.session_hash, NULL, w.created_at, w.expires_at
+           FROM web_sessions w WHERE w.account_id = ? AND w.expires_at > ?
+         ORDER BY created_at DESC, hash`,
+        accountId,
+        now,
+        accountId,
+        accountId,
+        now,
+      ).map(toAccountCredential),
+    )
+  }
+
+  endAccountCredential(accountId: number, credential: CredentialRef, now: number): Promise<boolean> {
+    return this.#write(() => {
+      switch (credential.kind) {
+        case 'session':
+          return this.#exec('DELETE FROM sessions WHERE session_hash = ? AND account_id = ?', credential.hash, accountId) === 1
+        case 'web_session':
+          return this.#exec('DELETE FROM web_sessions WHERE session_hash = ? AND account_id = ?', credential.hash, accountId) === 1
+        case 'access_token':
+          return this.#exec('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND account_id = ? AND revoked_at IS NULL', now, credential.hash, accountId) === 1
+      }
+    })
+  }
+
+  #endAccountCredentialsExcept(accountId: number, now: number, keepWebSessionHash: string | null): void {
+    this.#exec('DELETE FROM sessions WHERE account_id = ?', accountId)
+    this.#exec('DELETE FROM web_sessions WHERE account_id = ? AND session_hash IS NOT ?', accountId, keepWebSessionHash)
+    this.#exec('UPDATE access_tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL', now, accountId)
+    this.#exec("UPDATE request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
+    this.#exec("UPDATE v4_request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
+  }
+
+  endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null): Promise<void> {
+    return this.#write(() => this.#endAccountCredentialsExcept(accountId, now, keepWebSessionHash))
+  }
+
+  changeAccountPassword(input: PasswordChange): Promise<boolean> {
+    return this.#write(() => {
+      const changed = this.#exec('UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?', input.passwordHash, input.accountId, input.expectedHash) === 1
+      if (changed) this.#endAccountCredentialsExcept(input.accountId, input.now, input.keepWebSessionHash)
+      return changed
+    })
+  }
+
+  setAccountName(accountId: number, name: string): Promise<boolean> {
+    return this.#write(() => this.#exec('UPDATE accounts SET name = ? WHERE id = ?', name, accountId) === 1)
+  }
+
+  insertPasswordResetToken(token: PasswordResetTokenRecord): Promise<void> {
+    return this.#write(() => {
+      this.#exec('DELETE FROM password_reset_tokens WHERE account_id = ? OR expires_at <= ?', token.accountId, token.createdAt)
+      this.#exec(
+        'INSERT INTO password_reset_tokens (token_hash, account_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?)',
+        token.tokenHash,
+        token.accountId,
+        token.createdAt,
+        token.expiresAt,
+        token.usedAt,
+      )
+    })
+  }
+
+  findPasswordResetToken(tokenHash: string): Promise<PasswordResetTokenRecord | null> {
+    return this.#run(() => toPasswordResetToken(this.#get('SELECT * FROM password_reset_tokens WHERE token_hash = ?', tokenHash)))
+  }
+
+  resetPasswordWithToken(tokenHash: string, passwordHash: string, now: number): Promise<number | null> {
+    return this.#write(() => {
+      const used = this.#get(
+        'UPDATE password_reset_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING account_id',
+        now,
+        tokenHash,
+        now,
+      )
+      if (!used) return null
+      const accountId = used.account_id as number
+      this.#exec('UPDATE accounts SET password_hash = ? WHERE id = ?', passwordHash, accountId)
+      this.#endAccountCredentialsExcept(accountId, now, null)
+      return accountId
     })
   }
 }
