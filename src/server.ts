@@ -20,6 +20,7 @@ import { LineBlocks } from './log-destination.js'
 import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
 import { registerV4Routes } from './http/v4-routes.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
+import { notFoundPage } from './web/pages.js'
 import { registerWebsite } from './web/website.js'
 
 /** The services of one cinepass process, built on one store. */
@@ -147,6 +148,7 @@ export async function startServer(
     accessLog: config.accessLog,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.closeGraceMs ? { closeGraceMs: options.closeGraceMs } : {}),
+    notFoundPage: notFoundPage(),
     plugins: [
       (app: FastifyInstance) => registerV4Routes(app, core.v4, core.deps.limits),
       (app: FastifyInstance) => registerWebsite(app, { website: core.website, account: core.account, publicUrl: () => appOptions.publicUrl }),

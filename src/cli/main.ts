@@ -5,6 +5,7 @@ import { UsageError } from '../core/errors.js'
 import { registerAdminCommands } from './admin-commands.js'
 import { registerBackupCommand } from './backup-command.js'
 import { registerCopyCommand } from './copy-command.js'
+import { registerResetLinkCommand } from './reset-link-command.js'
 import { serve } from './serve.js'
 import { migrate } from './store-commands.js'
 
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
     })
 
   registerAdminCommands(program)
+  registerResetLinkCommand(program)
   registerBackupCommand(program)
   registerCopyCommand(program)
   return program

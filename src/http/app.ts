@@ -39,6 +39,11 @@ export interface AppOptions {
    * request a client sent just before the stop is then answered, not reset. Default 0.
    */
   closeGraceMs?: number
+  /**
+   * The page for an unknown path outside the API (the website's own, with its stylesheet and a way
+   * back); default: a bare one.
+   */
+  notFoundPage?: string
   /** Further route groups (the website, v4) registered after the v3 API. */
   plugins?: ((app: FastifyInstance) => void | Promise<void>)[]
   /** Per-address API limits (the login throttle lives in core); omit for none. */
@@ -214,11 +219,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     return reply
       .code(404)
       .type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
+      .header('content-security-policy', "default-src 'none'; style-src 'self'; frame-ancestors 'none'")
       .header('x-frame-options', 'DENY')
       .header('referrer-policy', 'no-referrer')
       .header('x-content-type-options', 'nosniff')
-      .send(notFoundPage())
+      .send(options.notFoundPage ?? notFoundPage())
   })
 
   app.get('/healthz', async (_request, reply) => sendJson(reply, 200, { status: 'ok' }))

@@ -77,7 +77,7 @@ function credentialList(credentials: readonly CredentialRow[], csrf: string): Sa
   return html`<ul class="credentials">${credentials.map((row, index) => {
     const name = row.appName ?? 'cinepass website'
     return html`<li>
-<div class="credential" id="credential-${index}"><strong>${name}</strong>${row.current ? html` <span class="badge">this browser</span>` : null}
+<div class="credential" id="credential-${index}"><span><strong>${name}</strong>${row.current ? html` <span class="badge">this browser</span>` : null}</span>
 <span class="muted">${KIND_NAMES[row.kind]} · created ${when(row.createdAt)}${row.expiresAt !== null ? html` · ends ${when(row.expiresAt)}` : null}</span></div>
 <form method="post" action="/account/revoke">${hiddenCsrf(csrf)}<input type="hidden" name="ref" value="${row.ref}"><button class="secondary" type="submit" aria-describedby="credential-${index}">Revoke</button></form>
 </li>`
@@ -104,7 +104,7 @@ export function resetPage(form: ResetForm): string {
     'Set a new password',
     html`<h1>Set a new password</h1>
 ${errorSummary(errors)}
-<p>For the account <strong>${form.username}</strong>. This link works once, for an hour. Afterwards every session of the account is logged out.</p>
+<p>For the account <strong>${form.username}</strong>. This link works once, for an hour. Setting the password logs out every session of the account.</p>
 <form method="post" action="/account/reset" novalidate>
 ${hiddenCsrf(form.csrf)}
 <input type="hidden" name="token" value="${form.token}">

@@ -183,3 +183,11 @@ export function messagePage(title: string, message: string, options: { tone?: 'o
   const link = options.link ? html`<p><a href="${options.link.href}">${options.link.text}</a></p>` : null
   return layout(title, html`<h1 class="${tone}">${title}</h1><p>${message}</p>${link}${options.extra ?? null}`)
 }
+
+/** Where every refusal page points: the start page (the log-in form when logged out). */
+export const START_LINK: PageLink = { href: '/', text: 'Go to the cinepass start page' }
+
+/** The page for a path nothing serves. */
+export function notFoundPage(): string {
+  return messagePage('Not found', 'There is no page at this address.', { link: START_LINK })
+}

@@ -7,7 +7,7 @@ import type { AccountRecord } from '../core/store.js'
 import type { PendingApproval, WebsiteService } from '../core/website-service.js'
 import { logLoginFailure, logSecurityEvent } from '../http/security-log.js'
 import { registerAccountPages, sentence } from './account.js'
-import { approvePage, loginPage, messagePage, signedInFooter, signupPage, type PageLink } from './pages.js'
+import { START_LINK, approvePage, loginPage, messagePage, signedInFooter, signupPage } from './pages.js'
 import { STYLESHEET } from './styles.js'
 
 export interface WebsiteRoutesOptions {
@@ -219,12 +219,9 @@ export function contentSecurityPolicy(redirect: URL | null): string {
   return `default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action ${formAction.join(' ')}; frame-ancestors 'none'`
 }
 
-// Every refusal page offers a way on: the start page (the log-in form when signed out).
-const START: PageLink = { href: '/', text: 'Go to the cinepass start page' }
-
 function errorPage(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const code = (error as { code?: unknown }).code
-  const refusal = (status: number, title: string, message: string): FastifyReply => sendPage(reply, status, messagePage(title, message, { link: START }))
+  const refusal = (status: number, title: string, message: string): FastifyReply => sendPage(reply, status, messagePage(title, message, { link: START_LINK }))
   if (typeof code === 'string' && CSRF_ERRORS.has(code)) {
     return refusal(403, 'Form expired', 'This form could not be verified. Go back, reload the page and try again.')
   }
