@@ -6,6 +6,12 @@ import { checkNewPassword } from './password-rule.js'
 import { HEX_40, constantTimeEqual, hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, CredentialKind } from './store.js'
 
+/**
+ * The most credentials the account page lists (newest first): a client that made thousands of
+ * sessions must not make the page that many rows. Log out everywhere ends the rest too.
+ */
+export const CREDENTIALS_SHOWN = 200
+
 /** How long a password reset link works. */
 export const RESET_LINK_TTL_MS = 60 * 60 * 1000
 
@@ -49,10 +55,10 @@ export class AccountService {
     private readonly auth: AuthService,
   ) {}
 
-  /** The account's live sessions, access tokens and website sessions, newest first. */
+  /** The account's live sessions, access tokens and website sessions, newest first (`CREDENTIALS_SHOWN` at most). */
   async credentials(account: AccountRecord, webSessionToken: string): Promise<CredentialRow[]> {
     const current = hashSecret(webSessionToken)
-    const rows = await this.deps.store.listAccountCredentials(account.id, this.deps.clock.now())
+    const rows = await this.deps.store.listAccountCredentials(account.id, this.deps.clock.now(), CREDENTIALS_SHOWN)
     return rows.map((row) => ({
       ref: credentialRef(row.kind, row.hash),
       kind: row.kind,
@@ -71,7 +77,7 @@ export class AccountService {
   async revoke(account: AccountRecord, ref: string | undefined, webSessionToken: string): Promise<{ kind: CredentialKind; current: boolean } | null> {
     if (ref === undefined) return null
     const now = this.deps.clock.now()
-    const rows = await this.deps.store.listAccountCredentials(account.id, now)
+    const rows = await this.deps.store.listAccountCredentials(account.id, now, CREDENTIALS_SHOWN)
     const row = rows.find((candidate) => constantTimeEqual(credentialRef(candidate.kind, candidate.hash), ref))
     if (!row || !(await this.deps.store.endAccountCredential(account.id, { kind: row.kind, hash: row.hash }, now))) return null
     return { kind: row.kind, current: row.kind === 'web_session' && row.hash === hashSecret(webSessionToken) }

@@ -165,11 +165,11 @@ export interface Store {
   // account page:
 
   /**
-   * The credentials of an account usable at `now`, newest first: its sessions (unexpired or without
-   * expiry; converted ones included), its unrevoked v4 access tokens, and its unexpired website
-   * sessions, each with the name of its application (null for website sessions).
+   * The credentials of an account usable at `now`, newest first, at most `limit`: its sessions
+   * (unexpired or without expiry; converted ones included), its unrevoked v4 access tokens, and its
+   * unexpired website sessions, each with the name of its application (null for website sessions).
    */
-  listAccountCredentials(accountId: number, now: number): Promise<AccountCredential[]>
+  listAccountCredentials(accountId: number, now: number, limit: number): Promise<AccountCredential[]>
   /**
    * Ends one credential of the account: deletes the session or website session, or revokes the
    * access token (`revokedAt = now`). False when the account has no such live credential.

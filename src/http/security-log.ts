@@ -15,7 +15,6 @@ export type SecurityEvent =
   | 'limiter_blocked'
   | 'password_changed'
   | 'password_reset'
-  | 'password_reset_link_created'
   | 'credential_revoked'
   | 'logged_out_everywhere'
   | 'display_name_changed'

@@ -592,7 +592,8 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       await accountWithCredentials('neighbour')
       const expired = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 10 }
       await store.insertWebSession(expired)
-      expect(await store.listAccountCredentials(account.id, now + 10)).toEqual([
+      expect((await store.listAccountCredentials(account.id, now + 10, 2)).map((c) => c.hash)).toEqual([otherWeb.sessionHash, web.sessionHash])
+      expect(await store.listAccountCredentials(account.id, now + 10, 100)).toEqual([
         { kind: 'web_session', hash: otherWeb.sessionHash, appName: null, createdAt: now + 4, expiresAt: now + 60_000 },
         { kind: 'web_session', hash: web.sessionHash, appName: null, createdAt: now + 3, expiresAt: now + 60_000 },
         { kind: 'access_token', hash: access.idHash, appName: otherApp.name, createdAt: now + 2, expiresAt: null },
@@ -613,7 +614,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.endAccountCredential(account.id, { kind: 'access_token', hash: access.idHash }, now + 8)).toBe(false)
       expect(await store.endAccountCredential(account.id, { kind: 'web_session', hash: web.sessionHash }, now)).toBe(true)
       expect(await store.findWebSession(web.sessionHash)).toBeNull()
-      expect((await store.listAccountCredentials(account.id, now)).map((c) => c.kind)).toEqual(['web_session'])
+      expect((await store.listAccountCredentials(account.id, now, 100)).map((c) => c.kind)).toEqual(['web_session'])
     })
 
     it('endAccountCredentials() ends everything of the account but the website session it keeps', async () => {
@@ -626,7 +627,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findWebSession(web.sessionHash)).not.toBeNull()
       expect(await store.findSession(neighbourSession.sessionHash)).not.toBeNull()
       await store.endAccountCredentials(account.id, now + 9, null)
-      expect(await store.listAccountCredentials(account.id, now)).toEqual([])
+      expect(await store.listAccountCredentials(account.id, now, 100)).toEqual([])
     })
 
     it('changeAccountPassword() swaps the hash only while it is the expected one, and ends every other credential with it', async () => {

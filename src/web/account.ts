@@ -6,7 +6,7 @@ import type { AccountRecord } from '../core/store.js'
 import type { WebsiteService } from '../core/website-service.js'
 import { logLoginFailure, logSecurityEvent } from '../http/security-log.js'
 import { ACCOUNT_NOTICES, accountPage, resetPage, type AccountNotice } from './account-pages.js'
-import { messagePage, type FormError } from './pages.js'
+import { messagePage, sentence, type FormError } from './pages.js'
 import { SESSION_COOKIE, formField, sendPage } from './website.js'
 
 export interface AccountRoutesOptions {
@@ -162,9 +162,4 @@ function passwordChangeRefusal(error: unknown): { status: number; error: FormErr
   if (error.code === 'CREDENTIALS_REQUIRED') return { status: 400, error: { message: 'Enter your current password.', fields: ['current-password'] } }
   if (error.code === 'INVALID_LOGIN') return { status: 401, error: { message: 'Your current password is not right.', fields: ['current-password'] } }
   return null
-}
-
-/** A core message ("the password is empty") as a sentence for a page. */
-export function sentence(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1) + '.'
 }

@@ -184,6 +184,11 @@ export function messagePage(title: string, message: string, options: { tone?: 'o
   return layout(title, html`<h1 class="${tone}">${title}</h1><p>${message}</p>${link}${options.extra ?? null}`)
 }
 
+/** A core message ("the password is empty") as a sentence for a page. */
+export function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1) + '.'
+}
+
 /** Where every refusal page points: the start page (the log-in form when logged out). */
 export const START_LINK: PageLink = { href: '/', text: 'Go to the cinepass start page' }
 

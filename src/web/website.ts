@@ -6,8 +6,8 @@ import { AuthError, UsageError } from '../core/errors.js'
 import type { AccountRecord } from '../core/store.js'
 import type { PendingApproval, WebsiteService } from '../core/website-service.js'
 import { logLoginFailure, logSecurityEvent } from '../http/security-log.js'
-import { registerAccountPages, sentence } from './account.js'
-import { START_LINK, approvePage, loginPage, messagePage, signedInFooter, signupPage } from './pages.js'
+import { registerAccountPages } from './account.js'
+import { START_LINK, approvePage, loginPage, messagePage, sentence, signedInFooter, signupPage } from './pages.js'
 import { STYLESHEET } from './styles.js'
 
 export interface WebsiteRoutesOptions {

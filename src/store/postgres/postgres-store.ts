@@ -700,7 +700,7 @@ export class PostgresStore implements Store {
 
   // account page:
 
-  listAccountCredentials(accountId: number, now: number): Promise<AccountCredential[]> {
+  listAccountCredentials(accountId: number, now: number, limit: number): Promise<AccountCredential[]> {
     return this.#run(async () =>
       (
         await this.#rows(
@@ -714,8 +714,8 @@ export class PostgresStore implements Store {
            UNION ALL
            SELECT 'web_session', w.session_hash, NULL::TEXT, w.created_at, w.expires_at
              FROM web_sessions w WHERE w.account_id = $1 AND w.expires_at > $2
-           ORDER BY created_at DESC, hash`,
-          [accountId, now],
+           ORDER BY created_at DESC, hash LIMIT $3`,
+          [accountId, now, limit],
         )
       ).map(toAccountCredential),
     )

@@ -709,7 +709,7 @@ export class SqliteStore implements Store {
 
   // account page:
 
-  listAccountCredentials(accountId: number, now: number): Promise<AccountCredential[]> {
+  listAccountCredentials(accountId: number, now: number, limit: number): Promise<AccountCredential[]> {
     return this.#run(() =>
       this.#all(
         `SELECT 'session' AS kind, s.session_hash AS hash, a.name AS app_name, s.created_at, s.expires_at
@@ -722,12 +722,13 @@ export class SqliteStore implements Store {
          UNION ALL
          SELECT 'web_session', w.session_hash, NULL, w.created_at, w.expires_at
            FROM web_sessions w WHERE w.account_id = ? AND w.expires_at > ?
-         ORDER BY created_at DESC, hash`,
+         ORDER BY created_at DESC, hash LIMIT ?`,
         accountId,
         now,
         accountId,
         accountId,
         now,
+        limit,
       ).map(toAccountCredential),
     )
   }
