@@ -2,6 +2,8 @@ import { Writable } from 'node:stream'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call, createTestUser, loginOverHttp, startTestServer, testBackends, type TestServer, type TestUser } from '../test-support/fixtures.js'
+import { loadConfig } from '../config.js'
+import { openStore } from '../server.js'
 import { WebClient, csrfOf } from '../test-support/web-client.js'
 import { SESSION_COOKIE, waitText } from './website.js'
 
@@ -161,6 +163,24 @@ describe.each(await testBackends('account forms'))('the account forms over HTTP 
     }
     const lines = logLines.join('\n')
     for (const secret of [user.password, 'logged password change', ref]) expect(lines).not.toContain(secret)
+  })
+
+  it('a Revoke on one instance is refused at once by another instance on the same database', async () => {
+    const user = await createTestUser(server.core)
+    const session = await loginOverHttp(server, user)
+    const config = loadConfig({ CINEPASS_DATABASE: server.dbPath })
+    const other = await startTestServer({ backend, store: await openStore(config, 'command') })
+    try {
+      const onOther = async (): Promise<number> => (await call(`${other.base}/3/account?api_key=${server.application.apiKey}&session_id=${session}`)).status
+      expect(await onOther()).toBe(200)
+      const web = await signedIn(user)
+      const page = await web.get('/account')
+      const row = page.text.split('<li>').find((item) => item.includes('API session'))!
+      await web.post('/account/revoke', { _csrf: csrfOf(page.text), ref: /name="ref" value="([0-9a-f]+)"/.exec(row)![1]! })
+      expect(await onOther()).toBe(401)
+    } finally {
+      await other.stop()
+    }
   })
 
   it('waitText() says a wait as people do, rounded up', () => {
