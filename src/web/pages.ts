@@ -63,11 +63,12 @@ export function field(spec: FieldSpec): SafeHtml {
   const shown = mine.filter((error) => error.fields[0] === spec.id)
   const errorId = (error: FormError): string => `${error.fields[0]}-error`
   const describedBy = [spec.hint ? `${spec.id}-hint` : null, ...mine.map(errorId)].filter((id) => id !== null)
-  const text = spec.type === 'text'
+  // A username is typed exactly: no capital the keyboard adds, no spelling fix.
+  const exact = spec.autocomplete === 'username'
   return html`<div class="field"><label for="${spec.id}">${spec.label}</label>
 ${spec.hint ? html`<p class="hint" id="${spec.id}-hint">${spec.hint}</p>` : null}
 ${shown.map((error) => html`<p class="field-error" id="${errorId(error)}"><span class="visually-hidden">Error: </span>${error.message}</p>`)}
-<input id="${spec.id}" name="${spec.name}" type="${spec.type}" autocomplete="${spec.autocomplete}"${text ? html` autocapitalize="none" spellcheck="false"` : null}${spec.required ? html` required` : null}${spec.maxlength ? html` maxlength="${spec.maxlength}"` : null}${describedBy.length > 0 ? html` aria-describedby="${describedBy.join(' ')}"` : null}${mine.length > 0 ? html` aria-invalid="true"` : null}${spec.value !== undefined && spec.type !== 'password' ? html` value="${spec.value}"` : null}></div>`
+<input id="${spec.id}" name="${spec.name}" type="${spec.type}" autocomplete="${spec.autocomplete}"${exact ? html` autocapitalize="none" spellcheck="false"` : null}${spec.required ? html` required` : null}${spec.maxlength ? html` maxlength="${spec.maxlength}"` : null}${describedBy.length > 0 ? html` aria-describedby="${describedBy.join(' ')}"` : null}${mine.length > 0 ? html` aria-invalid="true"` : null}${spec.value !== undefined && spec.type !== 'password' ? html` value="${spec.value}"` : null}></div>`
 }
 
 export function hiddenCsrf(csrf: string): SafeHtml {
