@@ -46,6 +46,16 @@ describe('AccountService', () => {
     await expect(core.auth.verifyLogin(user.username, 'full width phrase')).resolves.toMatchObject({ id: user.id })
   })
 
+  it('credentials() shows when a website session was last used, as its page views record it', async () => {
+    const user = await createTestUser(core)
+    const token = await webSession(user)
+    const started = core.clock.now()
+    expect((await core.account.credentials(await accountOf(user), token))[0]).toMatchObject({ kind: 'web_session', current: true, lastUsedAt: null })
+    core.clock.advance(5 * 60_000)
+    await core.website.accountOf(token)
+    expect((await core.account.credentials(await accountOf(user), token))[0]).toMatchObject({ createdAt: started, lastUsedAt: started + 5 * 60_000 })
+  })
+
   it('a reset link lives one hour: usable 1 ms before, refused at the hour', async () => {
     const user = await createTestUser(core)
     const { token, expiresAt } = await core.account.createResetToken(user.username.toUpperCase())

@@ -27,6 +27,8 @@ export interface CredentialRow {
   appName: string | null
   createdAt: number
   expiresAt: number | null
+  /** When it was last used, where that is recorded (website sessions); null otherwise. */
+  lastUsedAt: number | null
   /** True for the website session this page is seen through. */
   current: boolean
 }
@@ -65,6 +67,7 @@ export class AccountService {
       appName: row.appName,
       createdAt: row.createdAt,
       expiresAt: row.expiresAt,
+      lastUsedAt: row.lastUsedAt,
       current: row.kind === 'web_session' && row.hash === current,
     }))
   }

@@ -187,6 +187,11 @@ export interface Store {
    * session `keepWebSessionHash`. False (and nothing changed) when the guard failed.
    */
   changeAccountPassword(input: PasswordChange): Promise<boolean>
+  /**
+   * Records that a website session was used at `now`, unless that was already recorded less than
+   * `intervalMs` ago (so a page view writes at most once per interval).
+   */
+  touchWebSession(sessionHash: string, now: number, intervalMs: number): Promise<void>
   /** Sets the display name; false when no such account exists. */
   setAccountName(accountId: number, name: string): Promise<boolean>
   /**
@@ -220,6 +225,8 @@ export interface AccountCredential extends CredentialRef {
   createdAt: number
   /** When it stops working by itself; null when it lasts until revoked. */
   expiresAt: number | null
+  /** When it was last used, where that is recorded (website sessions); null otherwise. */
+  lastUsedAt: number | null
 }
 
 export interface PasswordChange {

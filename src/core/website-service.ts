@@ -15,6 +15,8 @@ export interface WebsiteOptions {
 }
 
 export const DEFAULT_WEB_SESSION_TTL_MS = 24 * 60 * 60 * 1000
+// How stale the "last used" of a website session on the account page may be: one write a minute at most.
+const WEB_SESSION_TOUCH_INTERVAL_MS = 60 * 1000
 
 /** Who signs in: the credentials, and where from (the login throttles of issue 6 key on `address`). */
 export interface SignInInput {
@@ -90,7 +92,9 @@ export class WebsiteService {
     const session = await store.findWebSession(hashSecret(sessionToken))
     if (!session || session.expiresAt <= clock.now()) return null
     const account = await store.findAccountById(session.accountId)
-    return account && !account.disabled ? account : null
+    if (!account || account.disabled) return null
+    await store.touchWebSession(session.sessionHash, clock.now(), WEB_SESSION_TOUCH_INTERVAL_MS)
+    return account
   }
 
   async signOut(sessionToken: string | undefined): Promise<void> {

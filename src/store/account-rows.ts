@@ -11,7 +11,8 @@ export function toAccountCredential(row: Row): AccountCredential {
     hash: row.hash as string,
     appName: (row.app_name as string | null) ?? null,
     createdAt: Number(row.created_at),
-    expiresAt: row.expires_at === null || row.expires_at === undefined ? null : Number(row.expires_at),
+    expiresAt: optionalNumber(row.expires_at),
+    lastUsedAt: optionalNumber(row.last_used_at),
   }
 }
 
@@ -22,6 +23,10 @@ export function toPasswordResetToken(row: Row | undefined): PasswordResetTokenRe
     accountId: Number(row.account_id),
     createdAt: Number(row.created_at),
     expiresAt: Number(row.expires_at),
-    usedAt: row.used_at === null || row.used_at === undefined ? null : Number(row.used_at),
+    usedAt: optionalNumber(row.used_at),
   }
+}
+
+function optionalNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value)
 }

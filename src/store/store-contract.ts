@@ -594,11 +594,24 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       await store.insertWebSession(expired)
       expect((await store.listAccountCredentials(account.id, now + 10, 2)).map((c) => c.hash)).toEqual([otherWeb.sessionHash, web.sessionHash])
       expect(await store.listAccountCredentials(account.id, now + 10, 100)).toEqual([
-        { kind: 'web_session', hash: otherWeb.sessionHash, appName: null, createdAt: now + 4, expiresAt: now + 60_000 },
-        { kind: 'web_session', hash: web.sessionHash, appName: null, createdAt: now + 3, expiresAt: now + 60_000 },
-        { kind: 'access_token', hash: access.idHash, appName: otherApp.name, createdAt: now + 2, expiresAt: null },
-        { kind: 'session', hash: session.sessionHash, appName: app.name, createdAt: now + 1, expiresAt: null },
+        { kind: 'web_session', hash: otherWeb.sessionHash, appName: null, createdAt: now + 4, expiresAt: now + 60_000, lastUsedAt: null },
+        { kind: 'web_session', hash: web.sessionHash, appName: null, createdAt: now + 3, expiresAt: now + 60_000, lastUsedAt: null },
+        { kind: 'access_token', hash: access.idHash, appName: otherApp.name, createdAt: now + 2, expiresAt: null, lastUsedAt: null },
+        { kind: 'session', hash: session.sessionHash, appName: app.name, createdAt: now + 1, expiresAt: null, lastUsedAt: null },
       ])
+    })
+
+    it('touchWebSession() records when a website session was used, at most once per interval', async () => {
+      const { account, web } = await accountWithCredentials('toucher')
+      const lastUsed = async (): Promise<number | null | undefined> =>
+        (await store.listAccountCredentials(account.id, now, 100)).find((credential) => credential.hash === web.sessionHash)?.lastUsedAt
+      await store.touchWebSession(web.sessionHash, now + 100, 60_000)
+      expect(await lastUsed()).toBe(now + 100)
+      await store.touchWebSession(web.sessionHash, now + 60_099, 60_000)
+      expect(await lastUsed()).toBe(now + 100)
+      await store.touchWebSession(web.sessionHash, now + 60_100, 60_000)
+      expect(await lastUsed()).toBe(now + 60_100)
+      await store.touchWebSession(hex(32), now, 60_000)
     })
 
     it('endAccountCredential() ends one credential of the account, once, and never another account\'s', async () => {

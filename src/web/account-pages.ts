@@ -78,7 +78,7 @@ function credentialList(credentials: readonly CredentialRow[], csrf: string): Sa
     const name = row.appName ?? 'cinepass website'
     return html`<li>
 <div class="credential" id="credential-${index}"><span><strong>${name}</strong>${row.current ? html` <span class="badge">this browser</span>` : null}</span>
-<span class="muted">${KIND_NAMES[row.kind]} · created ${when(row.createdAt)}${row.expiresAt !== null ? html` · ends ${when(row.expiresAt)}` : null}</span></div>
+<span class="muted">${KIND_NAMES[row.kind]} · created ${when(row.createdAt)}${row.lastUsedAt !== null ? html` · last used ${when(row.lastUsedAt)}` : null}${row.expiresAt !== null ? html` · ends ${when(row.expiresAt)}` : null}</span></div>
 <form method="post" action="/account/revoke">${hiddenCsrf(csrf)}<input type="hidden" name="ref" value="${row.ref}"><button class="secondary" type="submit" aria-describedby="credential-${index}">Revoke</button></form>
 </li>`
   })}</ul>`

@@ -98,9 +98,11 @@ CREATE INDEX web_sessions_expires_at ON web_sessions (expires_at);
   },
   {
     version: 2,
-    name: 'create_password_reset_tokens',
-    // A reset link lives an hour and is not part of a copy: it goes with its account.
+    name: 'account_page',
+    // A reset link lives an hour and is not part of a copy: it goes with its account. When a website
+    // session was last used is shown on the account page only (a copy starts it afresh).
     sql: `
+ALTER TABLE web_sessions ADD COLUMN last_used_at BIGINT;
 CREATE TABLE password_reset_tokens (
   token_hash TEXT PRIMARY KEY,
   account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,

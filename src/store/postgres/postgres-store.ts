@@ -704,15 +704,15 @@ export class PostgresStore implements Store {
     return this.#run(async () =>
       (
         await this.#rows(
-          `SELECT 'session' AS kind, s.session_hash AS hash, a.name AS app_name, s.created_at, s.expires_at
+          `SELECT 'session' AS kind, s.session_hash AS hash, a.name AS app_name, s.created_at, s.expires_at, NULL::BIGINT AS last_used_at
              FROM sessions s JOIN applications a ON a.id = s.app_id
             WHERE s.account_id = $1 AND (s.expires_at IS NULL OR s.expires_at > $2)
            UNION ALL
-           SELECT 'access_token', t.id_hash, a.name, t.created_at, NULL::BIGINT
+           SELECT 'access_token', t.id_hash, a.name, t.created_at, NULL::BIGINT, NULL::BIGINT
              FROM access_tokens t JOIN applications a ON a.id = t.app_id
             WHERE t.account_id = $1 AND t.revoked_at IS NULL
            UNION ALL
-           SELECT 'web_session', w.session_hash, NULL::TEXT, w.created_at, w.expires_at
+           SELECT 'web_session', w.session_hash, NULL::TEXT, w.created_at, w.expires_at, w.last_used_at
              FROM web_sessions w WHERE w.account_id = $1 AND w.expires_at > $2
            ORDER BY created_at DESC, hash LIMIT $3`,
           [accountId, now, limit],
@@ -754,6 +754,12 @@ export class PostgresStore implements Store {
         (await this.#exec('UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3', [input.passwordHash, input.accountId, input.expectedHash], client)) === 1
       if (changed) await this.#endAccountCredentialsExcept(client, input.accountId, input.now, input.keepWebSessionHash)
       return changed
+    })
+  }
+
+  touchWebSession(sessionHash: string, now: number, intervalMs: number): Promise<void> {
+    return this.#run(async () => {
+      await this.#exec('UPDATE web_sessions SET last_used_at = $1 WHERE session_hash = $2 AND (last_used_at IS NULL OR last_used_at <= $3)', [now, sessionHash, now - intervalMs])
     })
   }
 

@@ -712,15 +712,15 @@ export class SqliteStore implements Store {
   listAccountCredentials(accountId: number, now: number, limit: number): Promise<AccountCredential[]> {
     return this.#run(() =>
       this.#all(
-        `SELECT 'session' AS kind, s.session_hash AS hash, a.name AS app_name, s.created_at, s.expires_at
+        `SELECT 'session' AS kind, s.session_hash AS hash, a.name AS app_name, s.created_at, s.expires_at, NULL AS last_used_at
            FROM sessions s JOIN applications a ON a.id = s.app_id
           WHERE s.account_id = ? AND (s.expires_at IS NULL OR s.expires_at > ?)
          UNION ALL
-         SELECT 'access_token', t.id_hash, a.name, t.created_at, NULL
+         SELECT 'access_token', t.id_hash, a.name, t.created_at, NULL, NULL
            FROM access_tokens t JOIN applications a ON a.id = t.app_id
           WHERE t.account_id = ? AND t.revoked_at IS NULL
          UNION ALL
-         SELECT 'web_session', w.session_hash, NULL, w.created_at, w.expires_at
+         SELECT 'web_session', w.session_hash, NULL, w.created_at, w.expires_at, w.last_used_at
            FROM web_sessions w WHERE w.account_id = ? AND w.expires_at > ?
          ORDER BY created_at DESC, hash LIMIT ?`,
         accountId,
@@ -763,6 +763,12 @@ export class SqliteStore implements Store {
       const changed = this.#exec('UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?', input.passwordHash, input.accountId, input.expectedHash) === 1
       if (changed) this.#endAccountCredentialsExcept(input.accountId, input.now, input.keepWebSessionHash)
       return changed
+    })
+  }
+
+  touchWebSession(sessionHash: string, now: number, intervalMs: number): Promise<void> {
+    return this.#write(() => {
+      this.#exec('UPDATE web_sessions SET last_used_at = ? WHERE session_hash = ? AND (last_used_at IS NULL OR last_used_at <= ?)', now, sessionHash, now - intervalMs)
     })
   }
 
