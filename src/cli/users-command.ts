@@ -2,9 +2,10 @@ import { Command } from 'commander'
 import { withCore, withDatabaseOptions, type DatabaseOptions } from './common.js'
 import type { CliIo } from './io.js'
 import { printResult } from './output.js'
+import { resetLinkCommand } from './reset-link-command.js'
 import { newPassword } from './secrets.js'
 
-/** `cinepass users create|list|disable|enable|set-password`. */
+/** `cinepass users create|list|disable|enable|set-password|reset-link`. */
 export function usersCommand(io: CliIo): Command {
   const users = new Command('users').description('manage user accounts')
 
@@ -57,5 +58,6 @@ export function usersCommand(io: CliIo): Command {
         printResult(io, options.json === true, { id: account.id, username: account.username }, `password of "${account.username}" changed; their sessions ended`)
       })
     })
+  users.addCommand(resetLinkCommand(io))
   return users
 }

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ManualClock } from '../core/clock.js'
 import { createTestApplication, createTestUser, startTestServer, testBackends, type TestServer } from '../test-support/fixtures.js'
 import { WebClient, csrfOf, newRequestToken, sessionFor } from '../test-support/web-client.js'
-import { CSRF_COOKIE, SESSION_COOKIE, safeNext } from './website.js'
+import { CSRF_COOKIE, SESSION_COOKIE } from './common.js'
+import { safeNext } from './website.js'
 
 describe.each(await testBackends('website'))('the approval website over HTTP on %s', (backend) => {
   let server: TestServer

@@ -61,10 +61,13 @@ export function* listAccounts(): Work<AccountRecord[]> {
   return (yield* all<AccountRow>('SELECT * FROM accounts ORDER BY id')).map(toAccount)
 }
 
-/** Ends every credential of an account (see `Store.setAccountDisabled`); part of the caller's transaction. */
-function* endAccountCredentials(accountId: number, now: number): Work<void> {
+/**
+ * Ends every credential of an account (see `Store.setAccountDisabled`), except the website session
+ * `keepWebSessionHash` when one is given; part of the caller's transaction.
+ */
+export function* endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null = null): Work<void> {
   yield* run('DELETE FROM sessions WHERE account_id = ?', accountId)
-  yield* run('DELETE FROM web_sessions WHERE account_id = ?', accountId)
+  yield* run('DELETE FROM web_sessions WHERE account_id = ? AND (CAST(? AS TEXT) IS NULL OR session_hash <> ?)', accountId, keepWebSessionHash, keepWebSessionHash)
   yield* run('UPDATE access_tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL', now, accountId)
   // A token the user approved but no client has turned into a session yet would outlive the change.
   yield* run("UPDATE request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
@@ -85,4 +88,8 @@ export function* setAccountPassword(id: number, passwordHash: string, endSession
     (yield* run('UPDATE accounts SET password_hash = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR password_hash = ?)', passwordHash, id, guard, guard)) === 1
   if (changed && endSessions) yield* endAccountCredentials(id, now)
   return changed
+}
+
+export function* setAccountName(accountId: number, name: string): Work<boolean> {
+  return (yield* run('UPDATE accounts SET name = ? WHERE id = ?', name, accountId)) === 1
 }
