@@ -121,7 +121,7 @@ describe('cinepass CLI', () => {
   })
 
   it.each([
-    { name: 'a taken username', args: ['users', 'create', '--username', 'ADA', '--password-stdin'], stdin: 'x', message: /taken/ },
+    { name: 'a taken username', args: ['users', 'create', '--username', 'ADA', '--password-stdin'], stdin: 'another password', message: /taken/ },
     { name: 'an empty password', args: ['users', 'create', '--username', 'carol', '--password-stdin'], stdin: '\n', message: /password is empty/ },
     { name: 'a missing --password-stdin', args: ['users', 'create', '--username', 'dave'], stdin: 'x', message: /--password-stdin/ },
     { name: 'an unknown API key', args: ['apps', 'suspend', 'f'.repeat(32)], stdin: '', message: /no application/ },
