@@ -58,6 +58,14 @@ export class AccountService {
     private readonly auth: AuthService,
   ) {}
 
+  /**
+   * Counts one form post of the account pages from `address` against the website's per-address
+   * form limit (the one sign-in, sign-up and sign-out share): 429/25 past it.
+   */
+  formPost(address: string): Promise<void> {
+    return this.deps.limits.webForm(address)
+  }
+
   /** The account's live sessions, access tokens and website sessions, newest first (`CREDENTIALS_SHOWN` at most). */
   async credentials(account: AccountRecord, webSessionToken: string): Promise<CredentialRow[]> {
     const current = hashSecret(webSessionToken)

@@ -32,7 +32,8 @@ interface Visitor {
  */
 export async function registerAccountPages(web: FastifyInstance, options: AccountRoutesOptions): Promise<void> {
   const { website, account: accounts, cookieOptions, names } = options
-  const csrf = { preHandler: web.csrfProtection }
+  // Every form post of these pages also counts against the website's per-address form limit.
+  const csrf = { preHandler: [web.csrfProtection, async (request: FastifyRequest) => accounts.formPost(request.ip)] }
 
   const visitor = async (request: FastifyRequest): Promise<Visitor | null> => {
     const webSessionToken = request.cookies[names.session]
