@@ -397,6 +397,20 @@ describe('the website with CINEPASS_SIGNUP=closed and an https public URL', () =
     expect((await tossed.get('/')).status).toBe(303)
   })
 
+  it('the account page reads and clears the __Host- session cookie, and an unprefixed one reaches no account', async () => {
+    const web = new WebClient(server.base)
+    await web.get('/login')
+    await web.signIn(server.user)
+    const page = await web.get('/account')
+    expect(page.status).toBe(200)
+    const tossed = new WebClient(server.base)
+    tossed.cookies.set(SESSION_COOKIE, web.cookies.get(`__Host-${SESSION_COOKIE}`)!)
+    expect((await tossed.get('/account')).status).toBe(303)
+    const out = await web.post('/account/logout-everywhere', { _csrf: csrfOf(page.text) })
+    expect(out.status).toBe(303)
+    expect(web.cookies.has(`__Host-${SESSION_COOKIE}`)).toBe(false)
+  })
+
   it('puts the public URL in Authentication-Callback', async () => {
     const app = await createTestApplication(server.core, 'Callback app')
     const user = await createTestUser(server.core)
