@@ -3,6 +3,7 @@ import { createServer as createNetServer } from 'node:net'
 import type { Logger } from 'pino'
 import type { Config } from './config/config.js'
 import { isPostgresUrl, redactDatabase } from './config/database.js'
+import { AccountService } from './core/account-service.js'
 import { AdminService } from './core/admin-service.js'
 import { AuthService } from './core/auth-service.js'
 import { systemClock, type Clock } from './core/clock.js'
@@ -24,6 +25,7 @@ import { v4Routes } from './http/v4-routes.js'
 import { memoryLimiterBackend, openLimiterBackend, type LimiterBackend } from './store/limiters.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
 import { failureReason, StartupError } from './startup-error.js'
+import { notFoundPage } from './web/pages.js'
 import { registerWebsite } from './web/website.js'
 
 /** The services of one cinepass process, built on one store. */
@@ -34,6 +36,7 @@ export interface Core {
   keys: SigningKeys
   v4: V4Service
   website: WebsiteService
+  account: AccountService
 }
 
 export interface CoreOverrides {
@@ -86,7 +89,8 @@ export function buildCore(
   const admin = new AdminService(deps)
   const v4 = new V4Service(deps, auth)
   const website = new WebsiteService(deps, auth, admin, v4, { signup: config.signup ?? 'open', webSessionTtlMs: DEFAULT_WEB_SESSION_TTL_MS })
-  return { deps, auth, admin, keys, v4, website }
+  const account = new AccountService(deps, auth)
+  return { deps, auth, admin, keys, v4, website, account }
 }
 
 export interface RunningServer {
@@ -173,7 +177,7 @@ async function listen(
   // Read at request time: a server asked for port 0 learns its port only once it listens.
   let publicUrl = config.publicUrl
   const urlNow = (): string => publicUrl
-  const { auth, v4, website } = core
+  const { auth, v4, website, account } = core
   const limits = core.deps.limits
   // Every route group of the server, in the one place they are registered.
   const routes: RouteGroup[] = [
@@ -185,7 +189,7 @@ async function listen(
     routeGroup(v3Routes, { auth, limits, publicUrl: urlNow }),
     routeGroup(docsRoutes, { publicUrl: urlNow }),
     routeGroup(v4Routes, { v4, limits }),
-    routeGroup(registerWebsite, { website, publicUrl: urlNow }),
+    routeGroup(registerWebsite, { website, account, publicUrl: urlNow }),
     // Hooks of their own on the whole application (the testing kit's), after cinepass's.
     ...(options.plugins ?? []).map((plugin): RouteGroup => ({ register: async (app) => plugin(app, core) })),
   ]
@@ -198,6 +202,7 @@ async function listen(
     accessLog: config.accessLog,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.closeGraceMs ? { closeGraceMs: options.closeGraceMs } : {}),
+    notFoundPage: notFoundPage(),
   })
   opened.push(() => app.close())
   try {

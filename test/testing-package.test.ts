@@ -92,7 +92,7 @@ describe('cinepass/testing as a user installs it', () => {
 
   it('type-checks a TypeScript user of cinepass/testing, and rejects a misuse', async () => {
     const typed = `import { startTestServer, FixtureError, type Fixtures, type TestServer } from 'cinepass/testing'
-const fixtures: Fixtures = { apps: [{ name: 'App', api_key: '00000000000000000000000000c1e7a5' }], users: [{ username: 'alice', password: 'pw', disabled: false }] }
+const fixtures: Fixtures = { apps: [{ name: 'App', api_key: '00000000000000000000000000c1e7a5' }], users: [{ username: 'alice', password: 'alice-password', disabled: false }] }
 export async function check(): Promise<string> {
   await using cp: TestServer = await startTestServer({ fixtures })
   cp.failNext({ path: '/3/authentication/token/new', status: 429, code: 25, times: 2 })

@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { hashSecret } from '../core/secrets.js'
+import { SQLITE_MIGRATIONS } from '../store/sqlite/migrations.js'
+import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import { BUILT_CLI as CLI, cinepassInProcess as cinepass, cinepassProcess, type CliRun as Run } from '../test-support/cli.js'
 import { temporaryDirectory } from '../test-support/fixtures.js'
 
@@ -44,7 +47,7 @@ describe('cinepass CLI', () => {
   })
 
   it('migrate applies the schema and reports its version as JSON', async () => {
-    expect(oneJsonLine(await cinepass(['migrate', '--database', db, '--json']))).toEqual({ database: 'sqlite', schema_version: 1 })
+    expect(oneJsonLine(await cinepass(['migrate', '--database', db, '--json']))).toEqual({ database: 'sqlite', schema_version: SQLITE_MIGRATIONS.at(-1)!.version })
   })
 
   it('apps create --json prints exactly one JSON object with the key and read access token', async () => {
@@ -81,6 +84,30 @@ describe('cinepass CLI', () => {
     expect(changed.code, changed.stderr).toBe(0)
   })
 
+  it('users reset-link prints one line, a one-time link under the public URL, whose token is stored only hashed', async () => {
+    oneJsonLine(await cinepass(['users', 'create', '--username', 'carla', '--password-stdin', '--database', db, '--json'], { stdin: 'carla password' }))
+    const env = { CINEPASS_PUBLIC_URL: 'https://auth.example.com' }
+    const run = await cinepass(['users', 'reset-link', 'CARLA', '--database', db], { env })
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toMatch(/^https:\/\/auth\.example\.com\/account\/reset\?token=[0-9a-f]{40}\n$/)
+    const token = new URL(run.stdout.trim()).searchParams.get('token')!
+    const json = oneJsonLine(await cinepass(['users', 'reset-link', 'carla', '--database', db, '--json', '--public-url', 'https://other.example.com']))
+    expect(json).toEqual({ username: 'carla', url: expect.stringMatching(/^https:\/\/other\.example\.com\/account\/reset\?token=[0-9a-f]{40}$/), expires_at: expect.any(String) })
+    expect(Date.parse(json.expires_at) - Date.now()).toBeGreaterThan(59 * 60_000)
+    const store = SqliteStore.open(db)
+    try {
+      // Stored as its hash; the newer link replaced the first.
+      expect(await store.findPasswordResetToken(token)).toBeNull()
+      expect(await store.findPasswordResetToken(hashSecret(token))).toBeNull()
+      expect(await store.findPasswordResetToken(hashSecret(new URL(json.url).searchParams.get('token')!))).toMatchObject({ usedAt: null })
+    } finally {
+      await store.close()
+    }
+    const unknown = await cinepass(['users', 'reset-link', 'nobody', '--database', db])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toMatch(/no user is named/)
+  })
+
   it('keys list, rotate and retire manage signing keys', async () => {
     const rotated = oneJsonLine(await cinepass(['keys', 'rotate', '--database', db, '--json']))
     expect(rotated.kid).toMatch(/^[0-9a-f]{16}$/)
@@ -94,7 +121,7 @@ describe('cinepass CLI', () => {
   })
 
   it.each([
-    { name: 'a taken username', args: ['users', 'create', '--username', 'ADA', '--password-stdin'], stdin: 'x', message: /taken/ },
+    { name: 'a taken username', args: ['users', 'create', '--username', 'ADA', '--password-stdin'], stdin: 'another password', message: /taken/ },
     { name: 'an empty password', args: ['users', 'create', '--username', 'carol', '--password-stdin'], stdin: '\n', message: /password is empty/ },
     { name: 'an empty standard input without --password-stdin', args: ['users', 'create', '--username', 'dave'], stdin: '', message: /password is empty/ },
     { name: 'an unknown API key', args: ['apps', 'suspend', 'f'.repeat(32)], stdin: '', message: /no application/ },

@@ -19,17 +19,24 @@ export function withDatabaseOptions(command: Command): Command {
   return command.addOption(databaseOption()).option('--json', 'print one JSON object on stdout')
 }
 
-/** The settings of a command: the environment, with `--database` over CINEPASS_DATABASE. */
-export function commandConfig(io: CliIo, options: { database?: string | undefined }): Config {
-  return loadConfig(io.env, { database: options.database })
+/**
+ * The settings of a command: the environment, with `--database` over CINEPASS_DATABASE (and
+ * `--public-url` over CINEPASS_PUBLIC_URL, for a command that takes it).
+ */
+export function commandConfig(io: CliIo, options: { database?: string | undefined; publicUrl?: string | undefined }): Config {
+  return loadConfig(io.env, { database: options.database, publicUrl: options.publicUrl })
 }
 
 /** Runs `work` on a core built over the configured store, and closes the store afterwards. */
-export async function withCore<T>(io: CliIo, options: DatabaseOptions, work: (core: Core) => Promise<T>): Promise<T> {
+export async function withCore<T>(
+  io: CliIo,
+  options: DatabaseOptions & { publicUrl?: string | undefined },
+  work: (core: Core, config: Config) => Promise<T>,
+): Promise<T> {
   const config = commandConfig(io, options)
   const store = await openStore(config)
   try {
-    return await work(buildCore(store, config))
+    return await work(buildCore(store, config), config)
   } finally {
     await store.close()
   }

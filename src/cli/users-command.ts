@@ -2,9 +2,10 @@ import { Command } from 'commander'
 import { withCore, withDatabaseOptions, type DatabaseOptions } from './common.js'
 import type { CliIo } from './io.js'
 import { printResult } from './output.js'
+import { resetLinkCommand } from './reset-link-command.js'
 import { newPassword } from './secrets.js'
 
-/** `cinepass users create|list|disable|enable|set-password|delete`. */
+/** `cinepass users create|list|disable|enable|set-password|delete|reset-link`. */
 export function usersCommand(io: CliIo): Command {
   const users = new Command('users').description('manage user accounts')
 
@@ -64,5 +65,6 @@ export function usersCommand(io: CliIo): Command {
       printResult(io, options.json === true, { id: account.id, username: account.username, deleted: true }, `user "${account.username}" deleted; their sessions and tokens ended`)
     }),
   )
+  users.addCommand(resetLinkCommand(io))
   return users
 }

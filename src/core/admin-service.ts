@@ -2,6 +2,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose'
 import type { CoreDeps } from './context.js'
 import type { HashPriority } from './password.js'
 import { UsageError } from './errors.js'
+import { checkNewPassword } from './password-rule.js'
 import { HEX_24, HEX_32, hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord } from './store.js'
 import { USERNAME_RULES, canonicalUsername } from './usernames.js'
@@ -22,7 +23,7 @@ export interface NewUserInput {
   country?: string | undefined
 }
 
-export const MAX_PASSWORD_LENGTH = 1024
+const MAX_DISPLAY_NAME_LENGTH = 100
 
 /** The username asked for belongs to an account already (in any spelling). */
 export class UsernameTakenError extends UsageError {
@@ -154,15 +155,16 @@ export class AdminService {
   async createUser(input: NewUserInput, priority: HashPriority = 'normal'): Promise<AccountRecord> {
     const canonical = canonicalUsername(input.username)
     if (canonical === null) throw new UsageError(USERNAME_RULES)
-    checkPassword(input.password)
+    const password = checkNewPassword(input.password)
+    const name = checkDisplayName(input.name ?? '')
     const email = input.email?.trim() || null
     if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) throw new UsageError('the email address is not valid')
     const { store, clock, random, hasher } = this.deps
-    const passwordHash = await hasher.hash(input.password, priority)
+    const passwordHash = await hasher.hash(password, priority)
     const account = await store.insertAccount({
       objectId: randomHex(random, 12),
       username: input.username,
-      name: input.name ?? '',
+      name,
       email,
       language: input.language ?? 'en',
       country: input.country ?? 'US',
@@ -204,16 +206,19 @@ export class AdminService {
 
   /** Sets a new password and ends every session of the user, so a stolen one stops working. */
   async setUserPassword(username: string, password: string): Promise<AccountRecord> {
-    checkPassword(password)
+    const normalized = checkNewPassword(password)
     const account = await this.#account(username)
-    await this.deps.store.setAccountPassword(account.id, await this.deps.hasher.hash(password), true, this.deps.clock.now())
+    await this.deps.store.setAccountPassword(account.id, await this.deps.hasher.hash(normalized), true, this.deps.clock.now())
     return account
   }
 }
 
-function checkPassword(password: string): void {
-  if (password.length === 0) throw new UsageError('the password is empty')
-  if (password.length > MAX_PASSWORD_LENGTH) throw new UsageError(`the password is longer than ${MAX_PASSWORD_LENGTH} characters`)
+/** A display name as stored: trimmed, at most 100 characters, no control characters; may be empty. */
+export function checkDisplayName(name: string): string {
+  const trimmed = name.normalize('NFC').trim()
+  if ([...trimmed].length > MAX_DISPLAY_NAME_LENGTH) throw new UsageError(`the display name must have at most ${MAX_DISPLAY_NAME_LENGTH} characters`)
+  if (/\p{Cc}/u.test(trimmed)) throw new UsageError('the display name cannot hold control characters')
+  return trimmed
 }
 
 /** The origin `redirect_to` URLs are compared by; a `UsageError` for a value that is not an absolute URL. */

@@ -1,6 +1,7 @@
 import { AuthError } from './errors.js'
 import type { ClientContext, CoreDeps } from './context.js'
 import { TtlCache } from './refreshing.js'
+import { normalizePassword } from './password-rule.js'
 import { HEX_32, HEX_40, hashSecret, randomHex } from './secrets.js'
 import { isJwtShaped } from './signing-keys.js'
 import type { AccountRecord, ApplicationRecord } from './store.js'
@@ -99,13 +100,21 @@ export class AuthService {
     const { store, hasher } = this.deps
     const canonical = canonicalUsername(username)
     const account = canonical === null ? null : await store.findAccountByUsername(canonical)
+    const normalized = normalizePassword(password)
+    // A hash made before passwords were normalised holds the password as it was typed: a password
+    // that normalisation changes is also tried as typed (and an unknown user costs as much).
+    const asTyped = normalized !== password
     if (!account) {
-      await hasher.verifyDummy(password)
+      await hasher.verifyDummy(normalized)
+      if (asTyped) await hasher.verifyDummy(password)
       throw new AuthError('INVALID_LOGIN')
     }
-    if (!(await hasher.verify(account.passwordHash, password))) throw new AuthError('INVALID_LOGIN')
+    let matched = await hasher.verify(account.passwordHash, normalized)
+    let legacy = false
+    if (!matched && asTyped) legacy = matched = await hasher.verify(account.passwordHash, password)
+    if (!matched) throw new AuthError('INVALID_LOGIN')
     if (account.disabled) throw new AuthError('ACCOUNT_DISABLED')
-    if (hasher.needsRehash(account.passwordHash)) await this.#rehash(account, password)
+    if (legacy || hasher.needsRehash(account.passwordHash)) await this.#rehash(account, normalized)
     return account
   }
 

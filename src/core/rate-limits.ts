@@ -146,7 +146,7 @@ export class AbuseLimits {
     await limit(this.#guestSessions, address, this.#settings.guestSessionsPerHour)
   }
 
-  /** Counts one website form post (sign-in, sign-up, sign-out) of `address` (429/25 past the per-minute limit). */
+  /** Counts one website form post (sign-in, sign-up, sign-out, the account pages' forms) of `address` (429/25 past the per-minute limit). */
   async webForm(address: string): Promise<void> {
     await limit(this.#webForms, address, this.#settings.webFormsPerMinute)
   }

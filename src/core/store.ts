@@ -198,6 +198,88 @@ export interface Store {
    * numbered migrations (both SQL backends). Opening such a store applies the pending ones.
    */
   schemaVersion?(): Promise<number>
+
+  // The account page: the credentials an account holds, its password, and one-time reset links.
+
+  /**
+   * The credentials of an account usable at `now`, newest first, at most `limit`: its sessions
+   * (unexpired or without expiry; converted ones included), its unrevoked v4 access tokens, and its
+   * unexpired website sessions, each with the name of its application (null for website sessions).
+   */
+  listAccountCredentials(accountId: number, now: number, limit: number): Promise<AccountCredential[]>
+  /**
+   * Ends one credential of the account: deletes the session or website session, or revokes the
+   * access token (`revokedAt = now`). False when the account has no such live credential.
+   */
+  endAccountCredential(accountId: number, credential: CredentialRef, now: number): Promise<boolean>
+  /**
+   * Ends every credential of the account as `setAccountDisabled` does (sessions, website sessions,
+   * access tokens, approved and unconsumed request tokens), except the website session
+   * `keepWebSessionHash` when one is given.
+   */
+  endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null): Promise<void>
+  /**
+   * Replaces the password hash while it is still `expectedHash` and, in the same transaction, ends
+   * every other credential of the account as `endAccountCredentials` does, keeping the website
+   * session `keepWebSessionHash`. False (and nothing changed) when the guard failed.
+   */
+  changeAccountPassword(input: PasswordChange): Promise<boolean>
+  /**
+   * Records that a website session was used at `now`, unless that was already recorded less than
+   * `intervalMs` ago (so a page view writes at most once per interval).
+   */
+  touchWebSession(sessionHash: string, now: number, intervalMs: number): Promise<void>
+  /** Sets the display name; false when no such account exists. */
+  setAccountName(accountId: number, name: string): Promise<boolean>
+  /**
+   * Stores a password reset token. Earlier reset tokens of the same account, and expired ones of
+   * any account, are deleted in the same transaction: only the newest link of an account works.
+   */
+  insertPasswordResetToken(token: PasswordResetTokenRecord): Promise<void>
+  /** The reset token, used or expired or not; null when unknown (or replaced by a newer one). */
+  findPasswordResetToken(tokenHash: string): Promise<PasswordResetTokenRecord | null>
+  /**
+   * Uses a live (unexpired, unused) reset token, in one transaction: marks it used, sets the
+   * account's password hash and ends every credential of the account. The account id, or null when
+   * the token was not live. Of any number of racing callers exactly one succeeds.
+   */
+  resetPasswordWithToken(tokenHash: string, passwordHash: string, now: number): Promise<number | null>
+}
+
+/** Which kind of credential a row of the account page is. */
+export type CredentialKind = 'session' | 'access_token' | 'web_session'
+
+/** One credential of an account, by its stored hash. */
+export interface CredentialRef {
+  kind: CredentialKind
+  /** The session hash, or the access token's `jti` hash. */
+  hash: string
+}
+
+export interface AccountCredential extends CredentialRef {
+  /** The application's name; null for a website session. */
+  appName: string | null
+  createdAt: number
+  /** When it stops working by itself; null when it lasts until revoked. */
+  expiresAt: number | null
+  /** When it was last used, where that is recorded (website sessions); null otherwise. */
+  lastUsedAt: number | null
+}
+
+export interface PasswordChange {
+  accountId: number
+  passwordHash: string
+  expectedHash: string
+  now: number
+  keepWebSessionHash: string | null
+}
+
+export interface PasswordResetTokenRecord {
+  tokenHash: string
+  accountId: number
+  createdAt: number
+  expiresAt: number
+  usedAt: number | null
 }
 
 export interface LiveCounts {

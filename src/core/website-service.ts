@@ -1,7 +1,8 @@
 import { UsernameTakenError, type AdminService } from './admin-service.js'
 import type { AuthService } from './auth-service.js'
 import type { CoreDeps } from './context.js'
-import { AuthError, UsageError } from './errors.js'
+import { AuthError } from './errors.js'
+import { checkNewPassword } from './password-rule.js'
 import { checkRedirect, withQuery } from './redirect.js'
 import { HEX_40, hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord, RequestTokenRecord, V4RequestTokenRecord } from './store.js'
@@ -16,7 +17,8 @@ export interface WebsiteOptions {
 }
 
 export const DEFAULT_WEB_SESSION_TTL_MS = 24 * 60 * 60 * 1000
-const MIN_SIGNUP_PASSWORD_LENGTH = 8
+// How stale the "last used" of a website session on the account page may be: one write a minute at most.
+const WEB_SESSION_TOUCH_INTERVAL_MS = 60 * 1000
 
 /** Who signs in: the credentials, and where from (the login throttles of issue 6 key on `address`). */
 export interface SignInInput {
@@ -70,25 +72,27 @@ export class WebsiteService {
 
   /**
    * Creates an account from the sign-up form and signs it in. 404/34 when sign-up is closed; a
-   * `UsageError` naming the problem for a short password, a taken or invalid username, a bad email;
-   * 429/25 past the address's form-post or sign-up limit, or the login throttle.
+   * `UsageError` naming the problem for a password outside the password rule, a taken or invalid
+   * username, a bad email or display name; 429/25 past the address's form-post or sign-up limit, or
+   * the login throttle.
    */
-  async signUp(input: SignInInput & { email: string | undefined }): Promise<SignedIn> {
+  async signUp(input: SignInInput & { email: string | undefined; name?: string | undefined }): Promise<SignedIn> {
     if (this.options.signup !== 'open') throw new AuthError('NOT_FOUND')
     const { limits } = this.deps
     await limits.webForm(input.address)
-    const { username, password, email, address } = input
+    const { username, password, email, name, address } = input
     if (!username || !password) throw new AuthError('CREDENTIALS_REQUIRED')
-    // Self-service accounts follow ASVS 6.2.1; accounts the operator makes with the CLI are the operator's call.
-    if (password.length < MIN_SIGNUP_PASSWORD_LENGTH) throw new UsageError(`the password must have at least ${MIN_SIGNUP_PASSWORD_LENGTH} characters`)
+    // A password outside the rule is refused before it uses up the address's sign-up budget.
+    checkNewPassword(password)
     await limits.signup(address)
     // "Taken" tells whether an account exists, as a login does: it goes through the login throttle
     // and counts as a failed login of that name from this address.
     const account = await limits.login.attempt(
       throttledName(username),
       address,
-      // UsageError (taken or invalid username, bad email) carries a one-line reason for the form.
-      () => this.admin.createUser({ username, password, email }, 'low'),
+      // UsageError (the password rule, a taken or invalid username, a bad email or display name)
+      // carries a one-line reason for the form.
+      () => this.admin.createUser({ username, password, email, name }, 'low'),
       (error) => error instanceof UsernameTakenError,
     )
     return { sessionToken: await this.#replaceSession(input.previousSession, account.id), account }
@@ -115,7 +119,9 @@ export class WebsiteService {
     const session = await store.findWebSession(hashSecret(sessionToken))
     if (!session || session.expiresAt <= clock.now()) return null
     const account = await store.findAccountById(session.accountId)
-    return account && !account.disabled ? account : null
+    if (!account || account.disabled) return null
+    await store.touchWebSession(session.sessionHash, clock.now(), WEB_SESSION_TOUCH_INTERVAL_MS)
+    return account
   }
 
   /** Ends a website session (the sign-out form): 429/25 past the address's form-post limit. */

@@ -3,6 +3,9 @@ import type { FastifyReply } from 'fastify'
 /** The policy of an HTML page that loads nothing and may not be framed (the 404 and error pages). */
 export const STRICT_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
+/** The policy of an HTML page that loads the website's own stylesheet and nothing else (the website's 404 page). */
+export const STYLED_PAGE_POLICY = "default-src 'none'; style-src 'self'; frame-ancestors 'none'"
+
 /**
  * Sets the protective headers every HTML page of the server carries: `Content-Security-Policy`
  * (`policy`, unless the reply already has one), framing refused (`X-Frame-Options: DENY`), no

@@ -13,6 +13,11 @@ export type SecurityEvent =
   | 'access_token_created'
   | 'access_token_deleted'
   | 'limiter_blocked'
+  | 'password_changed'
+  | 'password_reset'
+  | 'credential_revoked'
+  | 'logged_out_everywhere'
+  | 'display_name_changed'
 
 /** Ids and codes only: a field here never holds a password, token, key or username. */
 export interface SecurityEventFields {
@@ -21,7 +26,10 @@ export interface SecurityEventFields {
   appId?: string
   /** The TMDB status name of a refusal (`INVALID_LOGIN`, `RATE_LIMITED`, …). */
   reason?: string
-  /** How it happened, where there are several ways (`validate_with_login`, `website`, `convert/4`, `v4`). */
+  /**
+   * How it happened, where there are several ways (`validate_with_login`, `website`, `convert/4`,
+   * `v4`, `account`, `reset_link`), or what was revoked (`session`, `access_token`, `web_session`).
+   */
   via?: string
 }
 

@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import type { AuthService } from '../core/auth-service.js'
 import { AuthError } from '../core/errors.js'
 import type { AbuseLimits } from '../core/rate-limits.js'
-import { setPageSecurityHeaders } from '../http-shared/security-headers.js'
+import { STRICT_PAGE_POLICY, STYLED_PAGE_POLICY, setPageSecurityHeaders } from '../http-shared/security-headers.js'
 import { logSecurityEvent } from '../http-shared/security-log.js'
 import { UNROUTABLE_API_PATH } from '../http-shared/unroutable.js'
 import { registerApiRateLimit } from './abuse.js'
@@ -33,6 +33,11 @@ export interface AppOptions {
    * request a client sent just before the stop is then answered, not reset. Default 0.
    */
   closeGraceMs?: number
+  /**
+   * The page for an unknown path outside the API (the website's own, with its stylesheet and a way
+   * back); default: a bare one.
+   */
+  notFoundPage?: string
   /** Per-address API limits (the login throttle lives in core); omit for none. */
   limits?: AbuseLimits
   /** Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; default none. */
@@ -195,7 +200,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       return sendAuthError(reply, new AuthError('METHOD_NOT_SUPPORTED'))
     }
     // The same protective headers as the website's own pages.
-    return setPageSecurityHeaders(reply).code(404).type('text/html; charset=utf-8').send(notFoundPage())
+    return setPageSecurityHeaders(reply, options.notFoundPage === undefined ? STRICT_PAGE_POLICY : STYLED_PAGE_POLICY)
+      .code(404)
+      .type('text/html; charset=utf-8')
+      .send(options.notFoundPage ?? notFoundPage())
   })
 
   // Every method: a path that cannot be routed is bad input whatever is asked of it.

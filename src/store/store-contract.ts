@@ -694,6 +694,133 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       }
     })
 
+    // account page:
+
+    /** An account holding one of each credential: a session, a v4 access token, two website sessions. */
+    const accountWithCredentials = async (prefix: string) => {
+      const account = (await store.insertAccount(newAccount(`${prefix}_${hex(3)}`)))!
+      const session = { ...newSession(), accountId: account.id, createdAt: now + 1 }
+      await store.insertSession(session)
+      const v4 = { idHash: hex(32), appId: otherApp.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+      await store.insertV4RequestToken(v4)
+      await store.approveV4RequestToken(v4.idHash, account.id, now)
+      const access = { idHash: hex(32), appId: otherApp.id, createdAt: now + 2, revokedAt: null }
+      await store.createAccessTokenFromRequestToken(v4.idHash, otherApp.id, now, access)
+      const web = { sessionHash: hex(32), accountId: account.id, createdAt: now + 3, expiresAt: now + 60_000 }
+      const otherWeb = { sessionHash: hex(32), accountId: account.id, createdAt: now + 4, expiresAt: now + 60_000 }
+      await store.insertWebSession(web)
+      await store.insertWebSession(otherWeb)
+      return { account, session, access, web, otherWeb }
+    }
+
+    it('listAccountCredentials() lists the live sessions, access tokens and website sessions of the account only, newest first', async () => {
+      const { account, session, access, web, otherWeb } = await accountWithCredentials('lister')
+      await accountWithCredentials('neighbour')
+      const expired = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 10 }
+      await store.insertWebSession(expired)
+      expect((await store.listAccountCredentials(account.id, now + 10, 2)).map((c) => c.hash)).toEqual([otherWeb.sessionHash, web.sessionHash])
+      expect(await store.listAccountCredentials(account.id, now + 10, 100)).toEqual([
+        { kind: 'web_session', hash: otherWeb.sessionHash, appName: null, createdAt: now + 4, expiresAt: now + 60_000, lastUsedAt: null },
+        { kind: 'web_session', hash: web.sessionHash, appName: null, createdAt: now + 3, expiresAt: now + 60_000, lastUsedAt: null },
+        { kind: 'access_token', hash: access.idHash, appName: otherApp.name, createdAt: now + 2, expiresAt: null, lastUsedAt: null },
+        { kind: 'session', hash: session.sessionHash, appName: app.name, createdAt: now + 1, expiresAt: null, lastUsedAt: null },
+      ])
+    })
+
+    it('touchWebSession() records when a website session was used, at most once per interval', async () => {
+      const { account, web } = await accountWithCredentials('toucher')
+      const lastUsed = async (): Promise<number | null | undefined> =>
+        (await store.listAccountCredentials(account.id, now, 100)).find((credential) => credential.hash === web.sessionHash)?.lastUsedAt
+      await store.touchWebSession(web.sessionHash, now + 100, 60_000)
+      expect(await lastUsed()).toBe(now + 100)
+      await store.touchWebSession(web.sessionHash, now + 60_099, 60_000)
+      expect(await lastUsed()).toBe(now + 100)
+      await store.touchWebSession(web.sessionHash, now + 60_100, 60_000)
+      expect(await lastUsed()).toBe(now + 60_100)
+      await store.touchWebSession(hex(32), now, 60_000)
+    })
+
+    it('endAccountCredential() ends one credential of the account, once, and never another account\'s', async () => {
+      const { account, session, access, web } = await accountWithCredentials('revoker')
+      const stranger = (await store.insertAccount(newAccount(`stranger_${hex(3)}`)))!
+      expect(await store.endAccountCredential(stranger.id, { kind: 'session', hash: session.sessionHash }, now)).toBe(false)
+      expect(await store.findSession(session.sessionHash)).not.toBeNull()
+      expect(await store.endAccountCredential(account.id, { kind: 'session', hash: session.sessionHash }, now)).toBe(true)
+      expect(await store.endAccountCredential(account.id, { kind: 'session', hash: session.sessionHash }, now)).toBe(false)
+      expect(await store.findSession(session.sessionHash)).toBeNull()
+      expect(await store.endAccountCredential(account.id, { kind: 'access_token', hash: access.idHash }, now + 7)).toBe(true)
+      expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 7)
+      expect(await store.endAccountCredential(account.id, { kind: 'access_token', hash: access.idHash }, now + 8)).toBe(false)
+      expect(await store.endAccountCredential(account.id, { kind: 'web_session', hash: web.sessionHash }, now)).toBe(true)
+      expect(await store.findWebSession(web.sessionHash)).toBeNull()
+      expect((await store.listAccountCredentials(account.id, now, 100)).map((c) => c.kind)).toEqual(['web_session'])
+    })
+
+    it('endAccountCredentials() ends everything of the account but the website session it keeps', async () => {
+      const { account, session, access, web, otherWeb } = await accountWithCredentials('everywhere')
+      const { session: neighbourSession } = await accountWithCredentials('bystander')
+      await store.endAccountCredentials(account.id, now + 9, web.sessionHash)
+      expect(await store.findSession(session.sessionHash)).toBeNull()
+      expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 9)
+      expect(await store.findWebSession(otherWeb.sessionHash)).toBeNull()
+      expect(await store.findWebSession(web.sessionHash)).not.toBeNull()
+      expect(await store.findSession(neighbourSession.sessionHash)).not.toBeNull()
+      await store.endAccountCredentials(account.id, now + 9, null)
+      expect(await store.listAccountCredentials(account.id, now, 100)).toEqual([])
+    })
+
+    it('changeAccountPassword() swaps the hash only while it is the expected one, and ends every other credential with it', async () => {
+      const { account, session, access, web, otherWeb } = await accountWithCredentials('changer')
+      const change = { accountId: account.id, passwordHash: 'new-hash', expectedHash: 'not-the-hash', now: now + 5, keepWebSessionHash: web.sessionHash }
+      expect(await store.changeAccountPassword(change)).toBe(false)
+      expect(await store.findSession(session.sessionHash)).not.toBeNull()
+      expect(await store.changeAccountPassword({ ...change, expectedHash: account.passwordHash })).toBe(true)
+      expect((await store.findAccountById(account.id))?.passwordHash).toBe('new-hash')
+      expect(await store.findSession(session.sessionHash)).toBeNull()
+      expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 5)
+      expect(await store.findWebSession(otherWeb.sessionHash)).toBeNull()
+      expect(await store.findWebSession(web.sessionHash)).not.toBeNull()
+    })
+
+    it('setAccountName() sets the display name', async () => {
+      const account = (await store.insertAccount(newAccount(`namer_${hex(3)}`)))!
+      expect(await store.setAccountName(account.id, 'Zoë Ünïcode')).toBe(true)
+      expect((await store.findAccountById(account.id))?.name).toBe('Zoë Ünïcode')
+      expect(await store.setAccountName(999_999_999, 'nobody')).toBe(false)
+    })
+
+    it('insertPasswordResetToken() keeps only the newest token of an account, and drops expired ones', async () => {
+      const account = (await store.insertAccount(newAccount(`resetter_${hex(3)}`)))!
+      const other = (await store.insertAccount(newAccount(`resetter_${hex(3)}`)))!
+      const first = { tokenHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 3_600_000, usedAt: null }
+      const expiring = { tokenHash: hex(32), accountId: other.id, createdAt: now, expiresAt: now + 10, usedAt: null }
+      await store.insertPasswordResetToken(first)
+      await store.insertPasswordResetToken(expiring)
+      expect(await store.findPasswordResetToken(first.tokenHash)).toEqual(first)
+      const second = { ...first, tokenHash: hex(32), createdAt: now + 10, expiresAt: now + 3_600_010 }
+      await store.insertPasswordResetToken(second)
+      expect(await store.findPasswordResetToken(first.tokenHash)).toBeNull()
+      expect(await store.findPasswordResetToken(expiring.tokenHash)).toBeNull()
+      expect(await store.findPasswordResetToken(second.tokenHash)).toEqual(second)
+    })
+
+    it('resetPasswordWithToken() sets the password and ends every credential, for exactly one of racing callers, before expiry only', async () => {
+      const { account, session, access, web } = await accountWithCredentials('recover')
+      const token = { tokenHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 3_600_000, usedAt: null }
+      await store.insertPasswordResetToken(token)
+      expect(await store.resetPasswordWithToken(token.tokenHash, 'too-late', now + 3_600_000)).toBeNull()
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.resetPasswordWithToken(token.tokenHash, `reset-${i}`, now + 60)))
+      const winners = results.flatMap((result, i) => (result === null ? [] : [i]))
+      expect(winners).toHaveLength(1)
+      expect(results[winners[0]!]).toBe(account.id)
+      expect((await store.findAccountById(account.id))?.passwordHash).toBe(`reset-${winners[0]}`)
+      expect((await store.findPasswordResetToken(token.tokenHash))?.usedAt).toBe(now + 60)
+      expect(await store.findSession(session.sessionHash)).toBeNull()
+      expect(await store.findWebSession(web.sessionHash)).toBeNull()
+      expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 60)
+      expect(await store.resetPasswordWithToken(hex(32), 'unknown', now)).toBeNull()
+    })
+
     it('replaceAll() changes nothing when a row is refused', async () => {
       const { store: target, teardown: dropTarget } = await factory()
       try {

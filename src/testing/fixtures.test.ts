@@ -20,7 +20,7 @@ const VALID: object[] = [
   { apps: [], users: [] },
   { $schema: './node_modules/cinepass/schemas/fixtures.schema.json', apps: [{ name: 'App' }] },
   { apps: [{ name: 'App', api_key: KEY, read_access_token: JWT, redirect_origins: ['https://app.example', 'myapp://callback'] }] },
-  { users: [{ username: 'a.b-c_d', password: 'x', name: 'A B', disabled: true }] },
+  { users: [{ username: 'a.b-c_d', password: 'x-password', name: 'A B', disabled: true }] },
 ]
 
 // Each with the field its error must name.
@@ -39,20 +39,20 @@ const INVALID: [unknown, string][] = [
   [{ apps: [{ name: 'App', read_access_token: JWT }] }, 'apps[0].read_access_token: needs the "api_key"'],
   [{ apps: [{ name: 'App', redirect_origins: 'https://app.example' }] }, 'apps[0].redirect_origins: must be an array'],
   [{ apps: [{ name: 'App', redirect_origins: ['/relative'] }] }, 'apps[0].redirect_origins[0]: must be an absolute URL'],
-  [{ users: [{ password: 'x' }] }, 'users[0].username: must be 1 to 64'],
-  [{ users: [{ username: '-dash', password: 'x' }] }, 'users[0].username'],
-  [{ users: [{ username: 'a', password: '' }] }, 'users[0].password: must be a string of 1 to 1024 characters'],
+  [{ users: [{ password: 'x-password' }] }, 'users[0].username: must be 1 to 64'],
+  [{ users: [{ username: '-dash', password: 'x-password' }] }, 'users[0].username'],
+  [{ users: [{ username: 'a', password: '' }] }, 'users[0].password: must be a string of 8 to 1024 characters'],
   [{ users: [{ username: 'a' }] }, 'users[0].password'],
-  [{ users: [{ username: 'a', password: 'x', disabled: 'yes' }] }, 'users[0].disabled: must be true or false'],
-  [{ users: [{ username: 'a', password: 'x', name: 3 }] }, 'users[0].name: must be a string'],
-  [{ users: [{ username: 'a', password: 'x', email: 'a@example.com' }] }, 'users[0].email: is not a fixtures field'],
+  [{ users: [{ username: 'a', password: 'x-password', disabled: 'yes' }] }, 'users[0].disabled: must be true or false'],
+  [{ users: [{ username: 'a', password: 'x-password', name: 3 }] }, 'users[0].name: must be a string'],
+  [{ users: [{ username: 'a', password: 'x-password', email: 'a@example.com' }] }, 'users[0].email: is not a fixtures field'],
 ]
 
 // Repeats cannot be said in JSON Schema (unique by one field, ignoring case); only the loader refuses them.
 const REPEATS: [unknown, string][] = [
   [{ apps: [{ name: 'App' }, { name: 'App' }] }, `apps[1].name: repeats apps[0]'s`],
   [{ apps: [{ name: 'A', api_key: KEY }, { name: 'B', api_key: KEY }] }, `apps[1].api_key: repeats apps[0]'s`],
-  [{ users: [{ username: 'Ann', password: 'x' }, { username: 'ann', password: 'y' }] }, `users[1].username: repeats users[0]'s`],
+  [{ users: [{ username: 'Ann', password: 'x-password' }, { username: 'ann', password: 'y-password' }] }, `users[1].username: repeats users[0]'s`],
 ]
 
 describe('validateFixtures()', () => {
@@ -99,7 +99,7 @@ describe('applyFixtures()', () => {
 
   const FIXTURES = {
     apps: [{ name: 'Keyed', api_key: KEY, redirect_origins: ['https://app.example'] }, { name: 'Named only' }],
-    users: [{ username: 'alice', password: 'alice-pw', name: 'Alice' }, { username: 'bob', password: 'bob-pw', disabled: true }],
+    users: [{ username: 'alice', password: 'alice-pw', name: 'Alice' }, { username: 'bob', password: 'bob-password', disabled: true }],
   }
 
   it('applied twice to a database file, changes nothing the second time', async () => {
@@ -126,12 +126,12 @@ describe('applyFixtures()', () => {
     const { core } = fileCore()
     await applyFixtures(core, FIXTURES)
     const changed = await applyFixtures(core, {
-      users: [{ username: 'alice', password: 'new-pw', disabled: true }, { username: 'bob', password: 'bob-pw' }],
+      users: [{ username: 'alice', password: 'new-password', disabled: true }, { username: 'bob', password: 'bob-password' }],
     })
     expect(changed.users.map((user) => user.updated)).toEqual([true, true])
     const alice = (await core.deps.store.findAccountByUsername('alice'))!
     expect(alice.disabled).toBe(true)
-    expect(await core.deps.hasher.verify(alice.passwordHash, 'new-pw')).toBe(true)
+    expect(await core.deps.hasher.verify(alice.passwordHash, 'new-password')).toBe(true)
     expect((await core.deps.store.findAccountByUsername('bob'))!.disabled).toBe(false)
   })
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
-import { MAX_PASSWORD_LENGTH, normalizeOrigin } from '../core/admin-service.js'
+import { normalizeOrigin } from '../core/admin-service.js'
 import { USERNAME_RULES, canonicalUsername } from '../core/usernames.js'
 import { UsageError } from '../core/errors.js'
+import { PASSWORD_RULE, checkNewPassword } from '../core/password-rule.js'
 import { HEX_32 } from '../core/secrets.js'
 import { isJwtShaped } from '../core/signing-keys.js'
 
@@ -112,8 +113,8 @@ export function validateFixtures(value: unknown, source = 'fixtures'): Fixtures 
     const canonical = typeof user.username === 'string' ? canonicalUsername(user.username) : null
     if (canonical === null) return fail(`${at}.username`, USERNAME_RULES.replace(/^the username /, ''))
     unique(usernames, canonical, i, `${at}.username`, 'users', fail)
-    if (typeof user.password !== 'string' || user.password.length === 0 || user.password.length > MAX_PASSWORD_LENGTH) {
-      return fail(`${at}.password`, `must be a string of 1 to ${MAX_PASSWORD_LENGTH} characters`)
+    if (typeof user.password !== 'string' || !followsPasswordRule(user.password)) {
+      return fail(`${at}.password`, `must be a string of ${PASSWORD_RULE.minLength} to ${PASSWORD_RULE.maxLength} characters`)
     }
     if (user.name !== undefined && typeof user.name !== 'string') return fail(`${at}.name`, 'must be a string')
     if (user.disabled !== undefined && typeof user.disabled !== 'boolean') return fail(`${at}.disabled`, 'must be true or false')
@@ -122,6 +123,17 @@ export function validateFixtures(value: unknown, source = 'fixtures'): Fixtures 
 }
 
 type Fail = (field: string, problem: string) => never
+
+/** Whether a fixture user's password follows the one password rule that every account's does. */
+function followsPasswordRule(password: string): boolean {
+  try {
+    checkNewPassword(password)
+    return true
+  } catch (error) {
+    if (error instanceof UsageError) return false
+    throw error
+  }
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -5,7 +5,7 @@
  *
  * ```ts
  * import { startTestServer } from 'cinepass/testing'
- * await using cp = await startTestServer({ fixtures: { apps: [{ name: 'My app' }], users: [{ username: 'alice', password: 'pw' }] } })
+ * await using cp = await startTestServer({ fixtures: { apps: [{ name: 'My app' }], users: [{ username: 'alice', password: 'alice-password' }] } })
  * ```
  */
 import { Argon2Hasher } from '../core/password.js'

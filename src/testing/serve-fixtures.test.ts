@@ -16,7 +16,7 @@ writeFileSync(
   FIXTURES,
   JSON.stringify({
     apps: [{ name: 'CI app', api_key: KEY }, { name: 'Generated app' }],
-    users: [{ username: 'ci-user', password: 'ci-password', name: 'CI' }, { username: 'off', password: 'x', disabled: true }],
+    users: [{ username: 'ci-user', password: 'ci-password', name: 'CI' }, { username: 'off', password: 'x-password', disabled: true }],
   }),
 )
 afterAll(() => dir.remove())
@@ -89,7 +89,7 @@ describe('cinepass serve --fixtures', () => {
     expect(login.status).toBe(200)
     const session = (await post(`${served.url}/3/authentication/session/new?api_key=${KEY}`, { request_token: token })).body.session_id
     expect((await get(`${served.url}/3/account?api_key=${KEY}&session_id=${session}`)).body).toMatchObject({ username: 'ci-user', name: 'CI' })
-    const disabled = await post(`${served.url}/3/authentication/token/validate_with_login?api_key=${KEY}`, { username: 'off', password: 'x', request_token: token })
+    const disabled = await post(`${served.url}/3/authentication/token/validate_with_login?api_key=${KEY}`, { username: 'off', password: 'x-password', request_token: token })
     expect(disabled.body.status_code).toBe(31)
     // The generated application's key is printed once, and works.
     const printed = served.stdout.join('\n').match(/Generated app\n\s+API key:\s+([0-9a-f]{32})\n\s+read access token:\s+(\S+)/)
@@ -150,7 +150,7 @@ describe('cinepass serve --fixtures', () => {
     expect(disabled.code).toBe(2)
     expect(disabled.stderr).toContain('--auto-approve: no user "off" who may sign in')
     const badFile = join(dir.path, 'bad.json')
-    writeFileSync(badFile, JSON.stringify({ users: [{ username: 'x', password: 'y', admin: true }] }))
+    writeFileSync(badFile, JSON.stringify({ users: [{ username: 'x', password: 'y-password', admin: true }] }))
     const bad = await start(['--database', ':memory:', '--fixtures', badFile]).done
     expect(bad.code).toBe(2)
     expect(bad.stderr.trim().split('\n')).toEqual([`cinepass: ${badFile}: users[0].admin: is not a fixtures field (expected "username", "password", "name", "disabled")`])

@@ -10,7 +10,7 @@ const FIXTURES = {
   apps: [{ name: 'Fixed app', api_key: KEY, redirect_origins: ['https://app.example'] }, { name: 'Second app' }],
   users: [
     { username: 'alice', password: 'alice-pw', name: 'Alice' },
-    { username: 'bob', password: 'bob-pw' },
+    { username: 'bob', password: 'bob-password' },
     { username: 'carol', password: 'carol-pw', disabled: true },
   ],
 }
@@ -49,7 +49,7 @@ describe('startTestServer()', () => {
   it('returns the users as given, with their ids, and never a password hash', () => {
     expect(cp.users.map(({ username, password, name, disabled }) => ({ username, password, name, disabled }))).toEqual([
       { username: 'alice', password: 'alice-pw', name: 'Alice', disabled: false },
-      { username: 'bob', password: 'bob-pw', name: '', disabled: false },
+      { username: 'bob', password: 'bob-password', name: '', disabled: false },
       { username: 'carol', password: 'carol-pw', name: '', disabled: true },
     ])
     expect(JSON.stringify(cp.users)).not.toMatch(/argon2|passwordHash/i)
@@ -58,7 +58,7 @@ describe('startTestServer()', () => {
 
   it('logs the fixtures\' users in with validate_with_login, and refuses the disabled one (31)', async () => {
     const token = await newToken(cp)
-    expect((await api(cp, 'POST', '/3/authentication/token/validate_with_login', { username: 'bob', password: 'bob-pw', request_token: token })).status).toBe(200)
+    expect((await api(cp, 'POST', '/3/authentication/token/validate_with_login', { username: 'bob', password: 'bob-password', request_token: token })).status).toBe(200)
     const session = (await api(cp, 'POST', '/3/authentication/session/new', { request_token: token })).body.session_id
     expect((await api(cp, 'GET', `/3/account?session_id=${session}`)).body).toMatchObject({ id: cp.users[1]!.id, username: 'bob' })
     const refused = await api(cp, 'POST', '/3/authentication/token/validate_with_login', { username: 'carol', password: 'carol-pw', request_token: await newToken(cp) })
@@ -170,7 +170,7 @@ describe('startTestServer()', () => {
     const dir = temporaryDirectory()
     try {
       const file = join(dir.path, 'fixtures.json')
-      writeFileSync(file, JSON.stringify({ apps: [{ name: 'From file', api_key: KEY }], users: [{ username: 'dave', password: 'pw' }] }))
+      writeFileSync(file, JSON.stringify({ apps: [{ name: 'From file', api_key: KEY }], users: [{ username: 'dave', password: 'pw-password' }] }))
       await using fromFile = await startTestServer({ fixtures: file })
       expect([fromFile.apiKey, fromFile.users[0]!.username]).toEqual([KEY, 'dave'])
       writeFileSync(file, JSON.stringify({ apps: [{ name: 'x', api_key: 'ABC' }] }))
@@ -183,11 +183,11 @@ describe('startTestServer()', () => {
     }
     const bad = startTestServer({ fixtures: { apps: [{ name: 'a' }], users: [{ username: 'eve', password: '' }] } })
     await expect(bad).rejects.toBeInstanceOf(FixtureError)
-    await expect(bad).rejects.toThrow('fixtures: users[0].password: must be a string of 1 to 1024 characters')
+    await expect(bad).rejects.toThrow('fixtures: users[0].password: must be a string of 8 to 1024 characters')
   })
 
   it('gives fixtures without applications the default one, and without fixtures a user too', async () => {
-    await using usersOnly = await startTestServer({ fixtures: { users: [{ username: 'solo', password: 'pw' }] } })
+    await using usersOnly = await startTestServer({ fixtures: { users: [{ username: 'solo', password: 'pw-password' }] } })
     expect(usersOnly.apps.map((app) => app.name)).toEqual(['Test app'])
     expect(usersOnly.users.map((user) => user.username)).toEqual(['solo'])
     await using defaults = await startTestServer()

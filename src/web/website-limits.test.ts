@@ -91,6 +91,29 @@ describe('the website per address over HTTP', () => {
     expect((await form.post('/login', { username: s.user.username, password: s.user.password }, '198.51.100.31')).status).toBe(303)
   })
 
+  it("the account pages' form posts count against the same per-address limit (CINEPASS_WEB_FORM_LIMIT)", async () => {
+    const s = await server({ CINEPASS_WEB_FORM_LIMIT: '3' })
+    const web = new WebClient(s.base)
+    expect((await web.post('/login', { _csrf: csrfOf((await web.get('/login')).text), username: s.user.username, password: s.user.password })).status).toBe(303)
+    const csrf = csrfOf((await web.get('/account')).text)
+    const cookie = [...web.cookies].map(([name, value]) => `${name}=${value}`).join('; ')
+    const post = (path: string, form: Record<string, string>, address: string): Promise<Response> =>
+      fetch(`${s.base}${path}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, 'x-forwarded-for': address },
+        body: new URLSearchParams({ _csrf: csrf, ...form }).toString(),
+      })
+    const address = '203.0.113.33'
+    const statuses = []
+    for (let i = 0; i < 3; i++) statuses.push((await post('/account/name', { name: `Name ${i}` }, address)).status)
+    statuses.push((await post('/account/name', { name: 'Too many' }, address)).status)
+    statuses.push((await post('/account/reset', { token: 'f'.repeat(40), new_password: 'a long password' }, address)).status)
+    expect(statuses).toEqual([303, 303, 303, 429, 429])
+    expect((await s.store.findAccountByUsername(s.user.username))?.name).toBe('Name 2')
+    expect((await post('/account/name', { name: 'Elsewhere' }, '198.51.100.33')).status).toBe(303)
+  })
+
   it('"username is taken" costs a password hash, like a free name, and counts like a failed login', async () => {
     const hasher = new CountingHasher()
     const s = await server({}, hasher)

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ManualClock } from '../core/clock.js'
 import { createTestApplication, createTestUser, startTestServer, testBackends, type TestServer } from '../test-support/fixtures.js'
 import { WebClient, csrfOf, newRequestToken, sessionFor } from '../test-support/web-client.js'
-import { CSRF_COOKIE, SESSION_COOKIE, safeNext } from './website.js'
+import { CSRF_COOKIE, SESSION_COOKIE } from './common.js'
+import { safeNext } from './website.js'
 
 describe.each(await testBackends('website'))('the approval website over HTTP on %s', (backend) => {
   let server: TestServer
@@ -394,6 +395,20 @@ describe('the website with CINEPASS_SIGNUP=closed and an https public URL', () =
     const tossed = new WebClient(server.base)
     tossed.cookies.set(SESSION_COOKIE, web.cookies.get(`__Host-${SESSION_COOKIE}`)!)
     expect((await tossed.get('/')).status).toBe(303)
+  })
+
+  it('the account page reads and clears the __Host- session cookie, and an unprefixed one reaches no account', async () => {
+    const web = new WebClient(server.base)
+    await web.get('/login')
+    await web.signIn(server.user)
+    const page = await web.get('/account')
+    expect(page.status).toBe(200)
+    const tossed = new WebClient(server.base)
+    tossed.cookies.set(SESSION_COOKIE, web.cookies.get(`__Host-${SESSION_COOKIE}`)!)
+    expect((await tossed.get('/account')).status).toBe(303)
+    const out = await web.post('/account/logout-everywhere', { _csrf: csrfOf(page.text) })
+    expect(out.status).toBe(303)
+    expect(web.cookies.has(`__Host-${SESSION_COOKIE}`)).toBe(false)
   })
 
   it('puts the public URL in Authentication-Callback', async () => {

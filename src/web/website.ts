@@ -2,32 +2,24 @@ import { createHash } from 'node:crypto'
 import fastifyCookie from '@fastify/cookie'
 import fastifyCsrf from '@fastify/csrf-protection'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AccountService } from '../core/account-service.js'
 import { AuthError, UsageError } from '../core/errors.js'
 import type { AccountRecord } from '../core/store.js'
 import type { PendingApproval, WebsiteService } from '../core/website-service.js'
-import { setRetryAfter } from '../http-shared/retry-after.js'
+import { retryAfterSeconds, setRetryAfter } from '../http-shared/retry-after.js'
 import { setPageSecurityHeaders } from '../http-shared/security-headers.js'
 import { logLoginFailure, logSecurityEvent } from '../http-shared/security-log.js'
 import { UNROUTABLE_PAGE_PATH } from '../http-shared/unroutable.js'
-import { approvePage, loginPage, messagePage, signedInFooter, signupPage } from './pages.js'
+import { registerAccountPages } from './account.js'
+import { cookieNames, formField, sendPage } from './common.js'
+import { START_LINK, approvePage, loginPage, messagePage, sentence, signedInFooter, signupPage } from './pages.js'
 import { STYLESHEET } from './styles.js'
 
 export interface WebsiteRoutesOptions {
   website: WebsiteService
+  account: AccountService
   /** The public URL, read at request time (a server started on port 0 learns its port late). */
   publicUrl: () => string
-}
-
-export const SESSION_COOKIE = 'cinepass_session'
-export const CSRF_COOKIE = 'cinepass_csrf'
-
-/**
- * The cookie names the website uses: over https with the `__Host-` prefix, which browsers accept only
- * from the host itself (Secure, Path=/, no Domain), so a sibling host cannot plant one.
- */
-function cookieNames(secure: boolean): { session: string; csrf: string } {
-  const prefix = secure ? '__Host-' : ''
-  return { session: prefix + SESSION_COOKIE, csrf: prefix + CSRF_COOKIE }
 }
 
 /**
@@ -85,6 +77,8 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
       throw new AuthError('INVALID_INPUT')
     })
 
+    await registerAccountPages(web, { website, account: options.account, cookieOptions, names })
+
     web.get('/assets/cinepass.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
     )
@@ -92,7 +86,8 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     web.get('/', async (request, reply) => {
       const account = await signedIn(request)
       if (!account) return reply.redirect('/login', 303)
-      const body = messagePage('cinepass', 'You are signed in. Applications send you here to approve their access.', {
+      const body = messagePage('cinepass', 'You are logged in. Applications send you here to approve their access.', {
+        link: { href: '/account', text: 'Your account: password, sessions and applications' },
         extra: signedInFooter(account.username, reply.generateCsrf(), '/login'),
       })
       return sendPage(reply, 200, body)
@@ -127,23 +122,24 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     })
 
     web.post('/signup', csrf, async (request, reply) => {
-      const input = { username: formField(request.body, 'username'), password: formField(request.body, 'password'), email: formField(request.body, 'email') }
+      const input = { username: formField(request.body, 'username'), password: formField(request.body, 'password'), email: formField(request.body, 'email'), name: formField(request.body, 'name') }
       const next = safeNext(formField(request.body, 'next'))
       try {
         const { sessionToken } = await website.signUp({ ...input, address: request.ip, previousSession: request.cookies[names.session] })
         startSession(reply, sessionToken)
         return reply.redirect(next, 303)
       } catch (error) {
-        const message = error instanceof UsageError ? capitalize(error.message) + '.' : signInRefusal(error)
+        const message = error instanceof UsageError ? sentence(error.message) : signInRefusal(error)
         if (message === null) throw error
-        return sendPage(reply, 400, signupPage({ csrf: reply.generateCsrf(), next, username: input.username, email: input.email, error: message }))
+        const refused = { message, fields: [signupFieldOf(message)] }
+        return sendPage(reply, 400, signupPage({ csrf: reply.generateCsrf(), next, username: input.username, name: input.name, email: input.email, error: refused }))
       }
     })
 
     web.get('/logout', async (request, reply) => {
       const account = await signedIn(request)
       if (!account) return reply.redirect('/login', 303)
-      const body = messagePage('Log out', 'Sign out of cinepass on this device?', { extra: signedInFooter(account.username, reply.generateCsrf(), '/login') })
+      const body = messagePage('Log out', 'Log out of cinepass on this device?', { extra: signedInFooter(account.username, reply.generateCsrf(), '/login') })
       return sendPage(reply, 200, body)
     })
 
@@ -164,7 +160,7 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
       const account = await signedIn(request)
       const csrfToken = reply.generateCsrf()
       if (!account) {
-        const intro = `Sign in to let ${approval.app.name} use your cinepass account.`
+        const intro = `Log in to let ${approval.app.name} use your cinepass account.`
         return sendPage(reply, 200, loginPage({ csrf: csrfToken, next: request.url, intro, signupOpen }))
       }
       reply.header('content-security-policy', contentSecurityPolicy(approval.redirect))
@@ -232,10 +228,6 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
   })
 }
 
-function sendPage(reply: FastifyReply, status: number, page: string): FastifyReply {
-  return reply.code(status).type('text/html; charset=utf-8').send(page)
-}
-
 /**
  * The website's strict policy: no scripts at all, styles from here only, no framing, forms post
  * here (and, on an approval page, to where the approval redirects: Chrome checks form-action on
@@ -253,31 +245,47 @@ export function contentSecurityPolicy(redirect: URL | null): string {
 
 function errorPage(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const code = (error as { code?: unknown }).code
+  const refusal = (status: number, title: string, message: string): FastifyReply => sendPage(reply, status, messagePage(title, message, { link: START_LINK }))
   if (typeof code === 'string' && CSRF_ERRORS.has(code)) {
-    return sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back, reload the page and try again.'))
+    return refusal(403, 'Form expired', 'This form could not be verified. Go back, reload the page and try again.')
   }
-  if (error instanceof UsageError) return sendPage(reply, 400, messagePage('Bad request', capitalize(error.message) + '.'))
+  if (error instanceof UsageError) return refusal(400, 'Bad request', sentence(error.message))
   if (error instanceof AuthError) {
     setRetryAfter(reply, error.retryAfterSeconds)
+    const waitSeconds = retryAfterSeconds(error.retryAfterSeconds)
     switch (error.code) {
       case 'INVALID_REQUEST_TOKEN':
-        return sendPage(reply, 404, messagePage('Request not found', 'This approval link is unknown, has expired, or has already been used. Go back to the application and start again.'))
+        return refusal(404, 'Request not found', 'This approval link is unknown, has expired, or has already been used. Go back to the application and start again.')
       case 'INVALID_PARAMETERS':
-        return sendPage(reply, 400, messagePage('Redirect not allowed', 'The address this application asked to return to (redirect_to) is not allowed.'))
+        return refusal(400, 'Redirect not allowed', 'The address this application asked to return to (redirect_to) is not allowed.')
       case 'NOT_FOUND':
-        return sendPage(reply, 404, messagePage('Not found', 'There is no page at this address.'))
+        return refusal(404, 'Not found', 'There is no page at this address.')
       case 'RATE_LIMITED':
-        return sendPage(reply, 429, messagePage('Too many attempts', 'Please wait a moment and try again.'))
+        return refusal(429, 'Too many attempts', `Too many attempts from here. Try again in ${waitText(waitSeconds ?? 60)}.`)
       case 'SERVICE_OFFLINE':
-        return sendPage(reply, 503, messagePage('Busy', 'cinepass is busy right now. Please try again in a moment.'))
+        return refusal(503, 'Busy', `cinepass is busy right now. Try again in ${waitText(waitSeconds ?? 1)}.`)
       default:
-        return sendPage(reply, 400, messagePage('Bad request', 'This request is not valid.'))
+        return refusal(400, 'Bad request', 'This request is not valid.')
     }
   }
   const statusCode = (error as { statusCode?: number }).statusCode
-  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return sendPage(reply, 400, messagePage('Bad request', 'This request is not valid.'))
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return refusal(400, 'Bad request', 'This request is not valid.')
   request.log.error({ err: error instanceof Error ? { name: error.name, code } : undefined }, 'unexpected website error')
-  return sendPage(reply, 500, messagePage('Something went wrong', 'Please try again later.'))
+  return refusal(500, 'Something went wrong', 'Please try again later.')
+}
+
+/** A wait as people say it, rounded up: "1 second", "40 seconds", "15 minutes", "2 hours". */
+export function waitText(seconds: number): string {
+  const [amount, unit] = seconds < 60 ? [seconds, 'second'] : seconds < 3600 ? [Math.ceil(seconds / 60), 'minute'] : [Math.ceil(seconds / 3600), 'hour']
+  return `${amount} ${unit}${amount === 1 ? '' : 's'}`
+}
+
+/** The sign-up field a refusal is about, by what its message names. */
+function signupFieldOf(message: string): string {
+  if (/display name/i.test(message)) return 'name'
+  if (/email/i.test(message)) return 'email'
+  if (/password/i.test(message)) return 'password'
+  return 'username'
 }
 
 /** The form text shown for a refused sign-in, or null when the error is not a sign-in refusal. */
@@ -287,13 +295,6 @@ function signInRefusal(error: unknown): string | null {
   if (error.code === 'INVALID_LOGIN') return 'Invalid username or password.'
   if (error.code === 'ACCOUNT_DISABLED') return 'This account is disabled.'
   return null
-}
-
-/** A string field of a parsed form body (a null-prototype object), or undefined. */
-function formField(body: unknown, name: string): string | undefined {
-  if (body === null || typeof body !== 'object' || !Object.hasOwn(body, name)) return undefined
-  const value = (body as Record<string, unknown>)[name]
-  return typeof value === 'string' ? value : undefined
 }
 
 /** A query parameter given once; a repeated one is refused (400 page). */
@@ -326,8 +327,3 @@ export function safeNext(value: string | undefined): string {
 
 // Only for resolving a local path: its origin is never shown or followed.
 const LOCAL_ORIGIN = 'http://cinepass.invalid'
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1)
-}
-

@@ -96,4 +96,21 @@ CREATE INDEX web_sessions_account_id ON web_sessions (account_id);
 CREATE INDEX web_sessions_expires_at ON web_sessions (expires_at);
 `,
   },
+  {
+    version: 2,
+    name: 'account_page',
+    // A reset link lives an hour and is not part of a copy: it goes with its account. When a website
+    // session was last used is shown on the account page only (a copy starts it afresh).
+    sql: `
+ALTER TABLE web_sessions ADD COLUMN last_used_at BIGINT;
+CREATE TABLE password_reset_tokens (
+  token_hash TEXT PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT
+);
+CREATE INDEX password_reset_tokens_account_id ON password_reset_tokens (account_id);
+`,
+  },
 ]

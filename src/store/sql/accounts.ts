@@ -74,10 +74,13 @@ export function* listAccounts(): Work<AccountRecord[]> {
   return (yield* all<AccountRow>('SELECT * FROM accounts ORDER BY id')).map(toAccount)
 }
 
-/** Ends every credential of an account (see `Store.setAccountDisabled`); part of the caller's transaction. */
-function* endAccountCredentials(accountId: number, now: number): Work<void> {
+/**
+ * Ends every credential of an account (see `Store.setAccountDisabled`), except the website session
+ * `keepWebSessionHash` when one is given; part of the caller's transaction.
+ */
+export function* endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null = null): Work<void> {
   yield* run('DELETE FROM sessions WHERE account_id = ?', accountId)
-  yield* run('DELETE FROM web_sessions WHERE account_id = ?', accountId)
+  yield* run('DELETE FROM web_sessions WHERE account_id = ? AND (CAST(? AS TEXT) IS NULL OR session_hash <> ?)', accountId, keepWebSessionHash, keepWebSessionHash)
   yield* run('UPDATE access_tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL', now, accountId)
   // A token the user approved but no client has turned into a session yet would outlive the change.
   yield* run("UPDATE request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
@@ -107,7 +110,7 @@ export function* setAccountPassword(id: number, passwordHash: string, endSession
  */
 export function* deleteAccount(id: number, forUpdate: string): Work<boolean> {
   if (!(yield* get(`SELECT id FROM accounts WHERE id = ?${forUpdate}`, id))) return false
-  for (const table of ['sessions', 'web_sessions', 'access_tokens', 'request_tokens', 'v4_request_tokens']) {
+  for (const table of ['sessions', 'web_sessions', 'access_tokens', 'request_tokens', 'v4_request_tokens', 'password_reset_tokens']) {
     yield* run(`DELETE FROM ${table} WHERE account_id = ?`, id)
   }
   yield* run('DELETE FROM accounts WHERE id = ?', id)
@@ -119,4 +122,8 @@ export function* deleteAccount(id: number, forUpdate: string): Work<boolean> {
     String(id),
   )
   return true
+}
+
+export function* setAccountName(accountId: number, name: string): Work<boolean> {
+  return (yield* run('UPDATE accounts SET name = ? WHERE id = ?', name, accountId)) === 1
 }

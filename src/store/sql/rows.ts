@@ -1,8 +1,11 @@
 import type {
   AccessTokenRecord,
+  AccountCredential,
   AccountRecord,
   ApplicationRecord,
+  CredentialKind,
   GuestSessionRecord,
+  PasswordResetTokenRecord,
   RequestTokenRecord,
   RequestTokenStatus,
   SessionRecord,
@@ -113,6 +116,26 @@ export interface WebSessionRow {
   account_id: number
   created_at: number
   expires_at: number
+  /** Shown on the account page only: not part of the record, nor of a copy. */
+  last_used_at: number | null
+}
+
+/** A row of the account page's credential list (`listAccountCredentials`). */
+export interface AccountCredentialRow {
+  kind: CredentialKind
+  hash: string
+  app_name: string | null
+  created_at: number
+  expires_at: number | null
+  last_used_at: number | null
+}
+
+export interface PasswordResetTokenRow {
+  token_hash: string
+  account_id: number
+  created_at: number
+  expires_at: number
+  used_at: number | null
 }
 
 const flag = (value: Flag): boolean => value === true || value === 1
@@ -188,6 +211,21 @@ export function toSigningKey(row: SigningKeyRow): SigningKeyRecord {
 
 export function toWebSession(row: WebSessionRow): WebSessionRecord {
   return { sessionHash: row.session_hash, accountId: row.account_id, createdAt: row.created_at, expiresAt: row.expires_at }
+}
+
+export function toAccountCredential(row: AccountCredentialRow): AccountCredential {
+  return {
+    kind: row.kind,
+    hash: row.hash,
+    appName: row.app_name,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+  }
+}
+
+export function toPasswordResetToken(row: PasswordResetTokenRow): PasswordResetTokenRecord {
+  return { tokenHash: row.token_hash, accountId: row.account_id, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at }
 }
 
 /** `map(row)`, or null when there is no row. */

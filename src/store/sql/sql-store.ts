@@ -1,12 +1,16 @@
 import type {
   AccessTokenRecord,
+  AccountCredential,
   AccountRecord,
   ApplicationRecord,
   ApproveInput,
   ConsumeResult,
+  CredentialRef,
   GuestSessionRecord,
   LiveCounts,
   NewAccount,
+  PasswordChange,
+  PasswordResetTokenRecord,
   RequestTokenRecord,
   SessionRecord,
   SigningKeyRecord,
@@ -16,10 +20,12 @@ import type {
   WebSessionRecord,
 } from '../../core/store.js'
 import { LookupBatcher } from '../batching/lookup-batcher.js'
+import * as accountCredentials from './account-credentials.js'
 import * as accounts from './accounts.js'
 import * as applications from './applications.js'
 import * as guestSessions from './guest-sessions.js'
 import * as meta from './meta.js'
+import * as passwordResets from './password-resets.js'
 import { purgeExpired } from './purge.js'
 import type { Work } from './queryable.js'
 import * as requestTokens from './request-tokens.js'
@@ -260,5 +266,41 @@ export abstract class SqlStore implements Store {
 
   countLive(now: number): Promise<LiveCounts> {
     return this.read(meta.countLive(now))
+  }
+
+  listAccountCredentials(accountId: number, now: number, limit: number): Promise<AccountCredential[]> {
+    return this.read(accountCredentials.listAccountCredentials(accountId, now, limit))
+  }
+
+  endAccountCredential(accountId: number, credential: CredentialRef, now: number): Promise<boolean> {
+    return this.write(() => accountCredentials.endAccountCredential(accountId, credential, now))
+  }
+
+  endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null): Promise<void> {
+    return this.transaction(() => accounts.endAccountCredentials(accountId, now, keepWebSessionHash))
+  }
+
+  changeAccountPassword(input: PasswordChange): Promise<boolean> {
+    return this.transaction(() => accountCredentials.changeAccountPassword(input))
+  }
+
+  touchWebSession(sessionHash: string, now: number, intervalMs: number): Promise<void> {
+    return this.write(() => accountCredentials.touchWebSession(sessionHash, now, intervalMs))
+  }
+
+  setAccountName(accountId: number, name: string): Promise<boolean> {
+    return this.write(() => accounts.setAccountName(accountId, name))
+  }
+
+  insertPasswordResetToken(token: PasswordResetTokenRecord): Promise<void> {
+    return this.transaction(() => passwordResets.insertPasswordResetToken(token))
+  }
+
+  findPasswordResetToken(tokenHash: string): Promise<PasswordResetTokenRecord | null> {
+    return this.read(passwordResets.findPasswordResetToken(tokenHash))
+  }
+
+  resetPasswordWithToken(tokenHash: string, passwordHash: string, now: number): Promise<number | null> {
+    return this.transaction(() => passwordResets.resetPasswordWithToken(tokenHash, passwordHash, now))
   }
 }
