@@ -1,14 +1,12 @@
 import { AxeBuilder } from '@axe-core/playwright'
-import { existsSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium } from '../test-support/browser.js'
+import { docsScreenshot, launchChromium } from '../test-support/browser.js'
 import { call, createTestUser, loginOverHttp, startTestServer, testBackends, type TestServer, type TestUser } from '../test-support/fixtures.js'
 import { newRequestToken } from '../test-support/web-client.js'
 
 const CHROMIUM = '/usr/bin/chromium'
-const SCREENSHOTS = join(import.meta.dirname, '../../docs/screenshots')
 const WCAG_22_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']
 const DESKTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
@@ -74,9 +72,7 @@ describe.each(await testBackends('account page in Chromium'))('the account page 
 
   /** Pictures of the new pages for the docs, from one backend's run (the pages are the same on both). */
   const screenshot = async (page: Page, name: string): Promise<void> => {
-    if (backend !== 'sqlite') return
-    mkdirSync(SCREENSHOTS, { recursive: true })
-    await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true })
+    if (backend === 'sqlite') await docsScreenshot(page, name)
   }
 
   it('change password: the old password fails, every other session, access token and website session ends, this browser stays', async () => {

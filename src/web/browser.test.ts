@@ -1,14 +1,13 @@
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call, createTestUser, startTestServer, testBackends, type TestServer } from '../test-support/fixtures.js'
+import { docsScreenshot } from '../test-support/browser.js'
 import { newRequestToken, sessionFor } from '../test-support/web-client.js'
 
 const CHROMIUM = '/usr/bin/chromium'
-const SCREENSHOTS = join(import.meta.dirname, '../../docs/screenshots')
 
 /** A stand-in for the client application's callback URL: it records where the browser landed. */
 async function startCallbackServer(): Promise<{ url: string; hits: URL[]; server: Server }> {
@@ -56,9 +55,8 @@ describe.each(await testBackends('browser tests'))('the approval website in Chro
     const page = await newPage()
     await page.goto(`${server.base}/authenticate/${token}?redirect_to=${encodeURIComponent(`${callback.url}/done?state=42`)}`)
     await expect(page.getByRole('heading', { name: 'Log in' }).isVisible()).resolves.toBe(true)
-    mkdirSync(SCREENSHOTS, { recursive: true })
-    // The pages are the same on either backend: one run writes the README's pictures.
-    const screenshot = (name: string) => (backend === 'sqlite' ? page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true }) : page.screenshot())
+    // The pages are the same on either backend: one run takes the README's pictures.
+    const screenshot = (name: string) => (backend === 'sqlite' ? docsScreenshot(page, name) : page.screenshot())
     await screenshot('sign-in.png')
     await logIn(page, user)
     await page.getByRole('button', { name: 'Approve' }).waitFor()
