@@ -34,6 +34,20 @@ function snapshot(path: string): string[] {
     .sort()
 }
 
+/** Calls `/3/{path}` of the server at `base`: with `key` as api_key, `bearer` as a bearer, `body` as a POST's JSON. */
+function apiOf(base: string) {
+  return async (path: string, init: { key?: string; bearer?: string; body?: object } = {}): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const url = new URL(`/3/${path}`, base)
+    if (init.key) url.searchParams.set('api_key', init.key)
+    const response = await fetch(url, {
+      method: init.body ? 'POST' : 'GET',
+      headers: { ...(init.bearer ? { authorization: `Bearer ${init.bearer}` } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) },
+      body: init.body ? JSON.stringify(init.body) : undefined,
+    })
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+  }
+}
+
 function oneLine(run: CliRun): string {
   const lines = run.stderr.split('\n').filter(Boolean)
   expect(lines, run.stderr).toHaveLength(1)
@@ -365,16 +379,7 @@ describe('apps rotate-key, apps delete and users delete', () => {
     try {
       const app = await created('Rotated')
       json(await cinepassProcess(['users', 'create', '--username', 'leaving', '--database', db, '--json'], { stdin: 'leaving password' }))
-      const api = async (path: string, init: { key?: string; bearer?: string; body?: object } = {}) => {
-        const url = new URL(`/3/${path}`, server.url)
-        if (init.key) url.searchParams.set('api_key', init.key)
-        const response = await fetch(url, {
-          method: init.body ? 'POST' : 'GET',
-          headers: { ...(init.bearer ? { authorization: `Bearer ${init.bearer}` } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) },
-          body: init.body ? JSON.stringify(init.body) : undefined,
-        })
-        return { status: response.status, body: (await response.json()) as Record<string, unknown> }
-      }
+      const api = apiOf(server.url)
       const { body: token } = await api('authentication/token/new', { key: app.api_key })
       await api('authentication/token/validate_with_login', { key: app.api_key, body: { username: 'leaving', password: 'leaving password', request_token: token.request_token } })
       const { body: session } = await api('authentication/session/new', { key: app.api_key, body: { request_token: token.request_token } })
@@ -417,6 +422,66 @@ describe('apps rotate-key, apps delete and users delete', () => {
       expect(apps.applications.map((listed) => listed.id)).not.toContain(app.id)
     } finally {
       await server.stop()
+    }
+  }, 60_000)
+})
+
+describe('sessions list and sessions revoke', () => {
+  it("list a user's sessions, and end one by the id a client holds, one by its REF, or all of them; a mistake exits 2 and ends nothing", async () => {
+    const dir = temporaryDirectory()
+    const db = join(dir.path, 'sessions.db')
+    const run = async (args: string[], stdin?: string): Promise<CliRun> => cinepassProcess([...args, '--database', db], { stdin })
+    const json = (done: CliRun): Record<string, unknown> => {
+      expect(done.code, done.stderr).toBe(0)
+      return JSON.parse(done.stdout) as Record<string, unknown>
+    }
+    const app = json(await run(['apps', 'create', '--name', 'Listed', '--json'])) as { api_key: string }
+    json(await run(['users', 'create', '--username', 'lister', '--json'], 'lister password'))
+    const server = await serveProcess(['--port', '0', '--no-demo', '--database', db])
+    try {
+      const api = apiOf(server.url)
+      const signIn = async (): Promise<string> => {
+        const { body: token } = await api('authentication/token/new', { key: app.api_key })
+        await api('authentication/token/validate_with_login', { key: app.api_key, body: { username: 'lister', password: 'lister password', request_token: token.request_token } })
+        return (await api('authentication/session/new', { key: app.api_key, body: { request_token: token.request_token } })).body.session_id as string
+      }
+      const sessionIds = [await signIn(), await signIn(), await signIn()]
+      const live = async (): Promise<number[]> => Promise.all(sessionIds.map(async (id) => (await api(`account?session_id=${id}`, { key: app.api_key })).status))
+      expect(await live()).toEqual([200, 200, 200])
+
+      const listed = json(await run(['sessions', 'list', '--user', 'LISTER', '--json'])) as { user: { username: string }; sessions: { ref: string; kind: string; application: string }[] }
+      expect(listed.user.username).toBe('lister')
+      expect(listed.sessions).toHaveLength(3)
+      for (const row of listed.sessions) expect(row).toMatchObject({ ref: expect.stringMatching(/^[0-9a-f]{32}$/), kind: 'session', application: 'Listed' })
+
+      const mistakes = await Promise.all([
+        run(['sessions', 'revoke']),
+        run(['sessions', 'revoke', 'f'.repeat(40)]),
+        run(['sessions', 'revoke', listed.sessions[0]!.ref]),
+        run(['sessions', 'revoke', 'f'.repeat(32), '--user', 'lister']),
+        run(['sessions', 'list', '--user', 'nobody']),
+        run(['sessions', 'list']),
+      ])
+      for (const mistake of mistakes) {
+        expect(mistake.code, mistake.stderr).toBe(2)
+        expect(mistake.stdout).toBe('')
+        oneLine(mistake)
+      }
+      expect(await live()).toEqual([200, 200, 200])
+
+      // The id a client holds, given on standard input (kept out of ps and the shell's history).
+      expect((await run(['sessions', 'revoke', '-'], `${sessionIds[0]!}\n`)).code).toBe(0)
+      expect(await live()).toEqual([401, 200, 200])
+      const left = (json(await run(['sessions', 'list', '--user', 'lister', '--json'])) as typeof listed).sessions
+      expect(left).toHaveLength(2)
+      expect(json(await run(['sessions', 'revoke', left[0]!.ref, '--user', 'lister', '--json']))).toMatchObject({ revoked: 1, kind: 'session' })
+      expect((await live()).filter((status) => status === 200)).toHaveLength(1)
+      expect((await run(['sessions', 'revoke', '--user', 'lister'])).code).toBe(0)
+      expect(await live()).toEqual([401, 401, 401])
+      expect((json(await run(['sessions', 'list', '--user', 'lister', '--json'])) as typeof listed).sessions).toEqual([])
+    } finally {
+      await server.stop()
+      dir.remove()
     }
   }, 60_000)
 })

@@ -10,12 +10,13 @@ import { keysCommand } from './keys-command.js'
 import { migrateCommand } from './migrate-command.js'
 import { purgeCommand } from './purge-command.js'
 import { serveCommand } from './serve-command.js'
+import { sessionsCommand } from './sessions-command.js'
 import { usersCommand } from './users-command.js'
 
 /** Builds the `cinepass` command line over `io`. */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('cinepass').description('A TMDB-compatible authentication service.').version(VERSION, '-V, --version', 'print the version and exit')
-  for (const command of [serveCommand(io), configCommand(io), migrateCommand(io), appsCommand(io), usersCommand(io), keysCommand(io), purgeCommand(io), backupCommand(io), copyCommand(io)]) {
+  for (const command of [serveCommand(io), configCommand(io), migrateCommand(io), appsCommand(io), usersCommand(io), sessionsCommand(io), keysCommand(io), purgeCommand(io), backupCommand(io), copyCommand(io)]) {
     program.addCommand(command)
   }
   behaveAlike(program, io)

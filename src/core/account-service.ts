@@ -67,8 +67,9 @@ export class AccountService {
   }
 
   /** The account's live sessions, access tokens and website sessions, newest first (`CREDENTIALS_SHOWN` at most). */
-  async credentials(account: AccountRecord, webSessionToken: string): Promise<CredentialRow[]> {
-    const current = hashSecret(webSessionToken)
+  async credentials(account: AccountRecord, webSessionToken?: string): Promise<CredentialRow[]> {
+    // Without a website session (an operator's `cinepass sessions list`) no row is the current one.
+    const current = webSessionToken === undefined ? null : hashSecret(webSessionToken)
     const rows = await this.deps.store.listAccountCredentials(account.id, this.deps.clock.now(), CREDENTIALS_SHOWN)
     return rows.map((row) => ({
       ref: credentialRef(row.kind, row.hash),
@@ -86,13 +87,13 @@ export class AccountService {
    * its kind and whether it was the current website session (the caller then signs out); null when
    * the account has no live credential of that name (already ended, or not the account's).
    */
-  async revoke(account: AccountRecord, ref: string | undefined, webSessionToken: string): Promise<{ kind: CredentialKind; current: boolean } | null> {
+  async revoke(account: AccountRecord, ref: string | undefined, webSessionToken?: string): Promise<{ kind: CredentialKind; current: boolean } | null> {
     if (ref === undefined) return null
     const now = this.deps.clock.now()
     const rows = await this.deps.store.listAccountCredentials(account.id, now, CREDENTIALS_SHOWN)
     const row = rows.find((candidate) => constantTimeEqual(credentialRef(candidate.kind, candidate.hash), ref))
     if (!row || !(await this.deps.store.endAccountCredential(account.id, { kind: row.kind, hash: row.hash }, now))) return null
-    return { kind: row.kind, current: row.kind === 'web_session' && row.hash === hashSecret(webSessionToken) }
+    return { kind: row.kind, current: row.kind === 'web_session' && webSessionToken !== undefined && row.hash === hashSecret(webSessionToken) }
   }
 
   /** Ends every credential of the account, the current website session included. */

@@ -3,7 +3,7 @@ import type { CoreDeps } from './context.js'
 import type { HashPriority } from './password.js'
 import { UsageError } from './errors.js'
 import { checkNewPassword } from './password-rule.js'
-import { HEX_24, HEX_32, hashSecret, randomHex } from './secrets.js'
+import { HEX_24, HEX_32, HEX_40, hashSecret, randomHex } from './secrets.js'
 import type { AccountRecord, ApplicationRecord } from './store.js'
 import { USERNAME_RULES, canonicalUsername } from './usernames.js'
 
@@ -176,11 +176,24 @@ export class AdminService {
     return account
   }
 
-  async #account(username: string): Promise<AccountRecord> {
+  /** The user named `username` (in any spelling of it); a UsageError when there is none. */
+  async findUser(username: string): Promise<AccountRecord> {
     const canonical = canonicalUsername(username)
     const account = canonical === null ? null : await this.deps.store.findAccountByUsername(canonical)
     if (!account) throw new UsageError(`no user is named "${username}"`)
     return account
+  }
+
+  /**
+   * Ends the session whose id a client holds (`session_id`, 40 hex), whichever application it
+   * belongs to: refused at once on every instance. A UsageError when there is no such session.
+   */
+  async revokeSession(sessionId: string): Promise<void> {
+    const sessionHash = HEX_40.test(sessionId) ? hashSecret(sessionId) : null
+    const session = sessionHash === null ? null : await this.deps.store.findSession(sessionHash)
+    if (sessionHash === null || !session || !(await this.deps.store.deleteSession(sessionHash, session.appId))) {
+      throw new UsageError('no session has that id (a session id is the 40 hexadecimal characters a client holds)')
+    }
   }
 
   listUsers(): Promise<AccountRecord[]> {
@@ -189,7 +202,7 @@ export class AdminService {
 
   /** Disabling ends every session and access token of the user at once. */
   async setUserDisabled(username: string, disabled: boolean): Promise<AccountRecord> {
-    const account = await this.#account(username)
+    const account = await this.findUser(username)
     await this.deps.store.setAccountDisabled(account.id, disabled, this.deps.clock.now())
     return { ...account, disabled }
   }
@@ -199,7 +212,7 @@ export class AdminService {
    * request tokens they approved), in one transaction. The username may be taken again afterwards.
    */
   async deleteUser(username: string): Promise<AccountRecord> {
-    const account = await this.#account(username)
+    const account = await this.findUser(username)
     if (!(await this.deps.store.deleteAccount(account.id))) throw new UsageError(`no user is named "${username}"`)
     return account
   }
@@ -207,7 +220,7 @@ export class AdminService {
   /** Sets a new password and ends every session of the user, so a stolen one stops working. */
   async setUserPassword(username: string, password: string): Promise<AccountRecord> {
     const normalized = checkNewPassword(password)
-    const account = await this.#account(username)
+    const account = await this.findUser(username)
     await this.deps.store.setAccountPassword(account.id, await this.deps.hasher.hash(normalized), true, this.deps.clock.now())
     return account
   }

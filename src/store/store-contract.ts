@@ -642,15 +642,18 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       await store.insertGuestSession(deadGuest)
       const forever = { ...newSession(), accountId: alice.id }
       await store.insertSession(forever)
+      const deadReset = { tokenHash: hex(32), accountId: alice.id, createdAt: now, expiresAt: now + 1, usedAt: null }
+      await store.insertPasswordResetToken(deadReset)
       expect(await store.purgeExpired(later, 2)).toBe(2)
       let total = 2
       for (let batch = await store.purgeExpired(later, 2); batch > 0; batch = await store.purgeExpired(later, 2)) {
         expect(batch).toBeLessThanOrEqual(2)
         total += batch
       }
-      expect(total).toBeGreaterThanOrEqual(6)
+      expect(total).toBeGreaterThanOrEqual(7)
       for (const token of dead) expect(await store.findRequestToken(token.tokenHash)).toBeNull()
       expect(await store.findGuestSession(deadGuest.sessionHash)).toBeNull()
+      expect(await store.findPasswordResetToken(deadReset.tokenHash)).toBeNull()
       expect(await store.findRequestToken(live.tokenHash)).not.toBeNull()
       expect(await store.findSession(forever.sessionHash)).not.toBeNull()
     })

@@ -6,6 +6,7 @@ const PURGEABLE: readonly [table: string, key: string, extra: string][] = [
   ['v4_request_tokens', 'id_hash', ''],
   ['guest_sessions', 'session_hash', ''],
   ['web_sessions', 'session_hash', ''],
+  ['password_reset_tokens', 'token_hash', ''],
   ['sessions', 'session_hash', ' AND expires_at IS NOT NULL'],
 ]
 
