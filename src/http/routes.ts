@@ -54,5 +54,9 @@ export function routeGroup<Options extends object>(plugin: RoutePlugin<Options>,
   const asyncPlugin: FastifyPluginAsync<Options> = async (instance, opts) => {
     await plugin(instance, opts)
   }
+  // Fastify reads a plugin's marks from the function it is given: Symbol.for('skip-override') (the
+  // metrics hook is the application's) and the name it reports (in timeouts, printPlugins()) go with the wrapper.
+  Object.assign(asyncPlugin, plugin)
+  Object.defineProperty(asyncPlugin, 'name', { value: plugin.name })
   return { register: async (app) => app.register(asyncPlugin, options) }
 }
