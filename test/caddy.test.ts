@@ -40,7 +40,7 @@ function writeCaddyfile(folder: string, listen: number, instances: string[]): st
 }
 
 /** Caddy running the example Caddyfile in front of `instances`; its standard error is its error log. */
-const startCaddy: StartProxy = async (listen, instances, cleanups) => {
+const startCaddy: StartProxy = (listen, instances, cleanups) => {
   const folder = temporaryDirectory('cinepass-caddy-')
   cleanups.push(folder.remove)
   const config = writeCaddyfile(folder.path, listen, instances)
@@ -58,7 +58,7 @@ const startCaddy: StartProxy = async (listen, instances, cleanups) => {
   const killOnExit = () => killGroup('SIGKILL')
   process.once('exit', killOnExit)
   const errors: string[] = []
-  caddy.stderr!.on('data', (chunk: Buffer) => errors.push(chunk.toString()))
+  caddy.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString()))
   const caddyExited = new Promise((resolve) => caddy.once('exit', resolve))
   cleanups.push(async () => {
     killGroup('SIGTERM')
@@ -67,10 +67,10 @@ const startCaddy: StartProxy = async (listen, instances, cleanups) => {
     clearTimeout(timer)
     process.off('exit', killOnExit)
   })
-  return {
+  return Promise.resolve({
     accessLog: () => (existsSync(join(folder.path, 'access.log')) ? readFileSync(join(folder.path, 'access.log'), 'utf8') : ''),
     errorLog: () => errors.join(''),
-  }
+  })
 }
 
 describe.skipIf(skipReason !== null)('Caddy (docs/examples/Caddyfile) in front of two instances on one PostgreSQL', () => {

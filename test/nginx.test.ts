@@ -55,7 +55,7 @@ http {
 }
 
 /** nginx running the example config in front of `instances`. */
-const startNginx: StartProxy = async (listen, instances, cleanups) => {
+const startNginx: StartProxy = (listen, instances, cleanups) => {
   const prefix = temporaryDirectory('cinepass-nginx-')
   cleanups.push(prefix.remove)
   const config = writeNginxConfig(prefix.path, listen, instances)
@@ -67,10 +67,10 @@ const startNginx: StartProxy = async (listen, instances, cleanups) => {
     await nginxExited
   })
   const logs = join(prefix.path, 'logs')
-  return {
+  return Promise.resolve({
     accessLog: () => readFileSync(join(logs, 'access.log'), 'utf8'),
     errorLog: () => readFileSync(join(logs, 'error.log'), 'utf8'),
-  }
+  })
 }
 
 describe.skipIf(skipReason !== null)('nginx (docs/examples/nginx-cinepass.conf) in front of two instances on one PostgreSQL', () => {

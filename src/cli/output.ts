@@ -8,6 +8,6 @@ export function printResult(io: CliIo, json: boolean, value: object, text: strin
 /** Reads standard input to its end, without its final line break. */
 export async function readStdin(io: CliIo): Promise<string> {
   const chunks: Buffer[] = []
-  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer))
+  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
 }

@@ -13,7 +13,7 @@ describe('AccountService', () => {
     core = testCore(temp.store)
   })
   afterAll(async () => {
-    await temp?.remove()
+    await (temp as typeof temp | undefined)?.remove() // undefined when beforeAll failed before assigning it
   })
 
   const refusal = async (promise: Promise<unknown>): Promise<string> =>

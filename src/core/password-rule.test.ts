@@ -30,7 +30,7 @@ describe('the password rule in core', () => {
     core = testCore(temp.store)
   })
   afterAll(async () => {
-    await temp?.remove()
+    await (temp as typeof temp | undefined)?.remove() // undefined when beforeAll failed before assigning it
   })
 
   it('createUser() and setUserPassword() (the CLI and fixtures) refuse a password the website refuses', async () => {

@@ -207,7 +207,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   // Every method: a path that cannot be routed is bad input whatever is asked of it.
-  app.all(UNROUTABLE_API_PATH, async () => {
+  app.all(UNROUTABLE_API_PATH, () => {
     throw new AuthError('INVALID_INPUT')
   })
   for (const group of options.routes) await group.register(app)

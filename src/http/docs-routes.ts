@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import type { FastifyPluginAsync } from 'fastify'
 import { JSON_CONTENT_TYPE } from '../wire/types.js'
 import { openApiDocument } from './openapi.js'
+import type { RoutePlugin } from './routes.js'
 
 // The reference page runs Swagger UI's bundle from node_modules: no CDN, no inline script or style.
 // Its stylesheet draws icons as data: images; its "Try it out" calls this origin.
@@ -51,7 +51,7 @@ export interface DocsRoutesOptions {
 }
 
 /** `GET /openapi.json` (cinepass's OpenAPI 3.1 document) and `GET /docs` (Swagger UI rendering it). */
-export const docsRoutes: FastifyPluginAsync<DocsRoutesOptions> = async (app, options) => {
+export const docsRoutes: RoutePlugin<DocsRoutesOptions> = (app, options) => {
   const assetsDir = swaggerUiDirectory()
   const loaded = new Map<string, Promise<Buffer>>()
 

@@ -26,7 +26,7 @@ describe('a URL the router cannot take', () => {
     server = await startTestServer({ logger: pino({ level: 'info' }, sink), env: { CINEPASS_RATE_LIMIT: '5', CINEPASS_RATE_LIMIT_BURST: '0' } })
   })
   afterAll(async () => {
-    await server?.stop()
+    await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   })
 
   const logLines = (): Record<string, unknown>[] => raw.map((line) => JSON.parse(line) as Record<string, unknown>)

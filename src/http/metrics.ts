@@ -1,8 +1,8 @@
-import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Clock } from '../core/clock.js'
 import type { Argon2Hasher, PasswordHasher } from '../core/password.js'
 import type { Store } from '../core/store.js'
+import type { RoutePlugin } from './routes.js'
 
 export interface MetricsOptions {
   store: Store
@@ -15,7 +15,7 @@ export interface MetricsOptions {
  * hook is the application's, not only this plugin's). Labels are route patterns (`/3/account`),
  * methods and statuses only — never a raw URL, whose query string carries API keys and session ids.
  */
-export const metricsRoutes: FastifyPluginAsync<MetricsOptions> = async (app, options) => {
+export const metricsRoutes: RoutePlugin<MetricsOptions> = (app, options) => {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'cinepass_' })
 

@@ -44,7 +44,19 @@ export interface RouteGroup {
   register(app: FastifyInstance): Promise<unknown>
 }
 
+/** A group's routes, added to the (encapsulated) instance it is given: at once, or by the promise it returns. */
+export type RoutePlugin<Options> = (app: FastifyInstance, options: Options) => void | Promise<void>
+
 /** A `RouteGroup` of `plugin` with `options`, typed together. */
-export function routeGroup<Options extends object>(plugin: FastifyPluginAsync<Options>, options: Options): RouteGroup {
-  return { register: async (app) => app.register(plugin, options) }
+export function routeGroup<Options extends object>(plugin: RoutePlugin<Options>, options: Options): RouteGroup {
+  // Awaited inside an async plugin, so that a throw while adding routes rejects the registration:
+  // Fastify leaves a synchronous plugin's throw uncaught.
+  const asyncPlugin: FastifyPluginAsync<Options> = async (instance, opts) => {
+    await plugin(instance, opts)
+  }
+  // Fastify reads a plugin's marks from the function it is given: Symbol.for('skip-override') (the
+  // metrics hook is the application's) and the name it reports (in timeouts, printPlugins()) go with the wrapper.
+  Object.assign(asyncPlugin, plugin)
+  Object.defineProperty(asyncPlugin, 'name', { value: plugin.name })
+  return { register: async (app) => app.register(asyncPlugin, options) }
 }

@@ -1,5 +1,4 @@
 import { hash } from 'node:crypto'
-import type { FastifyPluginAsync } from 'fastify'
 import type { AuthService } from '../core/auth-service.js'
 import { AuthError } from '../core/errors.js'
 import type { AbuseLimits } from '../core/rate-limits.js'
@@ -18,7 +17,7 @@ import {
 } from '../wire/types.js'
 import { readParameter } from './params.js'
 import { sendJson } from './responses.js'
-import { apiRoute, clientOf } from './routes.js'
+import { apiRoute, clientOf, type RoutePlugin } from './routes.js'
 
 export interface V3RoutesOptions {
   auth: AuthService
@@ -29,7 +28,7 @@ export interface V3RoutesOptions {
 }
 
 /** TMDB's v3 authentication endpoints and the account lookup clients make right after login. */
-export const v3Routes: FastifyPluginAsync<V3RoutesOptions> = async (app, options) => {
+export const v3Routes: RoutePlugin<V3RoutesOptions> = (app, options) => {
   const { auth } = options
 
   apiRoute(app, '/3/authentication', ['GET'], async (_request, reply) => {

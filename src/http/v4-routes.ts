@@ -1,4 +1,3 @@
-import type { FastifyPluginAsync } from 'fastify'
 import type { AbuseLimits } from '../core/rate-limits.js'
 import type { V4Service } from '../core/v4-service.js'
 import { clientAddress } from '../http-shared/client-address.js'
@@ -7,7 +6,7 @@ import { TMDB_STATUS } from '../wire/status.js'
 import type { SessionResponse, V4AccessTokenResponse, V4RequestTokenResponse } from '../wire/types.js'
 import { readParameter } from './params.js'
 import { sendJson, statusBody } from './responses.js'
-import { apiRoute, clientOf } from './routes.js'
+import { apiRoute, clientOf, type RoutePlugin } from './routes.js'
 
 const SUCCESS = { success: true, status_code: TMDB_STATUS.SUCCESS.status_code, status_message: TMDB_STATUS.SUCCESS.message } as const
 
@@ -18,7 +17,7 @@ export interface V4RoutesOptions {
 }
 
 /** TMDB's v4 authentication endpoints and `POST /3/authentication/session/convert/4`. */
-export const v4Routes: FastifyPluginAsync<V4RoutesOptions> = async (app, { v4, limits }) => {
+export const v4Routes: RoutePlugin<V4RoutesOptions> = (app, { v4, limits }) => {
   apiRoute(app, '/4/auth/request_token', ['POST'], async (request, reply) => {
     const client = clientOf(request)
     // v3 and v4 request tokens share one per-address limit.

@@ -37,7 +37,7 @@ export class MemoryCounter implements Counter {
     return this.#windows.size
   }
 
-  async consume(key: string): Promise<CounterState> {
+  consume(key: string): Promise<CounterState> {
     const now = Date.now()
     let window = this.#live(key, now)
     if (!window) {
@@ -47,23 +47,25 @@ export class MemoryCounter implements Counter {
       this.#windows.set(key, window)
     }
     window.count += 1
-    return { allowed: window.count <= this.spec.points, count: window.count, msBeforeNext: window.endsAt - now }
+    return Promise.resolve({ allowed: window.count <= this.spec.points, count: window.count, msBeforeNext: window.endsAt - now })
   }
 
-  async refund(key: string): Promise<void> {
+  refund(key: string): Promise<void> {
     // A window that has ended (or was never started) has nothing to hand back.
     const window = this.#live(key, Date.now())
     if (window) window.count -= 1
+    return Promise.resolve()
   }
 
-  async peek(key: string): Promise<CounterState | null> {
+  peek(key: string): Promise<CounterState | null> {
     const now = Date.now()
     const window = this.#live(key, now)
-    return window ? { allowed: window.count < this.spec.points, count: window.count, msBeforeNext: window.endsAt - now } : null
+    return Promise.resolve(window ? { allowed: window.count < this.spec.points, count: window.count, msBeforeNext: window.endsAt - now } : null)
   }
 
-  async reset(key: string): Promise<void> {
+  reset(key: string): Promise<void> {
     this.#windows.delete(key)
+    return Promise.resolve()
   }
 
   #live(key: string, now: number): Window | undefined {

@@ -24,7 +24,7 @@ async function explained(action: string, work: () => Promise<unknown>): Promise<
   try {
     await work()
   } catch (error) {
-    if (error instanceof AuthError) throw new Error(`${action}: the request token is unknown, expired, already used or decided`)
+    if (error instanceof AuthError) throw new Error(`${action}: the request token is unknown, expired, already used or decided`, { cause: error })
     throw error
   }
 }

@@ -62,12 +62,12 @@ describe('validateFixtures()', () => {
   })
 
   it.each(INVALID.map(([value, message]) => [JSON.stringify(value), value, message]))('refuses %s naming the field, as the JSON Schema does', (_name, value, message) => {
-    expect(() => validateFixtures(value)).toThrow(message as string)
+    expect(() => validateFixtures(value)).toThrow(message)
     expect(matchesSchema(value)).toBe(false)
   })
 
   it.each(REPEATS.map(([value, message]) => [JSON.stringify(value), value, message]))('refuses the repeat in %s', (_name, value, message) => {
-    expect(() => validateFixtures(value)).toThrow(message as string)
+    expect(() => validateFixtures(value)).toThrow(message)
   })
 })
 
@@ -78,7 +78,7 @@ describe('applyFixtures()', () => {
     cleanup = undefined
   })
 
-  function fileCore(): { core: Core; path: string; reopen(): Core } {
+  function fileCore(): { core: Core; path: string; reopen: () => Core } {
     const dir = temporaryDirectory()
     const path = join(dir.path, 'cinepass.db')
     const stores = [SqliteStore.open(path)]

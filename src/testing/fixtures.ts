@@ -119,7 +119,7 @@ export function validateFixtures(value: unknown, source = 'fixtures'): Fixtures 
     if (user.name !== undefined && typeof user.name !== 'string') return fail(`${at}.name`, 'must be a string')
     if (user.disabled !== undefined && typeof user.disabled !== 'boolean') return fail(`${at}.disabled`, 'must be true or false')
   })
-  return value as Fixtures
+  return value
 }
 
 type Fail = (field: string, problem: string) => never

@@ -33,7 +33,7 @@ let cp: TestServer
 beforeAll(async () => {
   cp = await startTestServer({ fixtures: FIXTURES })
 })
-afterAll(() => cp?.close())
+afterAll(() => (cp as TestServer | undefined)?.close()) // undefined when beforeAll failed before assigning it
 
 describe('startTestServer()', () => {
   it('listens on 127.0.0.1 with the fixtures\' fixed API key, and generates what is not given', async () => {

@@ -22,7 +22,7 @@ describe.each(await testBackends('account forms'))('the account forms over HTTP 
     server = await startTestServer({ env: { CINEPASS_SIGNUP: 'open' }, backend, logger: pino({ level: 'info' }, sink) })
   })
   afterAll(async () => {
-    await server?.stop()
+    await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   })
 
   const signedIn = async (user: TestUser): Promise<WebClient> => {

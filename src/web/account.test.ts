@@ -21,8 +21,9 @@ describe.each(await testBackends('account page in Chromium'))('the account page 
     browser = await launchChromium()
   })
   afterAll(async () => {
-    await browser?.close()
-    await server?.stop()
+    // undefined when beforeAll failed before assigning them
+    await (browser as Browser | undefined)?.close()
+    await (server as TestServer | undefined)?.stop()
   })
 
   const headers = (): Record<string, string> => ({ authorization: `Bearer ${server.application.readAccessToken}`, 'content-type': 'application/json' })

@@ -30,9 +30,10 @@ interface Visitor {
  * error pages. Every change is a CSRF-protected form post answered by a redirect (or the page again
  * with its errors), and logged as a security event.
  */
-export async function registerAccountPages(web: FastifyInstance, options: AccountRoutesOptions): Promise<void> {
+export function registerAccountPages(web: FastifyInstance, options: AccountRoutesOptions): void {
   const { website, account: accounts, cookieOptions, names } = options
   // Every form post of these pages also counts against the website's per-address form limit.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the plugin's csrfProtection is a plain function that never reads `this`
   const csrf = { preHandler: [web.csrfProtection, async (request: FastifyRequest) => accounts.formPost(request.ip)] }
 
   const visitor = async (request: FastifyRequest): Promise<Visitor | null> => {

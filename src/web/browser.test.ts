@@ -165,8 +165,9 @@ describe('the approval website in Chromium with an https public URL', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
   })
   afterAll(async () => {
-    await browser?.close()
-    await server?.stop()
+    // undefined when beforeAll failed before assigning them
+    await (browser as Browser | undefined)?.close()
+    await (server as TestServer | undefined)?.stop()
   })
 
   it('keeps its __Host- cookies (Secure, Path=/, no Domain), signs in and approves; a login form opened before signing in is then refused', async () => {

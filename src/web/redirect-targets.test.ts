@@ -12,7 +12,7 @@ describe('redirect targets outside ASCII', () => {
     server = await startTestServer()
   })
   afterAll(async () => {
-    await server?.stop()
+    await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
   })
 
   function expectPageHeaders(headers: Headers): void {

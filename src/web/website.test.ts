@@ -341,7 +341,7 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
     expect(json.headers.get('content-type')).toBe('text/html; charset=utf-8')
     // Signed in now: forms carry the session's CSRF token.
     const signedInCsrf = csrfOf((await web.get('/')).text)
-    const proto = await web.post('/login', { _csrf: signedInCsrf, __proto__: 'x', constructor: 'y', username: server.user.username } as Record<string, string>)
+    const proto = await web.post('/login', { _csrf: signedInCsrf, __proto__: 'x', constructor: 'y', username: server.user.username })
     expect(proto.status).toBe(400)
     expect(({} as Record<string, unknown>).username).toBeUndefined()
   })

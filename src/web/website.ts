@@ -52,9 +52,10 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     // Signed out, the CSRF secret is the random one of its own cookie; with a session cookie, it is
     // the session's (whatever CSRF cookie came along is ignored). The plugin reads the secret from
     // the cookie, so that is where the session's goes, before any form is made or checked.
-    web.addHook('preValidation', async (request) => {
+    web.addHook('preValidation', (request, _reply, done) => {
       const session = request.cookies[names.session]
       if (session) request.cookies[names.csrf] = sessionCsrfSecret(session)
+      done()
     })
 
     web.addHook('onSend', async (_request, reply, payload) => {
@@ -73,11 +74,11 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     }
 
     // A path the router could not take (see UNROUTABLE_PAGE_PATH): the 400 page.
-    web.all(UNROUTABLE_PAGE_PATH, async () => {
+    web.all(UNROUTABLE_PAGE_PATH, () => {
       throw new AuthError('INVALID_INPUT')
     })
 
-    await registerAccountPages(web, { website, account: options.account, cookieOptions, names })
+    registerAccountPages(web, { website, account: options.account, cookieOptions, names })
 
     web.get('/assets/cinepass.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),

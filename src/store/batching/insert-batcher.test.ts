@@ -4,12 +4,12 @@ import { InsertBatcher } from './insert-batcher.js'
 import { MAX_BATCH_ROWS } from './turn-queue.js'
 
 /** A statement runner with no database behind it: it records each statement and fails as told. */
-function fakeWriter(fail: (sql: string, params: unknown[]) => unknown = () => undefined) {
+function fakeWriter(fail: (sql: string, params: unknown[]) => Error | undefined = () => undefined) {
   const calls: { sql: string; params: unknown[] }[] = []
-  const write = async (sql: string, params: unknown[]): Promise<void> => {
+  const write = (sql: string, params: unknown[]): Promise<void> => {
     calls.push({ sql, params })
     const failure = fail(sql, params)
-    if (failure !== undefined) throw failure
+    return failure === undefined ? Promise.resolve() : Promise.reject(failure)
   }
   return { calls, write }
 }

@@ -16,22 +16,21 @@ const sqlError = (code: string, message: string): Error => Object.assign(new Err
  * A batcher over a statement runner with no database behind it: the batch statement answers each
  * request with its value doubled (or fails as told); a request alone answers its value negated.
  */
-function fakeBatcher(options: { failBatch?: unknown; unsure?: (request: Request) => boolean; failAlone?: (request: Request) => unknown } = {}) {
+function fakeBatcher(options: { failBatch?: Error; unsure?: (request: Request) => boolean; failAlone?: (request: Request) => Error | undefined } = {}) {
   const batches: string[][] = []
   const alone: string[] = []
   const batcher = new KeyedWriteBatcher<Request, number, Row>({
     key: (request) => request.key,
-    run: async (requests) => {
+    run: (requests) => {
       batches.push(requests.map((request) => request.key))
-      if (options.failBatch !== undefined) throw options.failBatch
-      return requests.map((request) => ({ batch_key: request.key, doubled: options.unsure?.(request) ? null : request.value * 2 }))
+      if (options.failBatch !== undefined) return Promise.reject(options.failBatch)
+      return Promise.resolve(requests.map((request) => ({ batch_key: request.key, doubled: options.unsure?.(request) ? null : request.value * 2 })))
     },
     outcome: (row) => (row?.doubled === null ? undefined : row?.doubled),
-    alone: async (request) => {
+    alone: (request) => {
       alone.push(request.key)
       const failure = options.failAlone?.(request)
-      if (failure !== undefined) throw failure
-      return -request.value
+      return failure === undefined ? Promise.resolve(-request.value) : Promise.reject(failure)
     },
     unavailable: failsWholeBatch,
   })

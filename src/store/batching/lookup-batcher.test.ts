@@ -15,9 +15,9 @@ describe('LookupBatcher', () => {
     ]
     const batcher = new LookupBatcher<string, Row>(
       (row) => row.key,
-      async (keys) => {
+      (keys) => {
         reads.push(keys)
-        return rows.filter((row) => keys.includes(row.key))
+        return Promise.resolve(rows.filter((row) => keys.includes(row.key)))
       },
     )
     const found = await Promise.all(['a', 'b', 'a', 'x'].map((key) => batcher.find(key)))
@@ -29,9 +29,7 @@ describe('LookupBatcher', () => {
     const failure = new Error('connection lost')
     const batcher = new LookupBatcher<string, Row>(
       (row) => row.key,
-      async () => {
-        throw failure
-      },
+      () => Promise.reject(failure),
     )
     const results = await Promise.allSettled([batcher.find('a'), batcher.find('b')])
     expect(results.map((r) => r.status === 'rejected' && r.reason === failure)).toEqual([true, true])

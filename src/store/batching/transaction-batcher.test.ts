@@ -15,7 +15,7 @@ class FakeConnection implements TransactionRunner {
   #savepoint = 0
   inTransaction = false
   open = true
-  readonly failures = new Map<string, unknown>()
+  readonly failures = new Map<string, Error>()
 
   run(sql: string): number {
     this.statements.push(sql)

@@ -34,7 +34,10 @@ interface QueuedWrite {
  */
 export class TransactionBatcher {
   // No cap on a batch: every write of a turn (or of a pause) shares the one commit.
-  readonly #queue = new TurnQueue<QueuedWrite>(async (batch) => this.#commit(batch), Infinity)
+  readonly #queue = new TurnQueue<QueuedWrite>((batch) => {
+    this.#commit(batch)
+    return Promise.resolve()
+  }, Infinity)
 
   constructor(
     private readonly connection: TransactionRunner,

@@ -74,7 +74,7 @@ class PgQueryable implements AsyncQueryable {
   }
 
   async all(sql: string, params: Param[]): Promise<unknown[]> {
-    return (await this.on.query(numbered(sql), params)).rows
+    return (await this.on.query<Record<string, unknown>>(numbered(sql), params)).rows
   }
 }
 

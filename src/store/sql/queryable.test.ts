@@ -26,7 +26,7 @@ describe('perform() and performAsync()', () => {
     expect(perform(transfer('a', 'b'), sync)).toBe(14)
     const statements = [...seen]
     seen.length = 0
-    const async = { run: async (sql: string, p: Param[]) => sync.run(sql, p), get: async (sql: string, p: Param[]) => sync.get(sql, p), all: async (sql: string, p: Param[]) => sync.all(sql, p) }
+    const async = { run: (sql: string, p: Param[]) => Promise.resolve(sync.run(sql, p)), get: (sql: string, p: Param[]) => Promise.resolve(sync.get(sql, p)), all: (sql: string, p: Param[]) => Promise.resolve(sync.all(sql, p)) }
     expect(await performAsync(transfer('a', 'b'), async)).toBe(14)
     expect(seen).toEqual(statements)
     expect(statements.map(([kind, , params]) => [kind, params])).toEqual([

@@ -141,7 +141,7 @@ export interface PasswordResetTokenRow {
 const flag = (value: Flag): boolean => value === true || value === 1
 
 export function toApplication(row: ApplicationRow): ApplicationRecord {
-  const redirectOrigins: string[] = JSON.parse(row.redirect_origins)
+  const redirectOrigins = JSON.parse(row.redirect_origins) as string[]
   return { id: row.id, name: row.name, apiKeyHash: row.api_key_hash, suspended: flag(row.suspended), createdAt: row.created_at, redirectOrigins }
 }
 
