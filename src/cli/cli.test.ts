@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SQLITE_MIGRATIONS } from '../store/sqlite/migrations.js'
 import { temporaryDirectory } from '../test-support/fixtures.js'
 
 // The built CLI, exactly as `npx cinepass` runs it.
@@ -56,7 +57,7 @@ describe('cinepass CLI', () => {
   })
 
   it('migrate applies the schema and reports its version as JSON', async () => {
-    expect(oneJsonLine(await cinepass(['migrate', '--database', db, '--json']))).toEqual({ database: 'sqlite', schema_version: 1 })
+    expect(oneJsonLine(await cinepass(['migrate', '--database', db, '--json']))).toEqual({ database: 'sqlite', schema_version: SQLITE_MIGRATIONS.at(-1)!.version })
   })
 
   it('apps create --json prints exactly one JSON object with the key and read access token', async () => {

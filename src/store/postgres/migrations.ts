@@ -1,10 +1,12 @@
+import { CREDENTIALS_EPOCH, type Migration } from '../sql/migrations.js'
+
 /**
  * The PostgreSQL schema: the same tables, columns and meaning as the SQLite migrations
  * (`store/sqlite/migrations.ts`), version for version. Times are BIGINT milliseconds passed in by
  * core, flags are BOOLEAN, account ids an INTEGER identity; nothing beyond portable SQL, so the schema
  * also runs on PostgreSQL-compatible distributed engines. Never edit a shipped migration; add the next.
  */
-export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'create_schema',
@@ -96,4 +98,5 @@ CREATE INDEX web_sessions_account_id ON web_sessions (account_id);
 CREATE INDEX web_sessions_expires_at ON web_sessions (expires_at);
 `,
   },
+  CREDENTIALS_EPOCH,
 ]

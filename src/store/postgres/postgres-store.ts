@@ -305,7 +305,12 @@ export class PostgresStore extends SqlStore {
     return mapped(await this.#accountsById.find(id), toAccount)
   }
 
-  override createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: Omit<SessionRecord, 'accountId'>): Promise<ConsumeResult> {
+  override createSessionFromRequestToken(
+    tokenHash: string,
+    appId: string,
+    now: number,
+    session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>,
+  ): Promise<ConsumeResult> {
     return this.#sessionsFromTokens.write({ tokenHash, appId, now, session })
   }
 

@@ -1,8 +1,10 @@
+import { CREDENTIALS_EPOCH, type Migration } from '../sql/migrations.js'
+
 /**
  * The SQLite schema, as numbered migrations applied in order at start and by `cinepass migrate`.
  * Applied migrations are recorded in `schema_migrations`; never edit one that has shipped, add the next.
  */
-export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'create_schema',
@@ -94,4 +96,5 @@ CREATE INDEX web_sessions_account_id ON web_sessions (account_id);
 CREATE INDEX web_sessions_expires_at ON web_sessions (expires_at);
 `,
   },
+  CREDENTIALS_EPOCH,
 ]

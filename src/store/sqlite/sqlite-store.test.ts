@@ -23,7 +23,7 @@ const token = (appId: string): RequestTokenRecord => ({
   expiresAt: now + 3_600_000,
   status: 'pending',
   accountId: null,
-  consumedAt: null,
+  consumedAt: null, epoch: null,
 })
 
 describe('sqlite group commit', () => {
