@@ -548,6 +548,43 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.createSessionFromAccessToken(fresh, newSession())).toBeNull()
     })
 
+    it('createSessionFromAccessToken() callers of one moment each get their own outcome, and one that fails fails alone', async () => {
+      const [olga, pete] = [(await store.insertAccount(newAccount(`olga_${hex(3)}`)))!, (await store.insertAccount(newAccount(`pete_${hex(3)}`)))!]
+      const [live, stale, revoked, peteToken] = [await liveAccessToken(olga), await liveAccessToken(olga), await liveAccessToken(olga), await liveAccessToken(pete)]
+      await store.revokeAccessToken(revoked, app.id, now)
+      // A token its account's password change left behind (as a change racing its creation can).
+      const leftBehind = (await store.exportAll()).accessTokens.find((token) => token.idHash === stale)!
+      await store.setAccountPassword(olga.id, 'new', true, now)
+      const after = await store.exportAll()
+      await store.replaceAll({ ...after, accessTokens: after.accessTokens.map((token) => (token.idHash === stale ? leftBehind : token)) })
+      const fresh = await liveAccessToken(olga)
+      const collision = newSession()
+      const calls: [token: string, session: ReturnType<typeof newSession>][] = [
+        [fresh, newSession()],
+        [stale, newSession()],
+        [revoked, newSession()],
+        [peteToken, { ...newSession(), appId: otherApp.id }],
+        [hex(32), newSession()],
+        [peteToken, newSession()],
+        [fresh, collision],
+        [peteToken, collision],
+        [live, newSession()],
+      ]
+      const results = await Promise.allSettled(calls.map(([token, session]) => store.createSessionFromAccessToken(token, session)))
+      const outcomes = results.map((r) => (r.status === 'fulfilled' ? r.value : 'failed'))
+      expect(outcomes.slice(0, 6)).toEqual([olga.id, null, null, null, null, pete.id])
+      // Of two callers with the same session id one fails; the other gets its session.
+      expect([
+        [olga.id, 'failed'],
+        ['failed', pete.id],
+      ]).toContainEqual(outcomes.slice(6, 8))
+      // The password change ended `live` too (revoked with the account's other credentials).
+      expect(outcomes[8]).toBeNull()
+      const stored = await Promise.all(calls.map(([, session]) => store.findSession(session.sessionHash)))
+      expect(stored.slice(0, 6).map((s) => s?.accountId ?? null)).toEqual([olga.id, null, null, null, null, pete.id])
+      expect(stored[0]).toMatchObject({ epoch: 1, accessTokenIdHash: fresh })
+    })
+
     it('revokeAccessToken() deletes the sessions converted from that token, and only those', async () => {
       const noah = (await store.insertAccount(newAccount(`noah_${hex(3)}`)))!
       const [deleted, kept] = [await liveAccessToken(noah), await liveAccessToken(noah)]

@@ -2,6 +2,7 @@ import type { ConsumeResult, SessionRecord } from '../../core/store.js'
 import { whyNotConsumable } from '../../core/store.js'
 import { consumableWhere, isConsumable } from '../sql/request-tokens.js'
 import { mapped, toRequestToken, type RequestTokenRow } from '../sql/rows.js'
+import { accountStillAt } from '../sql/sessions.js'
 import type { Table } from '../sql/table.js'
 
 // The statements of PostgreSQL's group commits: many callers' rows in one statement, passed as one
@@ -71,6 +72,30 @@ export function sessionFromTokenOutcome(row: SessionFromTokenRow | undefined, ca
 
 function isTokenRow(row: SessionFromTokenRow): row is SessionFromTokenRow & RequestTokenRow {
   return typeof row.token_hash === 'string'
+}
+
+export interface SessionFromAccessToken {
+  accessTokenIdHash: string
+  session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>
+}
+
+// convert/4's guarded insert (store/sql/sessions.ts) for a batch of callers: each session is stored
+// only for a live access token of its application whose account still has the token's epoch.
+export const SESSIONS_FROM_ACCESS_TOKENS = `INSERT INTO sessions (session_hash, app_id, account_id, created_at, expires_at, epoch, access_token_id_hash)
+  SELECT i.session_hash, t.app_id, t.account_id, i.created_at, i.expires_at, t.epoch, t.id_hash
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS i (session_hash, id_hash, app_id, created_at, expires_at)
+  JOIN access_tokens t ON t.id_hash = i.id_hash AND t.app_id = i.app_id AND t.revoked_at IS NULL
+  WHERE ${accountStillAt('t.account_id', 't.epoch')}
+  RETURNING session_hash AS batch_key, account_id`
+
+export function sessionsFromAccessTokensParams(requests: SessionFromAccessToken[]): unknown[] {
+  return [
+    requests.map((r) => r.session.sessionHash),
+    requests.map((r) => r.accessTokenIdHash),
+    requests.map((r) => r.session.appId),
+    requests.map((r) => r.session.createdAt),
+    requests.map((r) => r.session.expiresAt),
+  ]
 }
 
 export interface SessionToDelete {
