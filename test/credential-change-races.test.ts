@@ -50,7 +50,7 @@ describe.each(kinds)('credential changes racing sign-ins on %s', (kind) => {
 
   /**
    * Signs `user` in over and over (API logins, website sign-ins, convert/4 of `token`) on both
-   * suite.instances while `change` runs, and for a while after it; returns every credential given out.
+   * instances while `change` runs, and for a while after it; returns every credential given out.
    */
   const signInsDuring = async (user: { username: string; password: string }, token: string, change: () => Promise<void>) => {
     let stop = false

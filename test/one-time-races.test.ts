@@ -68,7 +68,7 @@ describe.each(kinds)('one-time use under races on %s', (kind) => {
   )
 
   it(
-    `DELETE session racing account calls on both suite.instances: after the DELETE's 200 no call started later succeeds, ${ROUNDS / 4} rounds`,
+    `DELETE session racing account calls on both instances: after the DELETE's 200 no call started later succeeds, ${ROUNDS / 4} rounds`,
     async () => {
       const user = suite.seeded.users[1]!
       let stale = 0
@@ -78,7 +78,7 @@ describe.each(kinds)('one-time use under races on %s', (kind) => {
         expect(session.status).toBe(200)
         const sessionId = session.body.session_id as string
         let deletedAt = Infinity
-        // Callers keep checking the session on both suite.instances while the DELETE runs on one of them.
+        // Callers keep checking the session on both instances while the DELETE runs on one of them.
         const callers = Array.from({ length: 8 }, async (_, i) => {
           const outcomes: { startedAt: number; status: number }[] = []
           // Each caller goes on until one of its calls started after the DELETE was answered.

@@ -110,7 +110,7 @@ export interface Store {
   /**
    * The session and the account it belongs to, read together in one statement: what every session
    * check needs (one round trip, not two). Null when the session is unknown or deleted; whether it has
-   * expired, and whether the account may act, is core's to decide.
+   * expired, and whether the account may act and still has the session's epoch, is core's to decide.
    */
   findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null>
   /** Deletes a session of `appId`; false when there was none. */
