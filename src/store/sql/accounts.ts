@@ -19,8 +19,23 @@ export const ACCOUNTS: Table<AccountRecord> = {
     ['password_hash', 'text'],
     ['disabled', 'boolean'],
     ['created_at', 'bigint'],
+    ['epoch', 'integer'],
   ],
-  values: (a) => [a.id, a.objectId, a.username, a.username.toLowerCase(), a.name, a.email, a.language, a.country, a.includeAdult, a.passwordHash, a.disabled, a.createdAt],
+  values: (a) => [
+    a.id,
+    a.objectId,
+    a.username,
+    a.username.toLowerCase(),
+    a.name,
+    a.email,
+    a.language,
+    a.country,
+    a.includeAdult,
+    a.passwordHash,
+    a.disabled,
+    a.createdAt,
+    a.epoch,
+  ],
 }
 
 /** Accounts whose id is among a list; `idIn` is how the dialect takes one (`IN …`, `= ANY(…)`). */
@@ -87,9 +102,13 @@ export function* endAccountCredentials(accountId: number, now: number, keepWebSe
   yield* run("UPDATE v4_request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
 }
 
-/** Runs in one transaction (several statements). */
+/**
+ * Runs in one transaction (several statements). The epoch moves on when disabling, and when enabling
+ * a disabled account: whatever was issued in the meantime under the old epoch stays dead.
+ */
 export function* setAccountDisabled(id: number, disabled: boolean, now: number): Work<boolean> {
-  const changed = (yield* run('UPDATE accounts SET disabled = ? WHERE id = ?', disabled, id)) === 1
+  const changed =
+    (yield* run('UPDATE accounts SET disabled = ?, epoch = CASE WHEN disabled OR ? THEN epoch + 1 ELSE epoch END WHERE id = ?', disabled, disabled, id)) === 1
   if (changed && disabled) yield* endAccountCredentials(id, now)
   return changed
 }
@@ -98,7 +117,14 @@ export function* setAccountDisabled(id: number, disabled: boolean, now: number):
 export function* setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Work<boolean> {
   const guard = expectedHash ?? null
   const changed =
-    (yield* run('UPDATE accounts SET password_hash = ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR password_hash = ?)', passwordHash, id, guard, guard)) === 1
+    (yield* run(
+      'UPDATE accounts SET password_hash = ?, epoch = epoch + ? WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR password_hash = ?)',
+      passwordHash,
+      endSessions ? 1 : 0,
+      id,
+      guard,
+      guard,
+    )) === 1
   if (changed && endSessions) yield* endAccountCredentials(id, now)
   return changed
 }
