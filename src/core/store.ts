@@ -11,7 +11,8 @@ import { DeletedMeanwhileError } from './errors.js'
  *   token, API key or password;
  * - expected misses return `null` / `false`; a database that cannot be reached throws
  *   `StoreUnavailableError`; a write naming an application or account deleted meanwhile throws the
- *   driver's error, which `isDeletedReference` recognizes (and only that write fails); anything else
+ *   driver's error, which `isDeletedReference` recognizes (and only that write fails), except the
+ *   guarded writes of credentials below, which find no such account and write nothing; anything else
  *   thrown is a bug;
  * - every method is one transaction: it commits fully before its promise resolves, or not at all;
  * - every credential of an account (session, website session, access token, approved request token)
@@ -240,13 +241,15 @@ export interface Store {
   listAccountCredentials(accountId: number, now: number, limit: number): Promise<AccountCredential[]>
   /**
    * Ends one credential of the account: deletes the session or website session, or revokes the
-   * access token (`revokedAt = now`). False when the account has no such live credential.
+   * access token (`revokedAt = now`) and deletes the sessions converted from it, in one
+   * transaction. False when the account has no such live credential.
    */
   endAccountCredential(accountId: number, credential: CredentialRef, now: number): Promise<boolean>
   /**
-   * Ends every credential of the account as `setAccountDisabled` does (sessions, website sessions,
-   * access tokens, approved and unconsumed request tokens), except the website session
-   * `keepWebSessionHash` when one is given.
+   * Ends every credential of the account as `setAccountDisabled` does (the epoch moves on; sessions,
+   * website sessions, access tokens, approved and unconsumed request tokens end), except the website
+   * session `keepWebSessionHash` when one is given: if it still carries the old epoch, it is moved to
+   * the new one in the same transaction, and is the only credential that does.
    */
   endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null): Promise<void>
   /**
@@ -271,7 +274,7 @@ export interface Store {
   findPasswordResetToken(tokenHash: string): Promise<PasswordResetTokenRecord | null>
   /**
    * Uses a live (unexpired, unused) reset token, in one transaction: marks it used, sets the
-   * account's password hash and ends every credential of the account. The account id, or null when
+   * account's password hash and ends every credential of the account (the epoch moves on). The account id, or null when
    * the token was not live. Of any number of racing callers exactly one succeeds.
    */
   resetPasswordWithToken(tokenHash: string, passwordHash: string, now: number): Promise<number | null>

@@ -344,21 +344,32 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
 
     /** One of everything an application and an account can have, made through the store's own steps. */
     const everythingOf = async (owner: ApplicationRecord, account: AccountRecord) => {
-      const session = { sessionHash: hex(32), appId: owner.id, accountId: account.id, createdAt: now, expiresAt: null }
+      const { epoch } = (await store.findAccountById(account.id))!
+      const session = { sessionHash: hex(32), appId: owner.id, accountId: account.id, createdAt: now, expiresAt: null, epoch, accessTokenIdHash: null }
       await store.insertSession(session)
       const guest = { sessionHash: hex(32), appId: owner.id, createdAt: now, expiresAt: now + 86_400_000 }
       await store.insertGuestSession(guest)
-      const web = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 1000 }
-      await store.insertWebSession(web)
+      const web = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 1000, epoch }
+      expect(await store.insertWebSession(web)).toBe(true)
       const approved = pendingToken(owner.id)
       await store.insertRequestToken(approved)
-      await store.approveRequestToken({ tokenHash: approved.tokenHash, accountId: account.id, now })
+      expect(await store.approveRequestToken({ tokenHash: approved.tokenHash, accountId: account.id, epoch, now })).not.toBeNull()
       const pending = pendingToken(owner.id)
       await store.insertRequestToken(pending)
-      const v4Token = (): V4RequestTokenRecord => ({ idHash: hex(32), appId: owner.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending', accountId: null, consumedAt: null })
+      const v4Token = (): V4RequestTokenRecord => ({
+        idHash: hex(32),
+        appId: owner.id,
+        createdAt: now,
+        expiresAt: now + 900_000,
+        redirectTo: null,
+        status: 'pending',
+        accountId: null,
+        consumedAt: null,
+        epoch: null,
+      })
       const consumed = v4Token()
       await store.insertV4RequestToken(consumed)
-      await store.approveV4RequestToken(consumed.idHash, account.id, now)
+      expect(await store.approveV4RequestToken(consumed.idHash, account.id, now, epoch)).not.toBeNull()
       const access = { idHash: hex(32), appId: owner.id, createdAt: now, revokedAt: null }
       expect(await store.createAccessTokenFromRequestToken(consumed.idHash, owner.id, now, access)).toEqual({ ok: true, accountId: account.id })
       const v4Pending = v4Token()
@@ -428,7 +439,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const raced = newApp()
       await store.insertApplication(raced)
       const ivy = (await store.insertAccount(newAccount(`ivy_${hex(3)}`)))!
-      const sessions = Array.from({ length: 10 }, () => ({ sessionHash: hex(32), appId: raced.id, accountId: ivy.id, createdAt: now, expiresAt: null }))
+      const sessions = Array.from({ length: 10 }, () => ({ sessionHash: hex(32), appId: raced.id, accountId: ivy.id, createdAt: now, expiresAt: null, epoch: ivy.epoch, accessTokenIdHash: null }))
       // Each insert either lands before the deletion (and is deleted with it) or is refused after it.
       const outcomes = await Promise.allSettled([...sessions.map((session) => store.insertSession(session)), store.deleteApplication(raced.id)])
       expect(outcomes.at(-1)).toEqual({ status: 'fulfilled', value: true })
@@ -449,17 +460,20 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         store.insertSession(innocent),
         store.insertRequestToken(pendingToken(gone.id)),
         store.insertGuestSession({ sessionHash: hex(32), appId: gone.id, createdAt: now, expiresAt: now + 1000 }),
-        store.insertWebSession({ sessionHash: hex(32), accountId: jack.id, createdAt: now, expiresAt: now + 1000 }),
       ])
-      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'fulfilled', 'rejected', 'rejected', 'rejected'])
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'fulfilled', 'rejected', 'rejected'])
       for (const outcome of outcomes) {
         if (outcome.status === 'rejected') expect(store.isDeletedReference(outcome.reason), String(outcome.reason)).toBe(true)
       }
       expect(await store.findSession(innocent.sessionHash)).toEqual(innocent)
+      // The guarded writes of credentials look the account up themselves: one naming a deleted
+      // account writes nothing and says so (false or null), like one naming a changed epoch.
+      const lostWeb = { sessionHash: hex(32), accountId: jack.id, createdAt: now, expiresAt: now + 1000, epoch: jack.epoch }
+      expect(await store.insertWebSession(lostWeb)).toBe(false)
+      expect(await store.findWebSession(lostWeb.sessionHash)).toBeNull()
       const pending = pendingToken()
       await store.insertRequestToken(pending)
-      const approval = await store.approveRequestToken({ tokenHash: pending.tokenHash, accountId: jack.id, now }).catch((error: unknown) => error)
-      expect(store.isDeletedReference(approval)).toBe(true)
+      expect(await store.approveRequestToken({ tokenHash: pending.tokenHash, accountId: jack.id, epoch: jack.epoch, now })).toBeNull()
       expect(await store.findRequestToken(pending.tokenHash)).toMatchObject({ status: 'pending', accountId: null })
       // Nothing else is taken for one: not a taken key, not a plain error.
       const duplicate = await store.insertApplication(app).catch((error: unknown) => error)
@@ -891,25 +905,35 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     /** An account holding one of each credential: a session, a v4 access token, two website sessions. */
     const accountWithCredentials = async (prefix: string) => {
       const account = (await store.insertAccount(newAccount(`${prefix}_${hex(3)}`)))!
-      const session = { ...newSession(), accountId: account.id, createdAt: now + 1 }
+      const session = { ...newSession(), accountId: account.id, createdAt: now + 1, epoch: account.epoch }
       await store.insertSession(session)
-      const v4 = { idHash: hex(32), appId: otherApp.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+      const v4 = {
+        idHash: hex(32),
+        appId: otherApp.id,
+        createdAt: now,
+        expiresAt: now + 900_000,
+        redirectTo: null,
+        status: 'pending' as const,
+        accountId: null,
+        consumedAt: null,
+        epoch: null,
+      }
       await store.insertV4RequestToken(v4)
-      await store.approveV4RequestToken(v4.idHash, account.id, now)
+      expect(await store.approveV4RequestToken(v4.idHash, account.id, now, account.epoch)).not.toBeNull()
       const access = { idHash: hex(32), appId: otherApp.id, createdAt: now + 2, revokedAt: null }
       await store.createAccessTokenFromRequestToken(v4.idHash, otherApp.id, now, access)
-      const web = { sessionHash: hex(32), accountId: account.id, createdAt: now + 3, expiresAt: now + 60_000 }
-      const otherWeb = { sessionHash: hex(32), accountId: account.id, createdAt: now + 4, expiresAt: now + 60_000 }
-      await store.insertWebSession(web)
-      await store.insertWebSession(otherWeb)
+      const web = { sessionHash: hex(32), accountId: account.id, createdAt: now + 3, expiresAt: now + 60_000, epoch: account.epoch }
+      const otherWeb = { sessionHash: hex(32), accountId: account.id, createdAt: now + 4, expiresAt: now + 60_000, epoch: account.epoch }
+      expect(await store.insertWebSession(web)).toBe(true)
+      expect(await store.insertWebSession(otherWeb)).toBe(true)
       return { account, session, access, web, otherWeb }
     }
 
     it('listAccountCredentials() lists the live sessions, access tokens and website sessions of the account only, newest first', async () => {
       const { account, session, access, web, otherWeb } = await accountWithCredentials('lister')
       await accountWithCredentials('neighbour')
-      const expired = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 10 }
-      await store.insertWebSession(expired)
+      const expired = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 10, epoch: account.epoch }
+      expect(await store.insertWebSession(expired)).toBe(true)
       expect((await store.listAccountCredentials(account.id, now + 10, 2)).map((c) => c.hash)).toEqual([otherWeb.sessionHash, web.sessionHash])
       expect(await store.listAccountCredentials(account.id, now + 10, 100)).toEqual([
         { kind: 'web_session', hash: otherWeb.sessionHash, appName: null, createdAt: now + 4, expiresAt: now + 60_000, lastUsedAt: null },

@@ -8,6 +8,7 @@ import type { RequestTokenRecord } from '../../core/store.js'
 import { fillDisk, mountSmallDisk } from '../../test-support/disk.js'
 import { temporaryDirectory, temporarySqliteStore } from '../../test-support/fixtures.js'
 import { runStoreContract } from '../store-contract.js'
+import { CREDENTIALS_EPOCH } from '../sql/migrations.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { SqliteStore } from './sqlite-store.js'
 
@@ -118,11 +119,15 @@ describe('sqlite migration 3 (credentials epoch)', () => {
   it('keeps the sessions, website sessions and access tokens of a database made before it working', async () => {
     const dir = temporaryDirectory()
     const path = join(dir.path, 'cinepass.db')
-    // A database as version 1 left it, with one credential of each kind.
+    // A database as every migration before this one left it, with one credential of each kind.
     const old = new Database(path)
     old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
-    old.exec(SQLITE_MIGRATIONS[0]!.sql)
-    old.prepare("INSERT INTO schema_migrations VALUES (1, 'create_schema', ?)").run(now)
+    const before = SQLITE_MIGRATIONS.filter((migration) => migration.version < CREDENTIALS_EPOCH.version)
+    expect(before.map((migration) => migration.version)).toEqual([1, 2])
+    for (const migration of before) {
+      old.exec(migration.sql)
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(migration.version, migration.name, now)
+    }
     const app = appRecord()
     old.prepare("INSERT INTO applications (id, name, api_key_hash, created_at) VALUES (?, 'app', ?, ?)").run(app.id, app.apiKeyHash, now)
     old.prepare("INSERT INTO accounts (id, object_id, username, username_key, password_hash, created_at) VALUES (1, ?, 'ann', 'ann', 'h', ?)").run(randomBytes(12).toString('hex'), now)
