@@ -964,8 +964,12 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.endAccountCredential(account.id, { kind: 'session', hash: session.sessionHash }, now)).toBe(true)
       expect(await store.endAccountCredential(account.id, { kind: 'session', hash: session.sessionHash }, now)).toBe(false)
       expect(await store.findSession(session.sessionHash)).toBeNull()
+      const converted = { ...newSession(), appId: otherApp.id }
+      expect(await store.createSessionFromAccessToken(access.idHash, converted)).toBe(account.id)
       expect(await store.endAccountCredential(account.id, { kind: 'access_token', hash: access.idHash }, now + 7)).toBe(true)
       expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 7)
+      // Sessions converted from the token end with it.
+      expect(await store.findSession(converted.sessionHash)).toBeNull()
       expect(await store.endAccountCredential(account.id, { kind: 'access_token', hash: access.idHash }, now + 8)).toBe(false)
       expect(await store.endAccountCredential(account.id, { kind: 'web_session', hash: web.sessionHash }, now)).toBe(true)
       expect(await store.findWebSession(web.sessionHash)).toBeNull()
@@ -981,8 +985,12 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findWebSession(otherWeb.sessionHash)).toBeNull()
       expect(await store.findWebSession(web.sessionHash)).not.toBeNull()
       expect(await store.findSession(neighbourSession.sessionHash)).not.toBeNull()
+      // The epoch moved on, and the kept website session with it.
+      expect((await store.findAccountById(account.id))?.epoch).toBe(account.epoch + 1)
+      expect((await store.findWebSession(web.sessionHash))?.epoch).toBe(account.epoch + 1)
       await store.endAccountCredentials(account.id, now + 9, null)
       expect(await store.listAccountCredentials(account.id, now, 100)).toEqual([])
+      expect((await store.findAccountById(account.id))?.epoch).toBe(account.epoch + 2)
     })
 
     it('changeAccountPassword() swaps the hash only while it is the expected one, and ends every other credential with it', async () => {
@@ -990,12 +998,19 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const change = { accountId: account.id, passwordHash: 'new-hash', expectedHash: 'not-the-hash', now: now + 5, keepWebSessionHash: web.sessionHash }
       expect(await store.changeAccountPassword(change)).toBe(false)
       expect(await store.findSession(session.sessionHash)).not.toBeNull()
+      expect((await store.findAccountById(account.id))?.epoch).toBe(account.epoch)
       expect(await store.changeAccountPassword({ ...change, expectedHash: account.passwordHash })).toBe(true)
       expect((await store.findAccountById(account.id))?.passwordHash).toBe('new-hash')
       expect(await store.findSession(session.sessionHash)).toBeNull()
       expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 5)
       expect(await store.findWebSession(otherWeb.sessionHash)).toBeNull()
       expect(await store.findWebSession(web.sessionHash)).not.toBeNull()
+      // Nothing issued under the old epoch, even while the change ran, is written or accepted after it;
+      // the website session the change came through moved to the new epoch with it.
+      const changed = (await store.findAccountById(account.id))!
+      expect(changed.epoch).toBe(account.epoch + 1)
+      expect((await store.findWebSession(web.sessionHash))?.epoch).toBe(changed.epoch)
+      expect(await store.insertWebSession({ sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 1000, epoch: account.epoch })).toBe(false)
     })
 
     it('setAccountName() sets the display name', async () => {
@@ -1034,6 +1049,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findSession(session.sessionHash)).toBeNull()
       expect(await store.findWebSession(web.sessionHash)).toBeNull()
       expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 60)
+      expect((await store.findAccountById(account.id))?.epoch).toBe(account.epoch + 1)
       expect(await store.resetPasswordWithToken(hex(32), 'unknown', now)).toBeNull()
     })
 
