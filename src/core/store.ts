@@ -241,8 +241,8 @@ export interface Store {
   listAccountCredentials(accountId: number, now: number, limit: number): Promise<AccountCredential[]>
   /**
    * Ends one credential of the account: deletes the session or website session, or revokes the
-   * access token (`revokedAt = now`) and deletes the sessions converted from it, in one
-   * transaction. False when the account has no such live credential.
+   * access token (`revokedAt = now`; the sessions converted from it are rows of their own and
+   * stay). False when the account has no such live credential.
    */
   endAccountCredential(accountId: number, credential: CredentialRef, now: number): Promise<boolean>
   /**

@@ -964,12 +964,8 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.endAccountCredential(account.id, { kind: 'session', hash: session.sessionHash }, now)).toBe(true)
       expect(await store.endAccountCredential(account.id, { kind: 'session', hash: session.sessionHash }, now)).toBe(false)
       expect(await store.findSession(session.sessionHash)).toBeNull()
-      const converted = { ...newSession(), appId: otherApp.id }
-      expect(await store.createSessionFromAccessToken(access.idHash, converted)).toBe(account.id)
       expect(await store.endAccountCredential(account.id, { kind: 'access_token', hash: access.idHash }, now + 7)).toBe(true)
       expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 7)
-      // Sessions converted from the token end with it.
-      expect(await store.findSession(converted.sessionHash)).toBeNull()
       expect(await store.endAccountCredential(account.id, { kind: 'access_token', hash: access.idHash }, now + 8)).toBe(false)
       expect(await store.endAccountCredential(account.id, { kind: 'web_session', hash: web.sessionHash }, now)).toBe(true)
       expect(await store.findWebSession(web.sessionHash)).toBeNull()

@@ -21,19 +21,15 @@ export function* listAccountCredentials(accountId: number, now: number, limit: n
   return (yield* all<AccountCredentialRow>(LIST, accountId, now, accountId, accountId, now, limit)).map(toAccountCredential)
 }
 
-/** Runs in one transaction: an access token goes with the sessions converted from it. */
 export function* endAccountCredential(accountId: number, credential: CredentialRef, now: number): Work<boolean> {
   switch (credential.kind) {
     case 'session':
       return (yield* run('DELETE FROM sessions WHERE session_hash = ? AND account_id = ?', credential.hash, accountId)) === 1
     case 'web_session':
       return (yield* run('DELETE FROM web_sessions WHERE session_hash = ? AND account_id = ?', credential.hash, accountId)) === 1
-    case 'access_token': {
-      const revoked =
-        (yield* run('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND account_id = ? AND revoked_at IS NULL', now, credential.hash, accountId)) === 1
-      if (revoked) yield* run('DELETE FROM sessions WHERE access_token_id_hash = ?', credential.hash)
-      return revoked
-    }
+    // Only the token: a session converted from it is a row of its own, revoked on its own.
+    case 'access_token':
+      return (yield* run('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND account_id = ? AND revoked_at IS NULL', now, credential.hash, accountId)) === 1
   }
 }
 

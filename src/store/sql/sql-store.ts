@@ -280,7 +280,7 @@ export abstract class SqlStore implements Store {
   }
 
   endAccountCredential(accountId: number, credential: CredentialRef, now: number): Promise<boolean> {
-    return this.transaction(() => accountCredentials.endAccountCredential(accountId, credential, now))
+    return this.write(() => accountCredentials.endAccountCredential(accountId, credential, now))
   }
 
   endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null): Promise<void> {
