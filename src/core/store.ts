@@ -274,8 +274,9 @@ export interface Store {
   findPasswordResetToken(tokenHash: string): Promise<PasswordResetTokenRecord | null>
   /**
    * Uses a live (unexpired, unused) reset token, in one transaction: marks it used, sets the
-   * account's password hash and ends every credential of the account (the epoch moves on). The account id, or null when
-   * the token was not live. Of any number of racing callers exactly one succeeds.
+   * account's password hash and ends every credential of the account (the epoch moves on). The
+   * account id, or null when the token was not live. Of any number of racing callers exactly one
+   * succeeds.
    */
   resetPasswordWithToken(tokenHash: string, passwordHash: string, now: number): Promise<number | null>
 }
