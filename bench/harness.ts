@@ -287,7 +287,8 @@ export async function seed(database: string, counts: { pending: number; approved
     // Approved directly in the store: the password was checked by validate_with_login's own row.
     const approve = async (i: number): Promise<string> => {
       const { requestToken } = await core.auth.createRequestToken(client)
-      await store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: accounts[i % accounts.length]!.id, now, appId: app.id })
+      const account = accounts[i % accounts.length]!
+      await store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: account.id, epoch: account.epoch, now, appId: app.id })
       return requestToken
     }
     const approvedTokens = await inBatches(counts.approved, approve)

@@ -57,6 +57,7 @@ export function loadAbuseConfig(env: Record<string, Raw>, processes = 1): AbuseC
       apiBurst: n('CINEPASS_RATE_LIMIT_BURST', d.apiBurst),
       requestTokensPerHour: n('CINEPASS_REQUEST_TOKEN_LIMIT', d.requestTokensPerHour),
       guestSessionsPerHour: n('CINEPASS_GUEST_SESSION_LIMIT', d.guestSessionsPerHour),
+      sessionConversionsPerHour: n('CINEPASS_CONVERT_LIMIT', d.sessionConversionsPerHour),
       // Login throttles can be tuned but never turned off.
       loginAccountFailuresPerHour: n('CINEPASS_LOGIN_ACCOUNT_FAILURES', d.loginAccountFailuresPerHour, 1),
       loginPairFailures: n('CINEPASS_LOGIN_PAIR_FAILURES', d.loginPairFailures, 1),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestUser, temporarySqliteStore, testCore, type TestUser } from '../test-support/fixtures.js'
+import { createTestApplication, createTestUser, temporarySqliteStore, testCore, type TestUser } from '../test-support/fixtures.js'
 import { RESET_LINK_TTL_MS } from './account-service.js'
 import { AuthError, UsageError } from './errors.js'
 import type { AccountRecord } from './store.js'
@@ -44,6 +44,21 @@ describe('AccountService', () => {
     expect(await core.website.accountOf(ended)).toBeNull()
     // Stored normalised: the same phrase in plain letters logs in.
     await expect(core.auth.verifyLogin(user.username, 'full width phrase')).resolves.toMatchObject({ id: user.id })
+  })
+
+  it('changePassword() leaves nothing approved before it usable after it, while the kept website session approves anew', async () => {
+    const user = await createTestUser(core)
+    const app = await createTestApplication(core)
+    const client = await core.auth.authenticateClient({ apiKey: app.apiKey })
+    const kept = await webSession(user)
+    const before = (await core.auth.createRequestToken(client)).requestToken
+    await core.website.approveV3(before, undefined, (await core.website.accountOf(kept))!)
+    await core.account.changePassword({ account: await accountOf(user), webSessionToken: kept, address: '192.0.2.1', currentPassword: user.password, newPassword: 'another long phrase' })
+    expect(await refusal(core.auth.createSession(client, before))).toBe('SESSION_DENIED')
+    const after = (await core.auth.createRequestToken(client)).requestToken
+    await core.website.approveV3(after, undefined, (await core.website.accountOf(kept))!)
+    const { sessionId } = await core.auth.createSession(client, after)
+    expect((await core.auth.accountFor(client, sessionId)).id).toBe(user.id)
   })
 
   it('credentials() shows when a website session was last used, as its page views record it', async () => {

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { temporarySqliteStore, testCore } from '../test-support/fixtures.js'
+import type { ClientContext } from './context.js'
 import { AuthError, DeletedMeanwhileError } from './errors.js'
+import type { AccountRecord } from './store.js'
 
 const KEY = '0123456789abcdef0123456789abcdef'
 
@@ -20,6 +22,13 @@ beforeEach(() => {
   }
 })
 afterEach(() => removeAll())
+
+/** A v3 session of `user` with the client's application, made the way a client makes one. */
+async function sessionOf(client: ClientContext, user: AccountRecord): Promise<string> {
+  const { requestToken } = await core.auth.createRequestToken(client)
+  await core.website.approveV3(requestToken, undefined, user)
+  return (await core.auth.createSession(client, requestToken)).sessionId
+}
 
 describe('AdminService.createApplication() with given keys', () => {
   it('uses a given API key as is, and refuses a malformed or taken one', async () => {
@@ -62,7 +71,7 @@ describe('AdminService key rotation and deletion', () => {
     const app = await core.admin.createApplication({ name: 'Rotating' })
     const user = await core.admin.createUser({ username: 'rotor', password: 'a long passphrase' })
     const before = await core.auth.authenticateClient({ apiKey: app.api_key })
-    const { sessionId } = await core.auth.issueSession(before, user.id)
+    const sessionId = await sessionOf(before, user)
     const requestToken = await core.v4.createRequestToken(before, undefined)
     await core.website.approveV4(requestToken, user)
     const { accessToken } = await core.v4.createAccessToken(before, requestToken)
@@ -88,8 +97,8 @@ describe('AdminService key rotation and deletion', () => {
     const kept = await core.admin.createApplication({ name: 'Kept' })
     const user = await core.admin.createUser({ username: 'leaver', password: 'a long passphrase' })
     const keptClient = await core.auth.authenticateClient({ apiKey: kept.api_key })
-    const { sessionId } = await core.auth.issueSession(keptClient, user.id)
-    await core.auth.issueSession(await core.auth.authenticateClient({ apiKey: app.api_key }), user.id)
+    const sessionId = await sessionOf(keptClient, user)
+    await sessionOf(await core.auth.authenticateClient({ apiKey: app.api_key }), user)
     expect((await core.admin.deleteApplication(app.api_key)).id).toBe(app.id)
     core.clock.advance(1000)
     await expect(core.auth.authenticateClient({ apiKey: app.api_key })).rejects.toEqual(new AuthError('INVALID_API_KEY'))
@@ -103,11 +112,10 @@ describe('AdminService key rotation and deletion', () => {
 
   it('a request through a deleted application a server still has cached is told to retry (503, code 9), then refused (401, code 7)', async () => {
     const app = await core.admin.createApplication({ name: 'Cached' })
-    const user = await core.admin.createUser({ username: 'cached', password: 'a long passphrase' })
     const cached = await core.auth.authenticateClient({ apiKey: app.api_key })
     await core.admin.deleteApplication(app.id)
     const client = await core.auth.authenticateClient({ apiKey: app.api_key })
-    const outcomes = await Promise.allSettled([core.auth.createRequestToken(client), core.auth.createGuestSession(client), core.auth.issueSession(cached, user.id)])
+    const outcomes = await Promise.allSettled([core.auth.createRequestToken(client), core.auth.createGuestSession(client), core.v4.createRequestToken(cached, undefined)])
     for (const outcome of outcomes) {
       expect(outcome.status).toBe('rejected')
       expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(DeletedMeanwhileError)

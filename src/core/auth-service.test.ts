@@ -79,10 +79,14 @@ describe('AuthService', () => {
 
   it('createSession() refuses with 33 a token approved by an account disabled since, and keeps no session', async () => {
     const { requestToken } = await core.auth.createRequestToken(client)
-    // The disable lands between the password check and the approval (a race the store's denial of
-    // approved tokens cannot see), so the approval is written after it.
+    // The disable lands while the approval is written (on PostgreSQL an approval whose statement
+    // began before the disable committed is written after the disable's denial of approved tokens
+    // ran): the token stays approved under the account's previous epoch.
+    await login(requestToken)
+    const approved = (await store.exportAll()).requestTokens.find((token) => token.tokenHash === hashSecret(requestToken))!
     await store.setAccountDisabled(user.id, true, core.clock.now())
-    await store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: user.id, now: core.clock.now() })
+    const after = await store.exportAll()
+    await store.replaceAll({ ...after, requestTokens: after.requestTokens.map((token) => (token.tokenHash === approved.tokenHash ? approved : token)) })
     const consume = vi.spyOn(store, 'createSessionFromRequestToken')
     await rejectsWith(core.auth.createSession(client, requestToken), 'INVALID_REQUEST_TOKEN')
     const sessionHash = consume.mock.calls[0]![3].sessionHash

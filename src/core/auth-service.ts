@@ -67,7 +67,7 @@ export class AuthService {
     if (payload.version === 2 && scopes.includes('api_write') && typeof payload.jti === 'string') {
       const tokenIdHash = hashSecret(payload.jti)
       const row = await this.deps.store.findAccessToken(tokenIdHash)
-      if (row && row.revokedAt === null && row.appId === app.id) return { app, apiKey, user: { accountId: row.accountId, tokenIdHash } }
+      if (row && row.revokedAt === null && row.appId === app.id) return { app, apiKey, user: { accountId: row.accountId, tokenIdHash, epoch: row.epoch } }
     }
     throw new AuthError('INVALID_API_KEY')
   }
@@ -86,6 +86,7 @@ export class AuthService {
       status: 'pending',
       accountId: null,
       consumedAt: null,
+      epoch: null,
     })
     return { requestToken, expiresAt }
   }
@@ -159,9 +160,12 @@ export class AuthService {
     // Callers without an address (none in HTTP) share one bucket: throttled, never unthrottled.
     const account = await this.signIn(username, password, input.address ?? 'unknown')
     if (!HEX_40.test(requestToken)) throw new AuthError('INVALID_REQUEST_TOKEN')
+    // Under the epoch read with the password hash: a password change or a disable committed since
+    // the password was checked refuses the approval (and, on a race the approval wins, the session).
     const approved = await this.deps.store.approveRequestToken({
       tokenHash: hashSecret(requestToken),
       accountId: account.id,
+      epoch: account.epoch,
       now: this.deps.clock.now(),
       appId: client.app.id,
     })
@@ -171,7 +175,7 @@ export class AuthService {
 
   /**
    * `session/new`: consumes an approved request token, once, into a new session. 401/33 when the
-   * account that approved it has been disabled since.
+   * account that approved it has been disabled, or its credentials changed, since.
    */
   async createSession(client: ClientContext, requestToken: string | undefined): Promise<{ sessionId: string; accountId: number }> {
     if (requestToken === undefined) throw new AuthError('INVALID_PARAMETERS')
@@ -179,33 +183,38 @@ export class AuthService {
     const { store, clock, random, lifetimes } = this.deps
     const now = clock.now()
     const sessionId = randomHex(random, 20)
+    const sessionHash = hashSecret(sessionId)
     const result = await store.createSessionFromRequestToken(hashSecret(requestToken), client.app.id, now, {
-      sessionHash: hashSecret(sessionId),
+      sessionHash,
       appId: client.app.id,
       createdAt: now,
       expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
     })
     if (!result.ok) throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'SESSION_DENIED')
-    const account = await store.findAccountById(result.accountId)
-    if (account && !account.disabled) return { sessionId, accountId: account.id }
-    // Approved by an account disabled since (a race with `users disable`): no session outlives that.
-    await store.deleteSession(hashSecret(sessionId), client.app.id)
+    // The store's guard wins every race on SQLite; on PostgreSQL a change committed while the
+    // statement ran can leave a session under the old epoch, which no check accepts: answer as such.
+    const found = await store.findSessionWithAccount(sessionHash)
+    if (found && isCurrent(found.session, found.account)) return { sessionId, accountId: found.account.id }
+    await store.deleteSession(sessionHash, client.app.id)
     throw new AuthError('INVALID_REQUEST_TOKEN')
   }
 
-  /** A new session for an account, outside the request-token flow (`convert/4`). */
-  async issueSession(client: ClientContext, accountId: number): Promise<{ sessionId: string; accountId: number }> {
+  /**
+   * A new session for the user of a live access token of the client's application (`convert/4`),
+   * linked to that token: under its epoch, and only while its account still has it. Null when the
+   * token is no longer live, or its account was disabled or its credentials changed since.
+   */
+  async sessionFromAccessToken(client: ClientContext, accessTokenIdHash: string): Promise<{ sessionId: string; accountId: number } | null> {
     const { store, clock, random, lifetimes } = this.deps
     const now = clock.now()
     const sessionId = randomHex(random, 20)
-    await store.insertSession({
+    const accountId = await store.createSessionFromAccessToken(accessTokenIdHash, {
       sessionHash: hashSecret(sessionId),
       appId: client.app.id,
-      accountId,
       createdAt: now,
       expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
     })
-    return { sessionId, accountId }
+    return accountId === null ? null : { sessionId, accountId }
   }
 
   /** A guest session: no user, 24 hours. */
@@ -235,7 +244,8 @@ export class AuthService {
 
   /**
    * The account a request acts as: the user of its v4 access token, else the owner of `sessionId`
-   * (a live session of the same application). 401/3 when there is none.
+   * (a live session of the same application). 401/3 when there is none, and when the credential
+   * was issued under an epoch the account no longer has (its password changed, or it was disabled).
    */
   async accountFor(client: ClientContext, sessionId: string | undefined): Promise<AccountRecord> {
     const { store, clock } = this.deps
@@ -245,10 +255,11 @@ export class AuthService {
       const found = await store.findSessionWithAccount(hashSecret(sessionId))
       const session = found?.session
       const live = session && session.appId === client.app.id && (session.expiresAt === null || clock.now() < session.expiresAt)
-      if (!live) throw new AuthError('AUTHENTICATION_FAILED')
+      if (!live || !isCurrent(session, found.account)) throw new AuthError('AUTHENTICATION_FAILED')
       account = found.account
     } else if (client.user) {
       account = await store.findAccountById(client.user.accountId)
+      if (account && !isCurrent(client.user, account)) throw new AuthError('AUTHENTICATION_FAILED')
     } else {
       throw new AuthError('AUTHENTICATION_FAILED')
     }
@@ -260,4 +271,9 @@ export class AuthService {
   forgetApplications(): void {
     this.#applications.clear()
   }
+}
+
+/** True when a credential issued under `credential.epoch` still speaks for `account`: the account still has that epoch and may act. */
+export function isCurrent(credential: { epoch: number }, account: AccountRecord): boolean {
+  return credential.epoch === account.epoch && !account.disabled
 }

@@ -42,5 +42,5 @@ export interface ClientContext {
   /** The application's v3 API key, as the caller presented it (directly or as the JWT's `aud`). */
   apiKey: string
   /** Set when the credential was a user's v4 access token. */
-  user: { accountId: number; tokenIdHash: string } | null
+  user: { accountId: number; tokenIdHash: string; epoch: number } | null
 }

@@ -20,7 +20,7 @@ describe('purging expired rows', () => {
     expiresAt,
     status: 'pending',
     accountId: null,
-    consumedAt: null,
+    consumedAt: null, epoch: null,
   })
 
   beforeEach(async () => {

@@ -44,6 +44,8 @@ export interface AbuseSettings {
   apiBurst: number
   requestTokensPerHour: number
   guestSessionsPerHour: number
+  /** Sessions `convert/4` makes per client address per hour. */
+  sessionConversionsPerHour: number
   /** Failed logins per account per hour, from all addresses together. */
   loginAccountFailuresPerHour: number
   /** Failed logins per account and address before a soft lockout of that pair. */
@@ -62,6 +64,7 @@ export const DEFAULT_ABUSE_SETTINGS: AbuseSettings = {
   apiBurst: 10,
   requestTokensPerHour: 1000,
   guestSessionsPerHour: 1000,
+  sessionConversionsPerHour: 1000,
   loginAccountFailuresPerHour: 100,
   loginPairFailures: 10,
   loginPairWindowSeconds: 15 * 60,
@@ -96,8 +99,8 @@ export function rateLimited(state: CounterState, limit: number): AuthError {
 }
 
 /**
- * The per-address request limits: the API's requests overall, request tokens and guest sessions, and
- * the website's form posts and sign-ups; and the login throttle.
+ * The per-address request limits: the API's requests overall, request tokens, guest sessions and
+ * `convert/4` sessions, and the website's form posts and sign-ups; and the login throttle.
  */
 export class AbuseLimits {
   readonly login: LoginThrottle
@@ -106,6 +109,7 @@ export class AbuseLimits {
   readonly #burst: Counter | null
   readonly #requestTokens: Counter | null
   readonly #guestSessions: Counter | null
+  readonly #sessionConversions: Counter | null
   readonly #webForms: Counter | null
   readonly #signups: Counter | null
 
@@ -116,6 +120,8 @@ export class AbuseLimits {
     this.#burst = on && settings.apiBurst > 0 ? counters({ name: 'api_burst', points: settings.apiBurst, durationSeconds: 10 }) : null
     this.#requestTokens = on && settings.requestTokensPerHour > 0 ? counters({ name: 'request_token', points: settings.requestTokensPerHour, durationSeconds: HOUR }) : null
     this.#guestSessions = on && settings.guestSessionsPerHour > 0 ? counters({ name: 'guest_session', points: settings.guestSessionsPerHour, durationSeconds: HOUR }) : null
+    this.#sessionConversions =
+      on && settings.sessionConversionsPerHour > 0 ? counters({ name: 'session_conversion', points: settings.sessionConversionsPerHour, durationSeconds: HOUR }) : null
     this.#webForms = on && settings.webFormsPerMinute > 0 ? counters({ name: 'web_form', points: settings.webFormsPerMinute, durationSeconds: 60 }) : null
     this.#signups = on && settings.signupsPerHour > 0 ? counters({ name: 'signup', points: settings.signupsPerHour, durationSeconds: HOUR }) : null
     this.login = new LoginThrottle(counters, settings)
@@ -144,6 +150,11 @@ export class AbuseLimits {
   /** Counts one new guest session of `address` (429/25 past the hourly limit). */
   async guestSession(address: string): Promise<void> {
     await limit(this.#guestSessions, address, this.#settings.guestSessionsPerHour)
+  }
+
+  /** Counts one `convert/4` of `address` (429/25 past the hourly limit). */
+  async sessionConversion(address: string): Promise<void> {
+    await limit(this.#sessionConversions, address, this.#settings.sessionConversionsPerHour)
   }
 
   /** Counts one website form post (sign-in, sign-up, sign-out, the account pages' forms) of `address` (429/25 past the per-minute limit). */

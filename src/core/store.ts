@@ -11,9 +11,16 @@ import { DeletedMeanwhileError } from './errors.js'
  *   token, API key or password;
  * - expected misses return `null` / `false`; a database that cannot be reached throws
  *   `StoreUnavailableError`; a write naming an application or account deleted meanwhile throws the
- *   driver's error, which `isDeletedReference` recognizes (and only that write fails); anything else
+ *   driver's error, which `isDeletedReference` recognizes (and only that write fails), except the
+ *   guarded writes of credentials below, which find no such account and write nothing; anything else
  *   thrown is a bug;
- * - every method is one transaction: it commits fully before its promise resolves, or not at all.
+ * - every method is one transaction: it commits fully before its promise resolves, or not at all;
+ * - every credential of an account (session, website session, access token, approved request token)
+ *   records the account's credentials `epoch` it was issued under. A change that ends the account's
+ *   credentials moves the epoch on in the same transaction; a credential is written only while the
+ *   account still has the epoch it carries and is not disabled (one guarded statement), and core
+ *   accepts it only while that is still so. So nothing issued under the old credentials, even
+ *   while the change ran, works after it; and enabling an account again revives nothing.
  */
 export interface Store {
   /** `sqlite` or `postgres`: for logs and health output only. */
@@ -68,14 +75,17 @@ export interface Store {
   listAccounts(): Promise<AccountRecord[]>
   /**
    * Disables or enables an account. Disabling also ends, in the same transaction, every credential
-   * of the account: its sessions and website sessions are deleted, its v4 access tokens revoked
-   * (`revokedAt = now`), and its approved, unconsumed request tokens (v3 and v4) set to `denied`, so
-   * that none can still be turned into a session or access token. False when no such account exists.
+   * of the account: its `epoch` moves on, its sessions and website sessions are deleted, its v4
+   * access tokens revoked (`revokedAt = now`), and its approved, unconsumed request tokens (v3 and
+   * v4) set to `denied`, so that none can still be turned into a session or access token. Enabling
+   * a disabled account moves the epoch on too (nothing issued before it comes back); enabling an
+   * enabled one changes nothing. False when no such account exists.
    */
   setAccountDisabled(id: number, disabled: boolean, now: number): Promise<boolean>
   /**
    * Replaces the password hash. With `endSessions`, every credential of the account ends in the same
-   * transaction, exactly as `setAccountDisabled` ends them. With `expectedHash`, the hash is replaced
+   * transaction, exactly as `setAccountDisabled` ends them (the epoch moves on); without, the epoch
+   * stays and so do the credentials. With `expectedHash`, the hash is replaced
    * only while it is still that one, in one guarded statement (a rehash at login must not undo a
    * password change made meanwhile). False when no such account exists or the guard failed.
    */
@@ -92,33 +102,47 @@ export interface Store {
   /**
    * Approves a live (unexpired, unconsumed) request token for `accountId`, in one guarded statement:
    * it succeeds when the token is pending, or already approved for the same account; when `appId` is
-   * given the token must belong to that application. Returns the updated token, or null when the
-   * guard failed. Of two accounts racing for one pending token exactly one wins.
+   * given the token must belong to that application; the account must still have `epoch` and not be
+   * disabled (the token records the epoch). Returns the updated token, or null when the guard
+   * failed. Of two accounts racing for one pending token exactly one wins.
    */
   approveRequestToken(input: ApproveInput): Promise<RequestTokenRecord | null>
   /** Marks a live pending token denied; null when it was not live and pending. */
   denyRequestToken(tokenHash: string, now: number): Promise<RequestTokenRecord | null>
   /**
    * Consumes an approved, live, unconsumed request token of `appId` and stores `session` for the
-   * account that approved it, in one transaction. Of any number of racing callers exactly one gets
-   * `ok: true`. On failure, `reason` tells a token that still waits for the user (`pending`),
-   * one the user refused (`denied`), and anything else (`invalid`: unknown, expired, consumed, or
-   * another application's).
+   * account that approved it, under the epoch the token was approved with, in one transaction; only
+   * while the account still has that epoch and is not disabled. Of any number of racing callers
+   * exactly one gets `ok: true`. On failure, `reason` tells a token that still waits for the user
+   * (`pending`), one the user refused (`denied`), and anything else (`invalid`: unknown, expired,
+   * consumed, another application's, or approved under credentials that have changed since).
    */
   createSessionFromRequestToken(
     tokenHash: string,
     appId: string,
     now: number,
-    session: Omit<SessionRecord, 'accountId'>,
+    session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>,
   ): Promise<ConsumeResult>
 
+  /**
+   * Stores `session` for the account of a live (unrevoked) access token of `session.appId`, in one
+   * guarded statement: under the token's epoch, linked to the token (`accessTokenIdHash`), and only
+   * while the account still has that epoch and is not disabled. The account's id, or null when the
+   * guard failed.
+   */
+  createSessionFromAccessToken(
+    accessTokenIdHash: string,
+    session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>,
+  ): Promise<number | null>
+
+  /** Stores a session as it is given (no guard: for copies and tests; core issues sessions through the guarded methods). */
   insertSession(session: SessionRecord): Promise<void>
   /** The session, whether or not it has expired (core decides); null when unknown or deleted. */
   findSession(sessionHash: string): Promise<SessionRecord | null>
   /**
    * The session and the account it belongs to, read together in one statement: what every session
    * check needs (one round trip, not two). Null when the session is unknown or deleted; whether it has
-   * expired, and whether the account may act, is core's to decide.
+   * expired, and whether the account may act and still has the session's epoch, is core's to decide.
    */
   findSessionWithAccount(sessionHash: string): Promise<{ session: SessionRecord; account: AccountRecord } | null>
   /** Deletes a session of `appId`; false when there was none. */
@@ -130,21 +154,25 @@ export interface Store {
   insertV4RequestToken(token: V4RequestTokenRecord): Promise<void>
   findV4RequestToken(idHash: string): Promise<V4RequestTokenRecord | null>
   /** As `approveRequestToken`, for a v4 request token (no application check: a user approves on the website). */
-  approveV4RequestToken(idHash: string, accountId: number, now: number): Promise<V4RequestTokenRecord | null>
+  approveV4RequestToken(idHash: string, accountId: number, now: number, epoch: number): Promise<V4RequestTokenRecord | null>
   denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null>
   /**
    * Consumes an approved, live v4 request token of `appId` and stores `accessToken` for the account
-   * that approved it, in one transaction; exactly one of racing callers gets `ok: true`.
+   * that approved it, under the epoch it was approved with, in one transaction, guarded as
+   * `createSessionFromRequestToken`; exactly one of racing callers gets `ok: true`.
    */
   createAccessTokenFromRequestToken(
     idHash: string,
     appId: string,
     now: number,
-    accessToken: Omit<AccessTokenRecord, 'accountId'>,
+    accessToken: Omit<AccessTokenRecord, 'accountId' | 'epoch'>,
   ): Promise<ConsumeResult>
   /** The access token row, revoked or not; null when unknown. */
   findAccessToken(idHash: string): Promise<AccessTokenRecord | null>
-  /** Revokes a live access token of `appId`; false when there was none. */
+  /**
+   * Revokes a live access token of `appId` and, in the same transaction, deletes the sessions made
+   * from it (`createSessionFromAccessToken`); false when there was none.
+   */
   revokeAccessToken(idHash: string, appId: string, now: number): Promise<boolean>
 
   /** Every signing key, oldest first, retired ones included. */
@@ -153,7 +181,11 @@ export interface Store {
   /** False when no such live key exists. */
   retireSigningKey(kid: string, now: number): Promise<boolean>
 
-  insertWebSession(session: WebSessionRecord): Promise<void>
+  /**
+   * Stores a website session, in one guarded statement: only while its account still has the
+   * session's `epoch` and is not disabled. False when the guard failed (nothing stored).
+   */
+  insertWebSession(session: WebSessionRecord): Promise<boolean>
   findWebSession(sessionHash: string): Promise<WebSessionRecord | null>
   deleteWebSession(sessionHash: string): Promise<void>
 
@@ -209,13 +241,15 @@ export interface Store {
   listAccountCredentials(accountId: number, now: number, limit: number): Promise<AccountCredential[]>
   /**
    * Ends one credential of the account: deletes the session or website session, or revokes the
-   * access token (`revokedAt = now`). False when the account has no such live credential.
+   * access token (`revokedAt = now`; the sessions converted from it are rows of their own and
+   * stay). False when the account has no such live credential.
    */
   endAccountCredential(accountId: number, credential: CredentialRef, now: number): Promise<boolean>
   /**
-   * Ends every credential of the account as `setAccountDisabled` does (sessions, website sessions,
-   * access tokens, approved and unconsumed request tokens), except the website session
-   * `keepWebSessionHash` when one is given.
+   * Ends every credential of the account as `setAccountDisabled` does (the epoch moves on; sessions,
+   * website sessions, access tokens, approved and unconsumed request tokens end), except the website
+   * session `keepWebSessionHash` when one is given: if it still carries the old epoch, it is moved to
+   * the new one in the same transaction, and is the only credential that does.
    */
   endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null): Promise<void>
   /**
@@ -240,8 +274,9 @@ export interface Store {
   findPasswordResetToken(tokenHash: string): Promise<PasswordResetTokenRecord | null>
   /**
    * Uses a live (unexpired, unused) reset token, in one transaction: marks it used, sets the
-   * account's password hash and ends every credential of the account. The account id, or null when
-   * the token was not live. Of any number of racing callers exactly one succeeds.
+   * account's password hash and ends every credential of the account (the epoch moves on). The
+   * account id, or null when the token was not live. Of any number of racing callers exactly one
+   * succeeds.
    */
   resetPasswordWithToken(tokenHash: string, passwordHash: string, now: number): Promise<number | null>
 }
@@ -337,6 +372,12 @@ export interface AccountRecord extends NewAccount {
   /** TMDB's integer v3 account id. */
   id: number
   disabled: boolean
+  /**
+   * The credentials epoch: starts at 0 and moves on with every change that ends the account's
+   * credentials (a new password that ends sessions, disabling, enabling). A credential works only
+   * while the account still has the epoch it was issued under.
+   */
+  epoch: number
 }
 
 export type RequestTokenStatus = 'pending' | 'approved' | 'denied'
@@ -349,11 +390,15 @@ export interface RequestTokenRecord {
   status: RequestTokenStatus
   accountId: number | null
   consumedAt: number | null
+  /** The approving account's epoch when it approved; null until approved. */
+  epoch: number | null
 }
 
 export interface ApproveInput {
   tokenHash: string
   accountId: number
+  /** The account's epoch as read with the credential that proved the user (password, website session). */
+  epoch: number
   now: number
   /** When given, the token must belong to this application. */
   appId?: string
@@ -370,6 +415,10 @@ export interface SessionRecord {
   createdAt: number
   /** Null: the session never expires (TMDB's behaviour). */
   expiresAt: number | null
+  /** The account's epoch the session was issued under. */
+  epoch: number
+  /** The access token it was converted from (`convert/4`), which takes it along when deleted; else null. */
+  accessTokenIdHash: string | null
 }
 
 export interface GuestSessionRecord {
@@ -389,6 +438,8 @@ export interface V4RequestTokenRecord {
   status: RequestTokenStatus
   accountId: number | null
   consumedAt: number | null
+  /** The approving account's epoch when it approved; null until approved. */
+  epoch: number | null
 }
 
 export interface AccessTokenRecord {
@@ -398,6 +449,8 @@ export interface AccessTokenRecord {
   accountId: number
   createdAt: number
   revokedAt: number | null
+  /** The account's epoch the token was issued under. */
+  epoch: number
 }
 
 export interface SigningKeyRecord {
@@ -413,6 +466,8 @@ export interface WebSessionRecord {
   accountId: number
   createdAt: number
   expiresAt: number
+  /** The account's epoch the session was issued under. */
+  epoch: number
 }
 
 /** Why a token could not be consumed: the status tells "wait for the user" from "this token is dead". */

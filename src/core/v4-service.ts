@@ -1,11 +1,10 @@
 import type { JWTPayload } from 'jose'
-import type { AuthService } from './auth-service.js'
+import { isCurrent, type AuthService } from './auth-service.js'
 import type { ClientContext, CoreDeps } from './context.js'
 import { AuthError } from './errors.js'
 import { checkRedirect } from './redirect.js'
 import { constantTimeEqual, hashSecret, randomHex } from './secrets.js'
 import { isJwtShaped } from './signing-keys.js'
-import type { AccountRecord } from './store.js'
 
 const PENDING_SCOPE = 'pending_request_token'
 const WRITE_SCOPE = 'api_write'
@@ -46,6 +45,7 @@ export class V4Service {
       status: 'pending',
       accountId: null,
       consumedAt: null,
+      epoch: null,
     })
     return keys.sign({ aud: client.apiKey, jti, scopes: [PENDING_SCOPE], nbf, exp, redirect_to: redirect, version: 2 })
   }
@@ -76,8 +76,9 @@ export class V4Service {
     const idHash = hashSecret(jti)
     const result = await store.createAccessTokenFromRequestToken(claims.idHash, client.app.id, now, { idHash, appId: client.app.id, createdAt: now, revokedAt: null })
     if (!result.ok) throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'REQUEST_TOKEN_NOT_APPROVED')
-    const account = await store.findAccountById(result.accountId)
-    if (!account || account.disabled) {
+    // As session/new: a change committed while the consuming statement ran leaves a dead token.
+    const [row, account] = await Promise.all([store.findAccessToken(idHash), store.findAccountById(result.accountId)])
+    if (!row || !account || !isCurrent(row, account)) {
       await store.revokeAccessToken(idHash, client.app.id, now)
       throw new AuthError('INVALID_REQUEST_TOKEN')
     }
@@ -93,8 +94,9 @@ export class V4Service {
   }
 
   /**
-   * `DELETE /4/auth/access_token`: logs the user out; the token is refused everywhere afterwards.
-   * 401/35 for anything that is not a live user access token of the client's application.
+   * `DELETE /4/auth/access_token`: logs the user out; the token is refused everywhere afterwards,
+   * and the sessions `convert/4` made from it end with it. 401/35 for anything that is not a live
+   * user access token of the client's application.
    */
   async deleteAccessToken(client: ClientContext, accessToken: string | undefined): Promise<void> {
     if (accessToken === undefined) throw new AuthError('INVALID_PARAMETERS')
@@ -103,17 +105,17 @@ export class V4Service {
   }
 
   /**
-   * `convert/4`: a new v3 session for the user of a live access token of the client's application.
-   * 401/36 for the application's read access token (it has no write permission); 401/35 for
-   * anything else that is not a live user access token (a v4 request token included).
+   * `convert/4`: a new v3 session for the user of a live access token of the client's application,
+   * ending when the token is deleted. 401/36 for the application's read access token (it has no
+   * write permission); 401/35 for anything else that is not a live user access token (a v4 request
+   * token included), and for a token whose account was disabled or changed its password since.
    */
   async convertToSession(client: ClientContext, accessToken: string | undefined): Promise<{ sessionId: string; accountId: number }> {
     if (accessToken === undefined) throw new AuthError('INVALID_PARAMETERS')
     const idHash = await this.#liveAccessTokenId(client, accessToken, 'NO_WRITE_PERMISSION')
-    const row = await this.deps.store.findAccessToken(idHash)
-    const account = row ? await this.deps.store.findAccountById(row.accountId) : null
-    if (!row || !isActive(account)) throw new AuthError('INVALID_TOKEN')
-    return this.auth.issueSession(client, row.accountId)
+    const session = await this.auth.sessionFromAccessToken(client, idHash)
+    if (!session) throw new AuthError('INVALID_TOKEN')
+    return session
   }
 
   /**
@@ -144,8 +146,4 @@ function isReadAccessToken(payload: JWTPayload, client: ClientContext): boolean 
 
 function sameAudience(payload: JWTPayload, apiKey: string): boolean {
   return typeof payload.aud === 'string' && constantTimeEqual(payload.aud, apiKey)
-}
-
-function isActive(account: AccountRecord | null): account is AccountRecord {
-  return account !== null && !account.disabled
 }

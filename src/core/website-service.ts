@@ -1,5 +1,5 @@
 import { UsernameTakenError, type AdminService } from './admin-service.js'
-import type { AuthService } from './auth-service.js'
+import { isCurrent, type AuthService } from './auth-service.js'
 import type { CoreDeps } from './context.js'
 import { AuthError } from './errors.js'
 import { checkNewPassword } from './password-rule.js'
@@ -67,7 +67,7 @@ export class WebsiteService {
     if (!input.username || !input.password) throw new AuthError('CREDENTIALS_REQUIRED')
     // The same throttled entry point as validate_with_login, so both share one set of counters.
     const account = await this.auth.signIn(input.username, input.password, input.address)
-    return { sessionToken: await this.#replaceSession(input.previousSession, account.id), account }
+    return { sessionToken: await this.#replaceSession(input.previousSession, account), account }
   }
 
   /**
@@ -95,31 +95,36 @@ export class WebsiteService {
       () => this.admin.createUser({ username, password, email, name }, 'low'),
       (error) => error instanceof UsernameTakenError,
     )
-    return { sessionToken: await this.#replaceSession(input.previousSession, account.id), account }
+    return { sessionToken: await this.#replaceSession(input.previousSession, account), account }
   }
 
   /** Ends the browser's previous website session (one browser, one sign-in) and starts a new one. */
-  async #replaceSession(previousSession: string | undefined, accountId: number): Promise<string> {
+  async #replaceSession(previousSession: string | undefined, account: AccountRecord): Promise<string> {
     await this.#endSession(previousSession)
-    return this.#startSession(accountId)
+    return this.#startSession(account)
   }
 
-  async #startSession(accountId: number): Promise<string> {
+  /**
+   * A new website session under the epoch `account` was read with (with the password hash that was
+   * checked): refused as a wrong password (30) when its password changed, or it was disabled, since.
+   */
+  async #startSession(account: AccountRecord): Promise<string> {
     const { store, clock, random } = this.deps
     const sessionToken = randomHex(random, 20)
     const now = clock.now()
-    await store.insertWebSession({ sessionHash: hashSecret(sessionToken), accountId, createdAt: now, expiresAt: now + this.options.webSessionTtlMs })
+    const session = { sessionHash: hashSecret(sessionToken), accountId: account.id, createdAt: now, expiresAt: now + this.options.webSessionTtlMs, epoch: account.epoch }
+    if (!(await store.insertWebSession(session))) throw new AuthError('INVALID_LOGIN')
     return sessionToken
   }
 
-  /** The signed-in account of a website session cookie, or null (unknown, expired, disabled). */
+  /** The signed-in account of a website session cookie, or null (unknown, expired, disabled, or from before a credential change). */
   async accountOf(sessionToken: string | undefined): Promise<AccountRecord | null> {
     if (sessionToken === undefined || !HEX_40.test(sessionToken)) return null
     const { store, clock } = this.deps
     const session = await store.findWebSession(hashSecret(sessionToken))
     if (!session || session.expiresAt <= clock.now()) return null
     const account = await store.findAccountById(session.accountId)
-    if (!account || account.disabled) return null
+    if (!account || !isCurrent(session, account)) return null
     await store.touchWebSession(session.sessionHash, clock.now(), WEB_SESSION_TOUCH_INTERVAL_MS)
     return account
   }
@@ -145,7 +150,7 @@ export class WebsiteService {
   /** Approves a v3 request token for `account`; the URL to send the user to, or null for the /allow page. */
   async approveV3(requestToken: string, redirectTo: string | undefined, account: AccountRecord): Promise<string | null> {
     const { redirect } = await this.v3Approval(requestToken, redirectTo)
-    const approved = await this.deps.store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: account.id, now: this.deps.clock.now() })
+    const approved = await this.deps.store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: account.id, epoch: account.epoch, now: this.deps.clock.now() })
     if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
     return redirect ? withQuery(redirect, { request_token: requestToken, approved: 'true' }) : null
   }
@@ -182,7 +187,7 @@ export class WebsiteService {
   async approveV4(requestToken: string | undefined, account: AccountRecord): Promise<string | null> {
     const row = await this.#v4Row(requestToken)
     const target = await this.#v4Target(row)
-    const approved = await this.deps.store.approveV4RequestToken(row.idHash, account.id, this.deps.clock.now())
+    const approved = await this.deps.store.approveV4RequestToken(row.idHash, account.id, this.deps.clock.now(), account.epoch)
     if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
     return target
   }

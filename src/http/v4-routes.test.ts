@@ -6,6 +6,8 @@ import { TMDB, TMDBError } from '@lorenzopant/tmdb'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ManualClock } from '../core/clock.js'
+import { purgeAllExpired } from '../core/purge.js'
+import { hashSecret } from '../core/secrets.js'
 import { call, startTestServer, testBackends, type TestServer } from '../test-support/fixtures.js'
 
 const run = promisify(execFile)
@@ -68,6 +70,30 @@ describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %
     expect((await call(`${server.base}/3/account`, { headers: bearer(access.access_token) })).body.status_code).toBe(7)
     expect((await convert(access.access_token)).body.status_code).toBe(35)
     await expect(tmdb.v4.auth.delete_access_token({ access_token: access.access_token })).rejects.toBeInstanceOf(TMDBError)
+  })
+
+  it('DELETE /4/auth/access_token ends the sessions convert/4 made from it, and only those', async () => {
+    const accessToken = async (): Promise<string> => {
+      const created = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: bearer(server.application.readAccessToken), body: '{}' })
+      await approve(created.body.request_token)
+      const access = await call(`${server.base}/4/auth/access_token`, {
+        method: 'POST',
+        headers: bearer(server.application.readAccessToken),
+        body: JSON.stringify({ request_token: created.body.request_token }),
+      })
+      expect(access.status).toBe(200)
+      return access.body.access_token
+    }
+    const account = (sessionId: string) => call(`${server.base}/3/account?api_key=${server.application.apiKey}&session_id=${sessionId}`)
+    const [deleted, kept] = [await accessToken(), await accessToken()]
+    const converted: string[] = []
+    for (let i = 0; i < 5; i++) converted.push((await convert(deleted)).body.session_id)
+    const fromKept = (await convert(kept)).body.session_id
+    for (const sessionId of [...converted, fromKept]) expect((await account(sessionId)).status).toBe(200)
+    const answer = await call(`${server.base}/4/auth/access_token`, { method: 'DELETE', headers: bearer(server.application.readAccessToken), body: JSON.stringify({ access_token: deleted }) })
+    expect(answer.status).toBe(200)
+    for (const sessionId of converted) expect(await account(sessionId)).toMatchObject({ status: 401, body: { success: false, status_code: 3 } })
+    expect((await account(fromKept)).status).toBe(200)
   })
 
   it('answers the v4 refusals with the contract codes and TMDB bodies', async () => {
@@ -141,5 +167,45 @@ describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %
     expect(converted.body.status_code).toBe(35)
     expect((await call(`${server.base}/3/account`, { headers: bearer(before) })).body.status_code).toBe(7)
     expect(decodeJwt(fresh).version).toBe(2)
+  })
+})
+
+describe.each(await testBackends('convert/4 limits'))('convert/4 limits over HTTP on %s', (backend) => {
+  let server: TestServer
+  const clock = new ManualClock(Date.now())
+  const TTL_SECONDS = 3600
+
+  beforeAll(async () => {
+    const env = { CINEPASS_RATE_LIMIT: '1000', CINEPASS_CONVERT_LIMIT: '3', CINEPASS_SESSION_TTL: String(TTL_SECONDS) }
+    server = await startTestServer({ env, overrides: { clock }, backend, transport: 'inject' })
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it('caps convert/4 per address per hour (429/25), and its sessions end after CINEPASS_SESSION_TTL and are purged', async () => {
+    const headers = { authorization: `Bearer ${server.application.readAccessToken}`, 'content-type': 'application/json' }
+    const created = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers, body: '{}' })
+    await server.core.website.approveV4(created.body.request_token, (await server.store.findAccountById(server.user.id))!)
+    const access = await call(`${server.base}/4/auth/access_token`, { method: 'POST', headers, body: JSON.stringify({ request_token: created.body.request_token }) })
+    const convert = () => call(`${server.base}/3/authentication/session/convert/4`, { method: 'POST', headers, body: JSON.stringify({ access_token: access.body.access_token }) })
+    const sessions: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const converted = await convert()
+      expect(converted.status).toBe(200)
+      sessions.push(converted.body.session_id)
+    }
+    const refused = await convert()
+    expect(refused).toMatchObject({ status: 429, body: { success: false, status_code: 25 } })
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+
+    const account = (sessionId: string) => call(`${server.base}/3/account?api_key=${server.application.apiKey}&session_id=${sessionId}`)
+    expect((await account(sessions[0]!)).status).toBe(200)
+    clock.advance(TTL_SECONDS * 1000 - 1)
+    expect((await account(sessions[0]!)).status).toBe(200)
+    clock.advance(1)
+    expect(await account(sessions[0]!)).toMatchObject({ status: 401, body: { status_code: 3 } })
+    await purgeAllExpired(server.store, clock)
+    for (const sessionId of sessions) expect(await server.store.findSession(hashSecret(sessionId))).toBeNull()
   })
 })

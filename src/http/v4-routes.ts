@@ -42,6 +42,8 @@ export const v4Routes: RoutePlugin<V4RoutesOptions> = (app, { v4, limits }) => {
 
   apiRoute(app, '/3/authentication/session/convert/4', ['POST'], async (request, reply) => {
     const client = clientOf(request)
+    // Each call stores one more session: capped per address, as request tokens and guest sessions are.
+    await limits?.sessionConversion(clientAddress(request))
     const { sessionId, accountId } = await v4.convertToSession(client, readParameter(request, 'access_token'))
     logSecurityEvent(request, 'session_created', { accountId, appId: client.app.id, via: 'convert/4' })
     const body: SessionResponse = { success: true, session_id: sessionId }

@@ -43,9 +43,9 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expiresAt,
       status: 'pending' as const,
       accountId: null,
-      consumedAt: null,
+      consumedAt: null, epoch: null,
     })
-    const newSession = () => ({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: null })
+    const newSession = () => ({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: null as number | null, epoch: 0, accessTokenIdHash: null })
 
     beforeAll(async () => {
       ;({ store, teardown } = await factory())
@@ -112,19 +112,19 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     it('approveRequestToken() binds a pending token to one account, again for the same one, never another', async () => {
       const token = pendingToken()
       await store.insertRequestToken(token)
-      const approved = await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now, appId: app.id })
+      const approved = await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now, appId: app.id })
       expect(approved).toMatchObject({ status: 'approved', accountId: alice.id, expiresAt: token.expiresAt })
-      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now, appId: app.id })).not.toBeNull()
-      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: bob.id, now, appId: app.id })).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now, appId: app.id })).not.toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: bob.id, epoch: bob.epoch, now, appId: app.id })).toBeNull()
     })
 
     it('approveRequestToken() refuses an expired token, another application\'s and an unknown one', async () => {
       const token = pendingToken()
       await store.insertRequestToken(token)
-      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now: token.expiresAt, appId: app.id })).toBeNull()
-      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now, appId: otherApp.id })).toBeNull()
-      expect(await store.approveRequestToken({ tokenHash: hex(32), accountId: alice.id, now })).toBeNull()
-      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now: token.expiresAt - 1 })).not.toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now: token.expiresAt, appId: app.id })).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now, appId: otherApp.id })).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: hex(32), accountId: alice.id, epoch: alice.epoch, now })).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now: token.expiresAt - 1 })).not.toBeNull()
     })
 
     it('approveRequestToken() lets exactly one of two racing accounts win', async () => {
@@ -132,8 +132,8 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         const token = pendingToken()
         await store.insertRequestToken(token)
         const [a, b] = await Promise.all([
-          store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now }),
-          store.approveRequestToken({ tokenHash: token.tokenHash, accountId: bob.id, now }),
+          store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now }),
+          store.approveRequestToken({ tokenHash: token.tokenHash, accountId: bob.id, epoch: bob.epoch, now }),
         ])
         expect([a, b].filter((r) => r !== null)).toHaveLength(1)
         expect((await store.findRequestToken(token.tokenHash))?.accountId).toBe((a ?? b)!.accountId)
@@ -145,13 +145,13 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       await store.insertRequestToken(token)
       expect(await store.denyRequestToken(token.tokenHash, now)).toMatchObject({ status: 'denied' })
       expect(await store.denyRequestToken(token.tokenHash, now)).toBeNull()
-      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now })).toBeNull()
     })
 
     it('createSessionFromRequestToken() consumes an approved token once and stores the session', async () => {
       const token = pendingToken()
       await store.insertRequestToken(token)
-      await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })
+      await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now })
       const session = newSession()
       expect(await store.createSessionFromRequestToken(token.tokenHash, app.id, now, session)).toEqual({ ok: true, accountId: alice.id })
       expect(await store.findSession(session.sessionHash)).toEqual({ ...session, accountId: alice.id })
@@ -175,7 +175,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     it('createSessionFromRequestToken() refuses an approved token at its expiry and accepts it 1 ms before', async () => {
       const token = pendingToken()
       await store.insertRequestToken(token)
-      await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })
+      await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now })
       expect((await store.createSessionFromRequestToken(token.tokenHash, app.id, token.expiresAt, newSession())).ok).toBe(false)
       expect((await store.createSessionFromRequestToken(token.tokenHash, app.id, token.expiresAt - 1, newSession())).ok).toBe(true)
     })
@@ -183,7 +183,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     it('createSessionFromRequestToken() gives exactly one session to 50 racing callers', async () => {
       const token = pendingToken()
       await store.insertRequestToken(token)
-      await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })
+      await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now })
       const sessions = Array.from({ length: 50 }, newSession)
       const results = await Promise.all(sessions.map((s) => store.createSessionFromRequestToken(token.tokenHash, app.id, now, s)))
       expect(results.filter((r) => r.ok)).toHaveLength(1)
@@ -195,7 +195,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const approved = async (accountId: number) => {
         const token = pendingToken()
         await store.insertRequestToken(token)
-        await store.approveRequestToken({ tokenHash: token.tokenHash, accountId, now })
+        await store.approveRequestToken({ tokenHash: token.tokenHash, accountId, epoch: 0, now })
         return token.tokenHash
       }
       const [forAlice, forBob, sharedByApps, raced] = [await approved(alice.id), await approved(bob.id), await approved(alice.id), await approved(bob.id)]
@@ -239,7 +239,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const tokens = [pendingToken(), pendingToken(), pendingToken()]
       for (const token of tokens) {
         await store.insertRequestToken(token)
-        await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })
+        await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now })
       }
       // The second caller's session id collides with the first's: its insert must fail.
       const [first, third] = [newSession(), newSession()]
@@ -326,11 +326,11 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const dave = (await store.insertAccount(newAccount(`dave_${hex(3)}`)))!
       const session = { ...newSession(), accountId: dave.id }
       await store.insertSession(session)
-      const web = { sessionHash: hex(32), accountId: dave.id, createdAt: now, expiresAt: now + 1000 }
+      const web = { sessionHash: hex(32), accountId: dave.id, createdAt: now, expiresAt: now + 1000, epoch: dave.epoch }
       await store.insertWebSession(web)
-      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null, epoch: null }
       await store.insertV4RequestToken(v4)
-      await store.approveV4RequestToken(v4.idHash, dave.id, now)
+      await store.approveV4RequestToken(v4.idHash, dave.id, now, dave.epoch)
       const access = { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null }
       expect(await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, access)).toEqual({ ok: true, accountId: dave.id })
       expect(await store.setAccountDisabled(dave.id, true, now + 5)).toBe(true)
@@ -344,21 +344,32 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
 
     /** One of everything an application and an account can have, made through the store's own steps. */
     const everythingOf = async (owner: ApplicationRecord, account: AccountRecord) => {
-      const session = { sessionHash: hex(32), appId: owner.id, accountId: account.id, createdAt: now, expiresAt: null }
+      const { epoch } = (await store.findAccountById(account.id))!
+      const session = { sessionHash: hex(32), appId: owner.id, accountId: account.id, createdAt: now, expiresAt: null, epoch, accessTokenIdHash: null }
       await store.insertSession(session)
       const guest = { sessionHash: hex(32), appId: owner.id, createdAt: now, expiresAt: now + 86_400_000 }
       await store.insertGuestSession(guest)
-      const web = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 1000 }
-      await store.insertWebSession(web)
+      const web = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 1000, epoch }
+      expect(await store.insertWebSession(web)).toBe(true)
       const approved = pendingToken(owner.id)
       await store.insertRequestToken(approved)
-      await store.approveRequestToken({ tokenHash: approved.tokenHash, accountId: account.id, now })
+      expect(await store.approveRequestToken({ tokenHash: approved.tokenHash, accountId: account.id, epoch, now })).not.toBeNull()
       const pending = pendingToken(owner.id)
       await store.insertRequestToken(pending)
-      const v4Token = (): V4RequestTokenRecord => ({ idHash: hex(32), appId: owner.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending', accountId: null, consumedAt: null })
+      const v4Token = (): V4RequestTokenRecord => ({
+        idHash: hex(32),
+        appId: owner.id,
+        createdAt: now,
+        expiresAt: now + 900_000,
+        redirectTo: null,
+        status: 'pending',
+        accountId: null,
+        consumedAt: null,
+        epoch: null,
+      })
       const consumed = v4Token()
       await store.insertV4RequestToken(consumed)
-      await store.approveV4RequestToken(consumed.idHash, account.id, now)
+      expect(await store.approveV4RequestToken(consumed.idHash, account.id, now, epoch)).not.toBeNull()
       const access = { idHash: hex(32), appId: owner.id, createdAt: now, revokedAt: null }
       expect(await store.createAccessTokenFromRequestToken(consumed.idHash, owner.id, now, access)).toEqual({ ok: true, accountId: account.id })
       const v4Pending = v4Token()
@@ -428,7 +439,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const raced = newApp()
       await store.insertApplication(raced)
       const ivy = (await store.insertAccount(newAccount(`ivy_${hex(3)}`)))!
-      const sessions = Array.from({ length: 10 }, () => ({ sessionHash: hex(32), appId: raced.id, accountId: ivy.id, createdAt: now, expiresAt: null }))
+      const sessions = Array.from({ length: 10 }, () => ({ sessionHash: hex(32), appId: raced.id, accountId: ivy.id, createdAt: now, expiresAt: null, epoch: ivy.epoch, accessTokenIdHash: null }))
       // Each insert either lands before the deletion (and is deleted with it) or is refused after it.
       const outcomes = await Promise.allSettled([...sessions.map((session) => store.insertSession(session)), store.deleteApplication(raced.id)])
       expect(outcomes.at(-1)).toEqual({ status: 'fulfilled', value: true })
@@ -449,17 +460,20 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         store.insertSession(innocent),
         store.insertRequestToken(pendingToken(gone.id)),
         store.insertGuestSession({ sessionHash: hex(32), appId: gone.id, createdAt: now, expiresAt: now + 1000 }),
-        store.insertWebSession({ sessionHash: hex(32), accountId: jack.id, createdAt: now, expiresAt: now + 1000 }),
       ])
-      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'fulfilled', 'rejected', 'rejected', 'rejected'])
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'fulfilled', 'rejected', 'rejected'])
       for (const outcome of outcomes) {
         if (outcome.status === 'rejected') expect(store.isDeletedReference(outcome.reason), String(outcome.reason)).toBe(true)
       }
       expect(await store.findSession(innocent.sessionHash)).toEqual(innocent)
+      // The guarded writes of credentials look the account up themselves: one naming a deleted
+      // account writes nothing and says so (false or null), like one naming a changed epoch.
+      const lostWeb = { sessionHash: hex(32), accountId: jack.id, createdAt: now, expiresAt: now + 1000, epoch: jack.epoch }
+      expect(await store.insertWebSession(lostWeb)).toBe(false)
+      expect(await store.findWebSession(lostWeb.sessionHash)).toBeNull()
       const pending = pendingToken()
       await store.insertRequestToken(pending)
-      const approval = await store.approveRequestToken({ tokenHash: pending.tokenHash, accountId: jack.id, now }).catch((error: unknown) => error)
-      expect(store.isDeletedReference(approval)).toBe(true)
+      expect(await store.approveRequestToken({ tokenHash: pending.tokenHash, accountId: jack.id, epoch: jack.epoch, now })).toBeNull()
       expect(await store.findRequestToken(pending.tokenHash)).toMatchObject({ status: 'pending', accountId: null })
       // Nothing else is taken for one: not a taken key, not a plain error.
       const duplicate = await store.insertApplication(app).catch((error: unknown) => error)
@@ -494,12 +508,13 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
 
     it('setAccountPassword(endSessions) and setAccountDisabled() deny approved, unconsumed v3 and v4 request tokens of the account only', async () => {
       const approvedTokens = async (accountId: number) => {
+        const { epoch } = (await store.findAccountById(accountId))!
         const v3 = pendingToken()
         await store.insertRequestToken(v3)
-        await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId, now, appId: app.id })
-        const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+        await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId, epoch, now, appId: app.id })
+        const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null, epoch: null }
         await store.insertV4RequestToken(v4)
-        await store.approveV4RequestToken(v4.idHash, accountId, now)
+        await store.approveV4RequestToken(v4.idHash, accountId, now, epoch)
         return { v3: v3.tokenHash, v4: v4.idHash }
       }
       const newAccessToken = () => ({ idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })
@@ -536,16 +551,207 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect((await store.createAccessTokenFromRequestToken(bystander.v4, app.id, now, newAccessToken())).ok).toBe(true)
     })
 
+    const pendingV4 = (): V4RequestTokenRecord => ({
+      idHash: hex(32),
+      appId: app.id,
+      createdAt: now,
+      expiresAt: now + 900_000,
+      redirectTo: null,
+      status: 'pending',
+      accountId: null,
+      consumedAt: null,
+      epoch: null,
+    })
+    const newAccessToken = () => ({ idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })
+    /** A live access token of `account` (approved under its current epoch); its id hash. */
+    const liveAccessToken = async (account: AccountRecord): Promise<string> => {
+      const { epoch } = (await store.findAccountById(account.id))!
+      const v4 = pendingV4()
+      await store.insertV4RequestToken(v4)
+      await store.approveV4RequestToken(v4.idHash, account.id, now, epoch)
+      const access = newAccessToken()
+      expect(await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, access)).toEqual({ ok: true, accountId: account.id })
+      return access.idHash
+    }
+
+    it('setAccountPassword(endSessions) and setAccountDisabled() move the epoch on; a rehash, and enabling an enabled account, do not', async () => {
+      const hank = (await store.insertAccount(newAccount(`hank_${hex(3)}`)))!
+      const epoch = async () => (await store.findAccountById(hank.id))!.epoch
+      expect(hank.epoch).toBe(0)
+      await store.setAccountPassword(hank.id, 'rehashed', false, now, hank.passwordHash)
+      expect(await epoch()).toBe(0)
+      await store.setAccountPassword(hank.id, 'new', true, now)
+      expect(await epoch()).toBe(1)
+      await store.setAccountDisabled(hank.id, false, now)
+      expect(await epoch()).toBe(1)
+      await store.setAccountDisabled(hank.id, true, now)
+      expect(await epoch()).toBe(2)
+      // Whatever was written under the epoch of the disabled account stays dead once it is enabled.
+      await store.setAccountDisabled(hank.id, false, now)
+      expect(await epoch()).toBe(3)
+    })
+
+    it('approveRequestToken() and approveV4RequestToken() record the epoch, and refuse one the account no longer has or a disabled account', async () => {
+      const ivy = (await store.insertAccount(newAccount(`ivy_${hex(3)}`)))!
+      const v3 = pendingToken()
+      await store.insertRequestToken(v3)
+      const v4 = pendingV4()
+      await store.insertV4RequestToken(v4)
+      await store.setAccountPassword(ivy.id, 'new', true, now)
+      expect(await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId: ivy.id, epoch: ivy.epoch, now })).toBeNull()
+      expect(await store.approveV4RequestToken(v4.idHash, ivy.id, now, ivy.epoch)).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId: ivy.id, epoch: ivy.epoch + 1, now })).toMatchObject({ status: 'approved', epoch: ivy.epoch + 1 })
+      expect(await store.approveV4RequestToken(v4.idHash, ivy.id, now, ivy.epoch + 1)).toMatchObject({ status: 'approved', epoch: ivy.epoch + 1 })
+      const later = pendingToken()
+      await store.insertRequestToken(later)
+      await store.setAccountDisabled(ivy.id, true, now)
+      const { epoch } = (await store.findAccountById(ivy.id))!
+      expect(await store.approveRequestToken({ tokenHash: later.tokenHash, accountId: ivy.id, epoch, now })).toBeNull()
+    })
+
+    it('request tokens approved while the password changes give no session or access token once the change is done, 20 rounds', async () => {
+      const jack = (await store.insertAccount(newAccount(`jack_${hex(3)}`)))!
+      let given = 0
+      for (let round = 0; round < 20; round++) {
+        const { epoch } = (await store.findAccountById(jack.id))!
+        const v3 = pendingToken()
+        await store.insertRequestToken(v3)
+        const v4 = pendingV4()
+        await store.insertV4RequestToken(v4)
+        // The approvals were checked against the old password; the change commits among them.
+        await Promise.all([
+          store.approveRequestToken({ tokenHash: v3.tokenHash, accountId: jack.id, epoch, now }),
+          store.setAccountPassword(jack.id, `hash-${round}`, true, now),
+          store.approveV4RequestToken(v4.idHash, jack.id, now, epoch),
+        ])
+        const session = newSession()
+        if ((await store.createSessionFromRequestToken(v3.tokenHash, app.id, now, session)).ok) given++
+        if ((await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, newAccessToken())).ok) given++
+        expect(await store.findSession(session.sessionHash)).toBeNull()
+      }
+      expect(given).toBe(0)
+    })
+
+    it('sessions and access tokens carry the epoch of the token they were made from', async () => {
+      const kate = (await store.insertAccount(newAccount(`kate_${hex(3)}`)))!
+      await store.setAccountPassword(kate.id, 'new', true, now)
+      const v3 = pendingToken()
+      await store.insertRequestToken(v3)
+      await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId: kate.id, epoch: 1, now })
+      const session = newSession()
+      expect(await store.createSessionFromRequestToken(v3.tokenHash, app.id, now, session)).toEqual({ ok: true, accountId: kate.id })
+      expect(await store.findSessionWithAccount(session.sessionHash)).toMatchObject({ session: { epoch: 1, accessTokenIdHash: null }, account: { epoch: 1 } })
+      const access = await liveAccessToken(kate)
+      expect(await store.findAccessToken(access)).toMatchObject({ epoch: 1 })
+    })
+
+    it('insertWebSession() stores a website session only under the account\'s current epoch, and not for a disabled account', async () => {
+      const liam = (await store.insertAccount(newAccount(`liam_${hex(3)}`)))!
+      const web = () => ({ sessionHash: hex(32), accountId: liam.id, createdAt: now, expiresAt: now + 1000, epoch: 0 })
+      const current = web()
+      expect(await store.insertWebSession(current)).toBe(true)
+      expect(await store.findWebSession(current.sessionHash)).toEqual(current)
+      await store.setAccountPassword(liam.id, 'new', true, now)
+      const stale = web()
+      expect(await store.insertWebSession(stale)).toBe(false)
+      expect(await store.findWebSession(stale.sessionHash)).toBeNull()
+      expect(await store.insertWebSession({ ...web(), epoch: 1 })).toBe(true)
+      await store.setAccountDisabled(liam.id, true, now)
+      expect(await store.insertWebSession({ ...web(), epoch: 2 })).toBe(false)
+      expect(await store.insertWebSession({ ...web(), accountId: 999_999_999 })).toBe(false)
+    })
+
+    it('createSessionFromAccessToken() makes a session of a live access token, under its epoch and linked to it, while its account still has that epoch', async () => {
+      const mia = (await store.insertAccount(newAccount(`mia_${hex(3)}`)))!
+      const access = await liveAccessToken(mia)
+      const session = { ...newSession(), expiresAt: now + 5000 }
+      expect(await store.createSessionFromAccessToken(access, session)).toBe(mia.id)
+      expect(await store.findSession(session.sessionHash)).toEqual({ ...session, accountId: mia.id, epoch: 0, accessTokenIdHash: access })
+      expect(await store.createSessionFromAccessToken(access, { ...newSession(), appId: otherApp.id })).toBeNull()
+      expect(await store.createSessionFromAccessToken(hex(32), newSession())).toBeNull()
+      const revoked = await liveAccessToken(mia)
+      await store.revokeAccessToken(revoked, app.id, now)
+      expect(await store.createSessionFromAccessToken(revoked, newSession())).toBeNull()
+      // A token left unrevoked by a change it raced is refused all the same: its epoch is gone.
+      const raced = await liveAccessToken(mia)
+      const snapshot = await store.exportAll()
+      await store.setAccountPassword(mia.id, 'new', true, now)
+      expect((await store.findAccountById(mia.id))!.epoch).toBe(1)
+      expect(snapshot.accessTokens.find((token) => token.idHash === raced)).toMatchObject({ revokedAt: null, epoch: 0 })
+      const refused = newSession()
+      expect(await store.createSessionFromAccessToken(raced, refused)).toBeNull()
+      expect(await store.findSession(refused.sessionHash)).toBeNull()
+      const fresh = await liveAccessToken(mia)
+      expect(await store.createSessionFromAccessToken(fresh, newSession())).toBe(mia.id)
+      await store.setAccountDisabled(mia.id, true, now)
+      await store.setAccountDisabled(mia.id, false, now)
+      expect(await store.createSessionFromAccessToken(fresh, newSession())).toBeNull()
+    })
+
+    it('createSessionFromAccessToken() callers of one moment each get their own outcome, and one that fails fails alone', async () => {
+      const [olga, pete] = [(await store.insertAccount(newAccount(`olga_${hex(3)}`)))!, (await store.insertAccount(newAccount(`pete_${hex(3)}`)))!]
+      const [live, stale, revoked, peteToken] = [await liveAccessToken(olga), await liveAccessToken(olga), await liveAccessToken(olga), await liveAccessToken(pete)]
+      await store.revokeAccessToken(revoked, app.id, now)
+      // A token its account's password change left behind (as a change racing its creation can).
+      const leftBehind = (await store.exportAll()).accessTokens.find((token) => token.idHash === stale)!
+      await store.setAccountPassword(olga.id, 'new', true, now)
+      const after = await store.exportAll()
+      await store.replaceAll({ ...after, accessTokens: after.accessTokens.map((token) => (token.idHash === stale ? leftBehind : token)) })
+      const fresh = await liveAccessToken(olga)
+      const collision = newSession()
+      const calls: [token: string, session: ReturnType<typeof newSession>][] = [
+        [fresh, newSession()],
+        [stale, newSession()],
+        [revoked, newSession()],
+        [peteToken, { ...newSession(), appId: otherApp.id }],
+        [hex(32), newSession()],
+        [peteToken, newSession()],
+        [fresh, collision],
+        [peteToken, collision],
+        [live, newSession()],
+      ]
+      const results = await Promise.allSettled(calls.map(([token, session]) => store.createSessionFromAccessToken(token, session)))
+      const outcomes = results.map((r) => (r.status === 'fulfilled' ? r.value : 'failed'))
+      expect(outcomes.slice(0, 6)).toEqual([olga.id, null, null, null, null, pete.id])
+      // Of two callers with the same session id one fails; the other gets its session.
+      expect([
+        [olga.id, 'failed'],
+        ['failed', pete.id],
+      ]).toContainEqual(outcomes.slice(6, 8))
+      // The password change ended `live` too (revoked with the account's other credentials).
+      expect(outcomes[8]).toBeNull()
+      const stored = await Promise.all(calls.map(([, session]) => store.findSession(session.sessionHash)))
+      expect(stored.slice(0, 6).map((s) => s?.accountId ?? null)).toEqual([olga.id, null, null, null, null, pete.id])
+      expect(stored[0]).toMatchObject({ epoch: 1, accessTokenIdHash: fresh })
+    })
+
+    it('revokeAccessToken() deletes the sessions converted from that token, and only those', async () => {
+      const noah = (await store.insertAccount(newAccount(`noah_${hex(3)}`)))!
+      const [deleted, kept] = [await liveAccessToken(noah), await liveAccessToken(noah)]
+      const converted = Array.from({ length: 5 }, newSession)
+      for (const session of converted) expect(await store.createSessionFromAccessToken(deleted, session)).toBe(noah.id)
+      const fromKept = newSession()
+      await store.createSessionFromAccessToken(kept, fromKept)
+      const plain = { ...newSession(), accountId: noah.id }
+      await store.insertSession(plain)
+      expect(await store.revokeAccessToken(deleted, otherApp.id, now)).toBe(false)
+      expect(await store.findSession(converted[0]!.sessionHash)).not.toBeNull()
+      expect(await store.revokeAccessToken(deleted, app.id, now)).toBe(true)
+      for (const session of converted) expect(await store.findSession(session.sessionHash)).toBeNull()
+      expect(await store.findSession(fromKept.sessionHash)).not.toBeNull()
+      expect(await store.findSession(plain.sessionHash)).not.toBeNull()
+    })
+
     it('createAccessTokenFromRequestToken() consumes an approved v4 token exactly once under a race', async () => {
-      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: 'https://example.com/cb', status: 'pending' as const, accountId: null, consumedAt: null }
+      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: 'https://example.com/cb', status: 'pending' as const, accountId: null, consumedAt: null, epoch: null }
       await store.insertV4RequestToken(v4)
       expect(await store.findV4RequestToken(v4.idHash)).toEqual(v4)
       expect(await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })).toEqual({
         ok: false,
         reason: 'pending',
       })
-      expect(await store.approveV4RequestToken(v4.idHash, bob.id, now)).toMatchObject({ status: 'approved', accountId: bob.id })
-      const accessTokens = Array.from({ length: 30 }, () => ({ idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null }))
+      expect(await store.approveV4RequestToken(v4.idHash, bob.id, now, bob.epoch)).toMatchObject({ status: 'approved', accountId: bob.id })
+      const accessTokens = Array.from({ length: 30 }, () => ({ idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null, epoch: bob.epoch }))
       const results = await Promise.all(accessTokens.map((a) => store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, a)))
       expect(results.filter((r) => r.ok)).toHaveLength(1)
       const winner = accessTokens[results.findIndex((r) => r.ok)]!
@@ -556,7 +762,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     })
 
     it('denyV4RequestToken() makes a pending v4 token refuse consumption as denied', async () => {
-      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null, epoch: null }
       await store.insertV4RequestToken(v4)
       expect(await store.denyV4RequestToken(v4.idHash, now)).toMatchObject({ status: 'denied' })
       expect(await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })).toEqual({
@@ -578,7 +784,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     })
 
     it('website sessions are stored, found and deleted', async () => {
-      const web = { sessionHash: hex(32), accountId: alice.id, createdAt: now, expiresAt: now + 1000 }
+      const web = { sessionHash: hex(32), accountId: alice.id, createdAt: now, expiresAt: now + 1000, epoch: alice.epoch }
       await store.insertWebSession(web)
       expect(await store.findWebSession(web.sessionHash)).toEqual(web)
       await store.deleteWebSession(web.sessionHash)
@@ -594,7 +800,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       // A consumption racing with its own token's approval and with other writes is still exactly-once.
       const approved = pendingToken()
       await store.insertRequestToken(approved)
-      await store.approveRequestToken({ tokenHash: approved.tokenHash, accountId: alice.id, now })
+      await store.approveRequestToken({ tokenHash: approved.tokenHash, accountId: alice.id, epoch: alice.epoch, now })
       const consumed = await Promise.all(Array.from({ length: 5 }, () => store.createSessionFromRequestToken(approved.tokenHash, app.id, now, newSession())))
       expect(consumed.filter((r) => r.ok)).toHaveLength(1)
     })
@@ -606,18 +812,18 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       await store.insertRequestToken(pendingToken(app.id, at))
       const consumed = pendingToken(app.id, at + 1)
       await store.insertRequestToken(consumed)
-      await store.approveRequestToken({ tokenHash: consumed.tokenHash, accountId: alice.id, now })
+      await store.approveRequestToken({ tokenHash: consumed.tokenHash, accountId: alice.id, epoch: alice.epoch, now })
       await store.createSessionFromRequestToken(consumed.tokenHash, app.id, now, { ...newSession(), expiresAt: at + 1 })
       await store.insertSession({ ...newSession(), accountId: alice.id, expiresAt: at })
       await store.insertSession({ ...newSession(), accountId: alice.id })
       await store.insertGuestSession({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: at + 1 })
       await store.insertGuestSession({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: at })
-      const v4 = (): V4RequestTokenRecord => ({ idHash: hex(32), appId: app.id, createdAt: now, expiresAt: at + 1, redirectTo: null, status: 'pending', accountId: null, consumedAt: null })
+      const v4 = (): V4RequestTokenRecord => ({ idHash: hex(32), appId: app.id, createdAt: now, expiresAt: at + 1, redirectTo: null, status: 'pending', accountId: null, consumedAt: null, epoch: null })
       const issued: string[] = []
       for (let i = 0; i < 2; i++) {
         const token = v4()
         await store.insertV4RequestToken(token)
-        await store.approveV4RequestToken(token.idHash, alice.id, now)
+        await store.approveV4RequestToken(token.idHash, alice.id, now, alice.epoch)
         const idHash = hex(32)
         await store.createAccessTokenFromRequestToken(token.idHash, app.id, now, { idHash, appId: app.id, createdAt: now, revokedAt: null })
         issued.push(idHash)
@@ -667,16 +873,16 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         await store.setMetaIfAbsent(`copy_${hex(4)}`, 'yes')
         const token = pendingToken()
         await store.insertRequestToken(token)
-        await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, now })
+        await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now })
         const session = newSession()
         await store.createSessionFromRequestToken(token.tokenHash, app.id, now, session)
         await store.insertGuestSession({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 1 })
-        const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+        const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null, epoch: null }
         await store.insertV4RequestToken(v4)
-        await store.approveV4RequestToken(v4.idHash, bob.id, now)
+        await store.approveV4RequestToken(v4.idHash, bob.id, now, bob.epoch)
         await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })
         await store.insertSigningKey({ kid: hex(8), secret: hex(32), createdAt: now, retiredAt: now + 1 })
-        await store.insertWebSession({ sessionHash: hex(32), accountId: bob.id, createdAt: now, expiresAt: now + 1000 })
+        await store.insertWebSession({ sessionHash: hex(32), accountId: bob.id, createdAt: now, expiresAt: now + 1000, epoch: bob.epoch })
         await store.setApplicationSuspended(otherApp.id, true)
 
         const snapshot = await store.exportAll()
@@ -702,25 +908,35 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     /** An account holding one of each credential: a session, a v4 access token, two website sessions. */
     const accountWithCredentials = async (prefix: string) => {
       const account = (await store.insertAccount(newAccount(`${prefix}_${hex(3)}`)))!
-      const session = { ...newSession(), accountId: account.id, createdAt: now + 1 }
+      const session = { ...newSession(), accountId: account.id, createdAt: now + 1, epoch: account.epoch }
       await store.insertSession(session)
-      const v4 = { idHash: hex(32), appId: otherApp.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null }
+      const v4 = {
+        idHash: hex(32),
+        appId: otherApp.id,
+        createdAt: now,
+        expiresAt: now + 900_000,
+        redirectTo: null,
+        status: 'pending' as const,
+        accountId: null,
+        consumedAt: null,
+        epoch: null,
+      }
       await store.insertV4RequestToken(v4)
-      await store.approveV4RequestToken(v4.idHash, account.id, now)
+      expect(await store.approveV4RequestToken(v4.idHash, account.id, now, account.epoch)).not.toBeNull()
       const access = { idHash: hex(32), appId: otherApp.id, createdAt: now + 2, revokedAt: null }
       await store.createAccessTokenFromRequestToken(v4.idHash, otherApp.id, now, access)
-      const web = { sessionHash: hex(32), accountId: account.id, createdAt: now + 3, expiresAt: now + 60_000 }
-      const otherWeb = { sessionHash: hex(32), accountId: account.id, createdAt: now + 4, expiresAt: now + 60_000 }
-      await store.insertWebSession(web)
-      await store.insertWebSession(otherWeb)
+      const web = { sessionHash: hex(32), accountId: account.id, createdAt: now + 3, expiresAt: now + 60_000, epoch: account.epoch }
+      const otherWeb = { sessionHash: hex(32), accountId: account.id, createdAt: now + 4, expiresAt: now + 60_000, epoch: account.epoch }
+      expect(await store.insertWebSession(web)).toBe(true)
+      expect(await store.insertWebSession(otherWeb)).toBe(true)
       return { account, session, access, web, otherWeb }
     }
 
     it('listAccountCredentials() lists the live sessions, access tokens and website sessions of the account only, newest first', async () => {
       const { account, session, access, web, otherWeb } = await accountWithCredentials('lister')
       await accountWithCredentials('neighbour')
-      const expired = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 10 }
-      await store.insertWebSession(expired)
+      const expired = { sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 10, epoch: account.epoch }
+      expect(await store.insertWebSession(expired)).toBe(true)
       expect((await store.listAccountCredentials(account.id, now + 10, 2)).map((c) => c.hash)).toEqual([otherWeb.sessionHash, web.sessionHash])
       expect(await store.listAccountCredentials(account.id, now + 10, 100)).toEqual([
         { kind: 'web_session', hash: otherWeb.sessionHash, appName: null, createdAt: now + 4, expiresAt: now + 60_000, lastUsedAt: null },
@@ -768,8 +984,12 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findWebSession(otherWeb.sessionHash)).toBeNull()
       expect(await store.findWebSession(web.sessionHash)).not.toBeNull()
       expect(await store.findSession(neighbourSession.sessionHash)).not.toBeNull()
+      // The epoch moved on, and the kept website session with it.
+      expect((await store.findAccountById(account.id))?.epoch).toBe(account.epoch + 1)
+      expect((await store.findWebSession(web.sessionHash))?.epoch).toBe(account.epoch + 1)
       await store.endAccountCredentials(account.id, now + 9, null)
       expect(await store.listAccountCredentials(account.id, now, 100)).toEqual([])
+      expect((await store.findAccountById(account.id))?.epoch).toBe(account.epoch + 2)
     })
 
     it('changeAccountPassword() swaps the hash only while it is the expected one, and ends every other credential with it', async () => {
@@ -777,12 +997,19 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const change = { accountId: account.id, passwordHash: 'new-hash', expectedHash: 'not-the-hash', now: now + 5, keepWebSessionHash: web.sessionHash }
       expect(await store.changeAccountPassword(change)).toBe(false)
       expect(await store.findSession(session.sessionHash)).not.toBeNull()
+      expect((await store.findAccountById(account.id))?.epoch).toBe(account.epoch)
       expect(await store.changeAccountPassword({ ...change, expectedHash: account.passwordHash })).toBe(true)
       expect((await store.findAccountById(account.id))?.passwordHash).toBe('new-hash')
       expect(await store.findSession(session.sessionHash)).toBeNull()
       expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 5)
       expect(await store.findWebSession(otherWeb.sessionHash)).toBeNull()
       expect(await store.findWebSession(web.sessionHash)).not.toBeNull()
+      // Nothing issued under the old epoch, even while the change ran, is written or accepted after it;
+      // the website session the change came through moved to the new epoch with it.
+      const changed = (await store.findAccountById(account.id))!
+      expect(changed.epoch).toBe(account.epoch + 1)
+      expect((await store.findWebSession(web.sessionHash))?.epoch).toBe(changed.epoch)
+      expect(await store.insertWebSession({ sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 1000, epoch: account.epoch })).toBe(false)
     })
 
     it('setAccountName() sets the display name', async () => {
@@ -821,6 +1048,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findSession(session.sessionHash)).toBeNull()
       expect(await store.findWebSession(web.sessionHash)).toBeNull()
       expect((await store.findAccessToken(access.idHash))?.revokedAt).toBe(now + 60)
+      expect((await store.findAccountById(account.id))?.epoch).toBe(account.epoch + 1)
       expect(await store.resetPasswordWithToken(hex(32), 'unknown', now)).toBeNull()
     })
 
@@ -829,7 +1057,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       try {
         const before = await store.exportAll()
         await target.replaceAll(before)
-        const orphan = { sessionHash: hex(32), appId: app.id, accountId: 987_654_321, createdAt: now, expiresAt: null }
+        const orphan = { sessionHash: hex(32), appId: app.id, accountId: 987_654_321, createdAt: now, expiresAt: null, epoch: 0, accessTokenIdHash: null }
         await expect(target.replaceAll({ ...before, accounts: [], sessions: [orphan] })).rejects.toThrow()
         expect(await target.exportAll()).toEqual(before)
       } finally {

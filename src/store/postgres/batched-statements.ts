@@ -2,6 +2,7 @@ import type { ConsumeResult, SessionRecord } from '../../core/store.js'
 import { whyNotConsumable } from '../../core/store.js'
 import { consumableWhere, isConsumable } from '../sql/request-tokens.js'
 import { mapped, toRequestToken, type RequestTokenRow } from '../sql/rows.js'
+import { accountStillAt } from '../sql/sessions.js'
 import type { Table } from '../sql/table.js'
 
 // The statements of PostgreSQL's group commits: many callers' rows in one statement, passed as one
@@ -17,7 +18,7 @@ export interface SessionFromToken {
   tokenHash: string
   appId: string
   now: number
-  session: Omit<SessionRecord, 'accountId'>
+  session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>
 }
 
 /** A row of `SESSIONS_FROM_TOKENS`: the token as the statement began (absent when unknown), and whom it was consumed for. */
@@ -35,10 +36,10 @@ export const SESSIONS_FROM_TOKENS = `WITH input AS (
   UPDATE request_tokens t SET consumed_at = i.now
   FROM input i
   WHERE t.token_hash = i.token_hash AND ${consumableWhere('t.', 'i.app_id', 'i.now')}
-  RETURNING t.token_hash, t.account_id
+  RETURNING t.token_hash, t.account_id, t.epoch
 ), inserted AS (
-  INSERT INTO sessions (session_hash, app_id, account_id, created_at, expires_at)
-  SELECT i.session_hash, i.app_id, c.account_id, i.created_at, i.expires_at
+  INSERT INTO sessions (session_hash, app_id, account_id, created_at, expires_at, epoch)
+  SELECT i.session_hash, i.app_id, c.account_id, i.created_at, i.expires_at, c.epoch
   FROM consumed c JOIN input i ON i.token_hash = c.token_hash
 )
 SELECT t.*, i.token_hash AS batch_key, c.account_id AS consumed_for
@@ -61,15 +62,40 @@ export function sessionFromTokenOutcome(row: SessionFromTokenRow | undefined, ca
   if (row?.consumed_for !== null && row?.consumed_for !== undefined) return { ok: true, accountId: row.consumed_for }
   // No request_tokens columns (t.*) when the token does not exist.
   const token = mapped(row && isTokenRow(row) ? row : undefined, toRequestToken)
-  // Consumable as the statement began, yet not consumed: a concurrent transaction changed it while
-  // the statement waited for its lock (consumed it, or denied it when its account was disabled).
-  // Only a new statement sees which: the caller runs alone.
+  // Consumable as the statement began (as far as the token's own row tells), yet not consumed: a
+  // concurrent transaction changed it while the statement waited for its lock (consumed it, or
+  // denied it when its account was disabled), or its account's credentials changed. Only a new
+  // statement sees which: the caller runs alone.
   if (token && isConsumable(token, caller.appId, caller.now)) return undefined
   return { ok: false, reason: whyNotConsumable(token, caller.appId, caller.now) }
 }
 
 function isTokenRow(row: SessionFromTokenRow): row is SessionFromTokenRow & RequestTokenRow {
   return typeof row.token_hash === 'string'
+}
+
+export interface SessionFromAccessToken {
+  accessTokenIdHash: string
+  session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>
+}
+
+// convert/4's guarded insert (store/sql/sessions.ts) for a batch of callers: each session is stored
+// only for a live access token of its application whose account still has the token's epoch.
+export const SESSIONS_FROM_ACCESS_TOKENS = `INSERT INTO sessions (session_hash, app_id, account_id, created_at, expires_at, epoch, access_token_id_hash)
+  SELECT i.session_hash, t.app_id, t.account_id, i.created_at, i.expires_at, t.epoch, t.id_hash
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS i (session_hash, id_hash, app_id, created_at, expires_at)
+  JOIN access_tokens t ON t.id_hash = i.id_hash AND t.app_id = i.app_id AND t.revoked_at IS NULL
+  WHERE ${accountStillAt('t.account_id', 't.epoch')}
+  RETURNING session_hash AS batch_key, account_id`
+
+export function sessionsFromAccessTokensParams(requests: SessionFromAccessToken[]): unknown[] {
+  return [
+    requests.map((r) => r.session.sessionHash),
+    requests.map((r) => r.accessTokenIdHash),
+    requests.map((r) => r.session.appId),
+    requests.map((r) => r.session.createdAt),
+    requests.map((r) => r.session.expiresAt),
+  ]
 }
 
 export interface SessionToDelete {

@@ -1,10 +1,12 @@
+import { CREDENTIALS_EPOCH, type Migration } from '../sql/migrations.js'
+
 /**
  * The PostgreSQL schema: the same tables, columns and meaning as the SQLite migrations
  * (`store/sqlite/migrations.ts`), version for version. Times are BIGINT milliseconds passed in by
  * core, flags are BOOLEAN, account ids an INTEGER identity; nothing beyond portable SQL, so the schema
  * also runs on PostgreSQL-compatible distributed engines. Never edit a shipped migration; add the next.
  */
-export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'create_schema',
@@ -113,4 +115,5 @@ CREATE TABLE password_reset_tokens (
 CREATE INDEX password_reset_tokens_account_id ON password_reset_tokens (account_id);
 `,
   },
+  CREDENTIALS_EPOCH,
 ]

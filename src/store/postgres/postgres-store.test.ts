@@ -31,7 +31,7 @@ describe.skipIf(skipReason !== null)('PostgresStore group commit', () => {
   const appId = hex(12)
   let database: TemporaryPostgresDatabase
   let store: PostgresStore
-  const token = (): RequestTokenRecord => ({ tokenHash: hex(32), appId, createdAt: now, expiresAt: now + 3_600_000, status: 'pending', accountId: null, consumedAt: null })
+  const token = (): RequestTokenRecord => ({ tokenHash: hex(32), appId, createdAt: now, expiresAt: now + 3_600_000, status: 'pending', accountId: null, consumedAt: null, epoch: null })
   // Counted on a connection of its own: what it sees has been committed.
   const committed = async (hashes: string[]): Promise<number> =>
     Number((await database.query('SELECT count(*) AS n FROM request_tokens WHERE token_hash = ANY($1::text[])', [hashes]))[0]!.n)
@@ -76,7 +76,7 @@ describe.skipIf(skipReason !== null)('PostgresStore group commit', () => {
     const account = (await store.insertAccount({ objectId: hex(12), username: `u_${hex(4)}`, name: 'u', email: null, language: 'en', country: 'US', includeAdult: false, passwordHash: 'x', createdAt: now }))!
     const denied = token()
     await store.insertRequestToken(denied)
-    await store.approveRequestToken({ tokenHash: denied.tokenHash, accountId: account.id, now, appId })
+    await store.approveRequestToken({ tokenHash: denied.tokenHash, accountId: account.id, epoch: account.epoch, now, appId })
     // Another instance (an account disabled there) denies the token, holding its row lock a moment.
     const other = new pg.Client({ connectionString: database.url })
     await other.connect()

@@ -9,17 +9,20 @@ import { GUEST_SESSIONS } from '../sql/guest-sessions.js'
 import { numbered, performAsync, type AsyncQueryable, type Param, type Work } from '../sql/queryable.js'
 import { REQUEST_TOKENS, createSessionFromRequestToken } from '../sql/request-tokens.js'
 import { mapped, toAccount, type AccountRow, type SessionWithAccountRow } from '../sql/rows.js'
-import { SESSIONS, deleteSession, sessionsWithAccountsSql } from '../sql/sessions.js'
+import { SESSIONS, createSessionFromAccessToken, deleteSession, sessionsWithAccountsSql } from '../sql/sessions.js'
 import * as snapshot from '../sql/snapshot.js'
 import { SqlStore } from '../sql/sql-store.js'
 import { insertSql, type Table } from '../sql/table.js'
 import {
   DELETE_SESSIONS,
+  SESSIONS_FROM_ACCESS_TOKENS,
   SESSIONS_FROM_TOKENS,
   deleteSessionsParams,
+  sessionsFromAccessTokensParams,
   sessionFromTokenOutcome,
   sessionsFromTokensParams,
   unnestInsertSql,
+  type SessionFromAccessToken,
   type SessionFromToken,
   type SessionFromTokenRow,
   type SessionToDelete,
@@ -103,6 +106,7 @@ export class PostgresStore extends SqlStore {
   readonly #accountsById: LookupBatcher<number, AccountRow>
   readonly #sessionsFromTokens: KeyedWriteBatcher<SessionFromToken, ConsumeResult, SessionFromTokenRow>
   readonly #sessionDeletions: KeyedWriteBatcher<SessionToDelete, boolean, { batch_key: string }>
+  readonly #sessionsFromAccessTokens: KeyedWriteBatcher<SessionFromAccessToken, number | null, { batch_key: string; account_id: number }>
 
   private constructor(pool: pg.Pool) {
     super()
@@ -121,6 +125,14 @@ export class PostgresStore extends SqlStore {
       run: (requests) => this.#rows<{ batch_key: string }>(DELETE_SESSIONS, deleteSessionsParams(requests)),
       outcome: (row) => row !== undefined,
       alone: ({ sessionHash, appId }) => this.write(() => deleteSession(sessionHash, appId)),
+      unavailable: failsWholeBatch,
+    })
+    this.#sessionsFromAccessTokens = new KeyedWriteBatcher({
+      key: (request: SessionFromAccessToken) => request.session.sessionHash,
+      run: (requests) => this.#rows<{ batch_key: string; account_id: number }>(SESSIONS_FROM_ACCESS_TOKENS, sessionsFromAccessTokensParams(requests)),
+      // No row: the guard refused it (the statement's own snapshot decides, as alone it would).
+      outcome: (row) => row?.account_id ?? null,
+      alone: ({ accessTokenIdHash, session }) => this.write(() => createSessionFromAccessToken(accessTokenIdHash, session)),
       unavailable: failsWholeBatch,
     })
     this.#accountsById = new LookupBatcher((row) => row.id, (ids) => this.#run(() => this.#rows<AccountRow>(ACCOUNTS_BY_ID, [ids])))
@@ -287,7 +299,15 @@ export class PostgresStore extends SqlStore {
   /** Writes the inserts still queued for a group commit (their callers get their answers), then ends the pool. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const batchers = [this.#requestTokens, this.#guestSessions, this.#sessions, this.#accountsById, this.#sessionsFromTokens, this.#sessionDeletions]
+      const batchers = [
+        this.#requestTokens,
+        this.#guestSessions,
+        this.#sessions,
+        this.#accountsById,
+        this.#sessionsFromTokens,
+        this.#sessionDeletions,
+        this.#sessionsFromAccessTokens,
+      ]
       await Promise.all([...batchers.map((batcher) => batcher.flush()), this.flushSessionChecks()])
       if (!this.#pool.ended) await this.#pool.end()
     })()
@@ -312,8 +332,17 @@ export class PostgresStore extends SqlStore {
     return mapped(await this.#accountsById.find(id), toAccount)
   }
 
-  override createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: Omit<SessionRecord, 'accountId'>): Promise<ConsumeResult> {
+  override createSessionFromRequestToken(
+    tokenHash: string,
+    appId: string,
+    now: number,
+    session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>,
+  ): Promise<ConsumeResult> {
     return this.#sessionsFromTokens.write({ tokenHash, appId, now, session })
+  }
+
+  override createSessionFromAccessToken(accessTokenIdHash: string, session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>): Promise<number | null> {
+    return this.#sessionsFromAccessTokens.write({ accessTokenIdHash, session })
   }
 
   override deleteSession(sessionHash: string, appId: string): Promise<boolean> {

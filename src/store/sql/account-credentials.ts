@@ -27,12 +27,16 @@ export function* endAccountCredential(accountId: number, credential: CredentialR
       return (yield* run('DELETE FROM sessions WHERE session_hash = ? AND account_id = ?', credential.hash, accountId)) === 1
     case 'web_session':
       return (yield* run('DELETE FROM web_sessions WHERE session_hash = ? AND account_id = ?', credential.hash, accountId)) === 1
+    // Only the token: a session converted from it is a row of its own, revoked on its own.
     case 'access_token':
       return (yield* run('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND account_id = ? AND revoked_at IS NULL', now, credential.hash, accountId)) === 1
   }
 }
 
-/** Runs in one transaction (several statements). */
+/**
+ * Runs in one transaction (several statements). The epoch moves on (see `endAccountCredentials`):
+ * the kept website session is carried over to the new one, nothing else issued before survives.
+ */
 export function* changeAccountPassword(input: PasswordChange): Work<boolean> {
   const changed =
     (yield* run('UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?', input.passwordHash, input.accountId, input.expectedHash)) === 1

@@ -19,8 +19,23 @@ export const ACCOUNTS: Table<AccountRecord> = {
     ['password_hash', 'text'],
     ['disabled', 'boolean'],
     ['created_at', 'bigint'],
+    ['epoch', 'integer'],
   ],
-  values: (a) => [a.id, a.objectId, a.username, a.username.toLowerCase(), a.name, a.email, a.language, a.country, a.includeAdult, a.passwordHash, a.disabled, a.createdAt],
+  values: (a) => [
+    a.id,
+    a.objectId,
+    a.username,
+    a.username.toLowerCase(),
+    a.name,
+    a.email,
+    a.language,
+    a.country,
+    a.includeAdult,
+    a.passwordHash,
+    a.disabled,
+    a.createdAt,
+    a.epoch,
+  ],
 }
 
 /** Accounts whose id is among a list; `idIn` is how the dialect takes one (`IN …`, `= ANY(…)`). */
@@ -75,10 +90,16 @@ export function* listAccounts(): Work<AccountRecord[]> {
 }
 
 /**
- * Ends every credential of an account (see `Store.setAccountDisabled`), except the website session
- * `keepWebSessionHash` when one is given; part of the caller's transaction.
+ * Ends every credential of an account (see `Store.setAccountDisabled`) and moves its epoch on, so
+ * that nothing issued under the old one, even while this ran, works after it; part of the caller's
+ * transaction. The website session `keepWebSessionHash`, when one is given and it still carries the
+ * old epoch, is moved to the new one instead: it alone survives.
  */
 export function* endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null = null): Work<void> {
+  const moved = yield* get<{ epoch: number }>('UPDATE accounts SET epoch = epoch + 1 WHERE id = ? RETURNING epoch', accountId)
+  if (moved && keepWebSessionHash !== null) {
+    yield* run('UPDATE web_sessions SET epoch = ? WHERE session_hash = ? AND account_id = ? AND epoch = ?', moved.epoch, keepWebSessionHash, accountId, moved.epoch - 1)
+  }
   yield* run('DELETE FROM sessions WHERE account_id = ?', accountId)
   yield* run('DELETE FROM web_sessions WHERE account_id = ? AND (CAST(? AS TEXT) IS NULL OR session_hash <> ?)', accountId, keepWebSessionHash, keepWebSessionHash)
   yield* run('UPDATE access_tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL', now, accountId)
@@ -87,14 +108,19 @@ export function* endAccountCredentials(accountId: number, now: number, keepWebSe
   yield* run("UPDATE v4_request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
 }
 
-/** Runs in one transaction (several statements). */
+/**
+ * Runs in one transaction (several statements). The epoch moves on when disabling (with the
+ * credentials it ends), and when enabling a disabled account: whatever was issued in the meantime
+ * under the old epoch stays dead.
+ */
 export function* setAccountDisabled(id: number, disabled: boolean, now: number): Work<boolean> {
-  const changed = (yield* run('UPDATE accounts SET disabled = ? WHERE id = ?', disabled, id)) === 1
+  const changed =
+    (yield* run('UPDATE accounts SET disabled = ?, epoch = CASE WHEN disabled AND NOT ? THEN epoch + 1 ELSE epoch END WHERE id = ?', disabled, disabled, id)) === 1
   if (changed && disabled) yield* endAccountCredentials(id, now)
   return changed
 }
 
-/** Runs in one transaction (several statements). */
+/** Runs in one transaction (several statements); with `endSessions` the epoch moves on with the credentials it ends. */
 export function* setAccountPassword(id: number, passwordHash: string, endSessions: boolean, now: number, expectedHash?: string): Work<boolean> {
   const guard = expectedHash ?? null
   const changed =

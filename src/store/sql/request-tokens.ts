@@ -2,7 +2,7 @@ import type { ApproveInput, ConsumeResult, RequestTokenRecord, SessionRecord } f
 import { whyNotConsumable } from '../../core/store.js'
 import { get, run, type Work } from './queryable.js'
 import { mapped, toRequestToken, toV4RequestToken, type RequestTokenRow, type V4RequestTokenRow } from './rows.js'
-import { insertSession } from './sessions.js'
+import { accountStillAt, insertSession } from './sessions.js'
 import { insertSql, type Table } from './table.js'
 
 export const REQUEST_TOKENS: Table<RequestTokenRecord> = {
@@ -16,8 +16,9 @@ export const REQUEST_TOKENS: Table<RequestTokenRecord> = {
     ['status', 'text'],
     ['account_id', 'integer'],
     ['consumed_at', 'bigint'],
+    ['epoch', 'integer'],
   ],
-  values: (t) => [t.tokenHash, t.appId, t.createdAt, t.expiresAt, t.status, t.accountId, t.consumedAt],
+  values: (t) => [t.tokenHash, t.appId, t.createdAt, t.expiresAt, t.status, t.accountId, t.consumedAt, t.epoch],
 }
 
 const INSERT = insertSql(REQUEST_TOKENS)
@@ -33,16 +34,19 @@ export function* findRequestToken(tokenHash: string): Work<RequestTokenRecord | 
 export function* approveRequestToken(input: ApproveInput): Work<RequestTokenRecord | null> {
   const appId = input.appId ?? null
   const row = yield* get<RequestTokenRow>(
-    `UPDATE request_tokens SET status = 'approved', account_id = ?
+    `UPDATE request_tokens SET status = 'approved', account_id = ?, epoch = ?
      WHERE token_hash = ? AND consumed_at IS NULL AND expires_at > ? AND (CAST(? AS TEXT) IS NULL OR app_id = ?)
-       AND (status = 'pending' OR (status = 'approved' AND account_id = ?))
+       AND (status = 'pending' OR (status = 'approved' AND account_id = ?)) AND ${accountStillAt('?', '?')}
      RETURNING *`,
     input.accountId,
+    input.epoch,
     input.tokenHash,
     input.now,
     appId,
     appId,
     input.accountId,
+    input.accountId,
+    input.epoch,
   )
   return mapped(row, toRequestToken)
 }
@@ -59,32 +63,39 @@ export function* denyRequestToken(tokenHash: string, now: number): Work<RequestT
 
 /**
  * The rule for consuming a request token (v3 or v4), as a condition on its row: it belongs to the
- * application, was approved, is unconsumed and unexpired. `token` prefixes the columns (a table
- * alias, or nothing); `appId` and `now` are SQL expressions (a placeholder, or a column of a batch).
+ * application, was approved, is unconsumed and unexpired, and its account still has the epoch it
+ * was approved under and is not disabled. `token` prefixes the columns (a table name or alias and a
+ * dot); `appId` and `now` are SQL expressions (a placeholder, or a column of a batch).
  */
 export function consumableWhere(token: string, appId: string, now: string): string {
-  return `${token}app_id = ${appId} AND ${token}status = 'approved' AND ${token}consumed_at IS NULL AND ${token}expires_at > ${now}`
+  return `${token}app_id = ${appId} AND ${token}status = 'approved' AND ${token}consumed_at IS NULL AND ${token}expires_at > ${now}
+    AND ${accountStillAt(`${token}account_id`, `${token}epoch`)}`
 }
 
-/** The same rule, on a token already read. */
+/** The same rule on a token already read, all but the account's part (the account is not read here). */
 export function isConsumable(token: { appId: string; status: string; consumedAt: number | null; expiresAt: number }, appId: string, now: number): boolean {
   return token.appId === appId && token.status === 'approved' && token.consumedAt === null && token.expiresAt > now
 }
 
-const CONSUMABLE = consumableWhere('', '?', '?')
 const CONSUME = {
-  request_tokens: `UPDATE request_tokens SET consumed_at = ? WHERE token_hash = ? AND ${CONSUMABLE} RETURNING account_id`,
-  v4_request_tokens: `UPDATE v4_request_tokens SET consumed_at = ? WHERE id_hash = ? AND ${CONSUMABLE} RETURNING account_id`,
+  request_tokens: `UPDATE request_tokens SET consumed_at = ? WHERE token_hash = ? AND ${consumableWhere('request_tokens.', '?', '?')} RETURNING account_id, epoch`,
+  v4_request_tokens: `UPDATE v4_request_tokens SET consumed_at = ? WHERE id_hash = ? AND ${consumableWhere('v4_request_tokens.', '?', '?')} RETURNING account_id, epoch`,
 }
 
 /**
  * Marks a consumable token consumed, inside the caller's transaction, in one guarded UPDATE whose
  * row count decides the one winner of racing callers (on PostgreSQL a racer waits for the row lock,
- * re-checks the guard and finds the token consumed). On failure, says why.
+ * re-checks the guard and finds the token consumed). On success, the epoch the token was approved
+ * under (what the credential made from it carries); on failure, says why.
  */
-export function* consumeApproved(table: 'request_tokens' | 'v4_request_tokens', hash: string, appId: string, now: number): Work<ConsumeResult> {
-  const consumed = yield* get<{ account_id: number }>(CONSUME[table], now, hash, appId, now)
-  if (consumed) return { ok: true, accountId: consumed.account_id }
+export function* consumeApproved(
+  table: 'request_tokens' | 'v4_request_tokens',
+  hash: string,
+  appId: string,
+  now: number,
+): Work<{ ok: true; accountId: number; epoch: number } | (ConsumeResult & { ok: false })> {
+  const consumed = yield* get<{ account_id: number; epoch: number }>(CONSUME[table], now, hash, appId, now)
+  if (consumed) return { ok: true, accountId: consumed.account_id, epoch: consumed.epoch }
   const token =
     table === 'request_tokens'
       ? mapped(yield* get<RequestTokenRow>('SELECT * FROM request_tokens WHERE token_hash = ?', hash), toRequestToken)
@@ -93,8 +104,14 @@ export function* consumeApproved(table: 'request_tokens' | 'v4_request_tokens', 
 }
 
 /** Runs in one transaction: the token consumed and the session stored, or neither. */
-export function* createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: Omit<SessionRecord, 'accountId'>): Work<ConsumeResult> {
+export function* createSessionFromRequestToken(
+  tokenHash: string,
+  appId: string,
+  now: number,
+  session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>,
+): Work<ConsumeResult> {
   const result = yield* consumeApproved('request_tokens', tokenHash, appId, now)
-  if (result.ok) yield* insertSession({ ...session, accountId: result.accountId })
-  return result
+  if (!result.ok) return result
+  yield* insertSession({ ...session, accountId: result.accountId, epoch: result.epoch, accessTokenIdHash: null })
+  return { ok: true, accountId: result.accountId }
 }

@@ -49,6 +49,7 @@ export interface AccountRow {
   password_hash: string
   disabled: Flag
   created_at: number
+  epoch: number
 }
 
 export interface RequestTokenRow {
@@ -59,6 +60,7 @@ export interface RequestTokenRow {
   status: RequestTokenStatus
   account_id: number | null
   consumed_at: number | null
+  epoch: number | null
 }
 
 export interface V4RequestTokenRow {
@@ -70,6 +72,7 @@ export interface V4RequestTokenRow {
   status: RequestTokenStatus
   account_id: number | null
   consumed_at: number | null
+  epoch: number | null
 }
 
 export interface SessionRow {
@@ -78,6 +81,8 @@ export interface SessionRow {
   account_id: number
   created_at: number
   expires_at: number | null
+  epoch: number
+  access_token_id_hash: string | null
 }
 
 /** A row of the session checks' statement (`SESSIONS_WITH_ACCOUNTS`): the account's columns, then the session's. */
@@ -87,6 +92,8 @@ export interface SessionWithAccountRow extends AccountRow {
   account_id: number
   session_created_at: number
   expires_at: number | null
+  session_epoch: number
+  access_token_id_hash: string | null
 }
 
 export interface GuestSessionRow {
@@ -102,6 +109,7 @@ export interface AccessTokenRow {
   account_id: number
   created_at: number
   revoked_at: number | null
+  epoch: number
 }
 
 export interface SigningKeyRow {
@@ -116,6 +124,7 @@ export interface WebSessionRow {
   account_id: number
   created_at: number
   expires_at: number
+  epoch: number
   /** Shown on the account page only: not part of the record, nor of a copy. */
   last_used_at: number | null
 }
@@ -158,6 +167,7 @@ export function toAccount(row: AccountRow): AccountRecord {
     passwordHash: row.password_hash,
     disabled: flag(row.disabled),
     createdAt: row.created_at,
+    epoch: row.epoch,
   }
 }
 
@@ -170,6 +180,7 @@ export function toRequestToken(row: RequestTokenRow): RequestTokenRecord {
     status: row.status,
     accountId: row.account_id,
     consumedAt: row.consumed_at,
+    epoch: row.epoch,
   }
 }
 
@@ -183,16 +194,25 @@ export function toV4RequestToken(row: V4RequestTokenRow): V4RequestTokenRecord {
     status: row.status,
     accountId: row.account_id,
     consumedAt: row.consumed_at,
+    epoch: row.epoch,
   }
 }
 
 export function toSession(row: SessionRow): SessionRecord {
-  return { sessionHash: row.session_hash, appId: row.app_id, accountId: row.account_id, createdAt: row.created_at, expiresAt: row.expires_at }
+  return {
+    sessionHash: row.session_hash,
+    appId: row.app_id,
+    accountId: row.account_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    epoch: row.epoch,
+    accessTokenIdHash: row.access_token_id_hash,
+  }
 }
 
 export function toSessionWithAccount(row: SessionWithAccountRow): { session: SessionRecord; account: AccountRecord } {
   return {
-    session: { sessionHash: row.session_hash, appId: row.app_id, accountId: row.account_id, createdAt: row.session_created_at, expiresAt: row.expires_at },
+    session: toSession({ ...row, created_at: row.session_created_at, epoch: row.session_epoch }),
     account: toAccount(row),
   }
 }
@@ -202,7 +222,7 @@ export function toGuestSession(row: GuestSessionRow): GuestSessionRecord {
 }
 
 export function toAccessToken(row: AccessTokenRow): AccessTokenRecord {
-  return { idHash: row.id_hash, appId: row.app_id, accountId: row.account_id, createdAt: row.created_at, revokedAt: row.revoked_at }
+  return { idHash: row.id_hash, appId: row.app_id, accountId: row.account_id, createdAt: row.created_at, revokedAt: row.revoked_at, epoch: row.epoch }
 }
 
 export function toSigningKey(row: SigningKeyRow): SigningKeyRecord {
@@ -210,7 +230,7 @@ export function toSigningKey(row: SigningKeyRow): SigningKeyRecord {
 }
 
 export function toWebSession(row: WebSessionRow): WebSessionRecord {
-  return { sessionHash: row.session_hash, accountId: row.account_id, createdAt: row.created_at, expiresAt: row.expires_at }
+  return { sessionHash: row.session_hash, accountId: row.account_id, createdAt: row.created_at, expiresAt: row.expires_at, epoch: row.epoch }
 }
 
 export function toAccountCredential(row: AccountCredentialRow): AccountCredential {

@@ -36,6 +36,9 @@ import * as snapshot from './snapshot.js'
 import * as v4 from './v4.js'
 import * as webSessions from './web-sessions.js'
 
+/** A session as core asks for one: the store adds whose it is and the epoch it is issued under. */
+type NewSession = Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>
+
 /**
  * Every `Store` method of a SQL backend, each one of the aggregates' operations (`store/sql/`) run
  * the way its backend runs that kind of work. A backend supplies how to run work (the abstract
@@ -168,8 +171,12 @@ export abstract class SqlStore implements Store {
     return this.write(() => requestTokens.denyRequestToken(tokenHash, now))
   }
 
-  createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: Omit<SessionRecord, 'accountId'>): Promise<ConsumeResult> {
+  createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: NewSession): Promise<ConsumeResult> {
     return this.transaction(() => requestTokens.createSessionFromRequestToken(tokenHash, appId, now, session))
+  }
+
+  createSessionFromAccessToken(accessTokenIdHash: string, session: NewSession): Promise<number | null> {
+    return this.write(() => sessions.createSessionFromAccessToken(accessTokenIdHash, session))
   }
 
   insertSession(session: SessionRecord): Promise<void> {
@@ -204,15 +211,15 @@ export abstract class SqlStore implements Store {
     return this.read(v4.findV4RequestToken(idHash))
   }
 
-  approveV4RequestToken(idHash: string, accountId: number, now: number): Promise<V4RequestTokenRecord | null> {
-    return this.write(() => v4.approveV4RequestToken(idHash, accountId, now))
+  approveV4RequestToken(idHash: string, accountId: number, now: number, epoch: number): Promise<V4RequestTokenRecord | null> {
+    return this.write(() => v4.approveV4RequestToken(idHash, accountId, now, epoch))
   }
 
   denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null> {
     return this.write(() => v4.denyV4RequestToken(idHash, now))
   }
 
-  createAccessTokenFromRequestToken(idHash: string, appId: string, now: number, accessToken: Omit<AccessTokenRecord, 'accountId'>): Promise<ConsumeResult> {
+  createAccessTokenFromRequestToken(idHash: string, appId: string, now: number, accessToken: Omit<AccessTokenRecord, 'accountId' | 'epoch'>): Promise<ConsumeResult> {
     return this.transaction(() => v4.createAccessTokenFromRequestToken(idHash, appId, now, accessToken))
   }
 
@@ -221,7 +228,7 @@ export abstract class SqlStore implements Store {
   }
 
   revokeAccessToken(idHash: string, appId: string, now: number): Promise<boolean> {
-    return this.write(() => v4.revokeAccessToken(idHash, appId, now))
+    return this.transaction(() => v4.revokeAccessToken(idHash, appId, now))
   }
 
   listSigningKeys(): Promise<SigningKeyRecord[]> {
@@ -236,7 +243,7 @@ export abstract class SqlStore implements Store {
     return this.write(() => signingKeys.retireSigningKey(kid, now))
   }
 
-  insertWebSession(session: WebSessionRecord): Promise<void> {
+  insertWebSession(session: WebSessionRecord): Promise<boolean> {
     return this.write(() => webSessions.insertWebSession(session))
   }
 

@@ -1,6 +1,7 @@
 import type { AccessTokenRecord, ConsumeResult, V4RequestTokenRecord } from '../../core/store.js'
 import { get, run, type Work } from './queryable.js'
 import { consumeApproved } from './request-tokens.js'
+import { accountStillAt } from './sessions.js'
 import { mapped, toAccessToken, toV4RequestToken, type AccessTokenRow, type V4RequestTokenRow } from './rows.js'
 import { insertSql, type Table } from './table.js'
 
@@ -16,8 +17,9 @@ export const V4_REQUEST_TOKENS: Table<V4RequestTokenRecord> = {
     ['status', 'text'],
     ['account_id', 'integer'],
     ['consumed_at', 'bigint'],
+    ['epoch', 'integer'],
   ],
-  values: (t) => [t.idHash, t.appId, t.createdAt, t.expiresAt, t.redirectTo, t.status, t.accountId, t.consumedAt],
+  values: (t) => [t.idHash, t.appId, t.createdAt, t.expiresAt, t.redirectTo, t.status, t.accountId, t.consumedAt, t.epoch],
 }
 
 export const ACCESS_TOKENS: Table<AccessTokenRecord> = {
@@ -29,8 +31,9 @@ export const ACCESS_TOKENS: Table<AccessTokenRecord> = {
     ['account_id', 'integer'],
     ['created_at', 'bigint'],
     ['revoked_at', 'bigint'],
+    ['epoch', 'integer'],
   ],
-  values: (t) => [t.idHash, t.appId, t.accountId, t.createdAt, t.revokedAt],
+  values: (t) => [t.idHash, t.appId, t.accountId, t.createdAt, t.revokedAt, t.epoch],
 }
 
 const INSERT_REQUEST_TOKEN = insertSql(V4_REQUEST_TOKENS)
@@ -44,16 +47,19 @@ export function* findV4RequestToken(idHash: string): Work<V4RequestTokenRecord |
   return mapped(yield* get<V4RequestTokenRow>('SELECT * FROM v4_request_tokens WHERE id_hash = ?', idHash), toV4RequestToken)
 }
 
-export function* approveV4RequestToken(idHash: string, accountId: number, now: number): Work<V4RequestTokenRecord | null> {
+export function* approveV4RequestToken(idHash: string, accountId: number, now: number, epoch: number): Work<V4RequestTokenRecord | null> {
   const row = yield* get<V4RequestTokenRow>(
-    `UPDATE v4_request_tokens SET status = 'approved', account_id = ?
+    `UPDATE v4_request_tokens SET status = 'approved', account_id = ?, epoch = ?
      WHERE id_hash = ? AND consumed_at IS NULL AND expires_at > ?
-       AND (status = 'pending' OR (status = 'approved' AND account_id = ?))
+       AND (status = 'pending' OR (status = 'approved' AND account_id = ?)) AND ${accountStillAt('?', '?')}
      RETURNING *`,
     accountId,
+    epoch,
     idHash,
     now,
     accountId,
+    accountId,
+    epoch,
   )
   return mapped(row, toV4RequestToken)
 }
@@ -73,17 +79,21 @@ export function* createAccessTokenFromRequestToken(
   idHash: string,
   appId: string,
   now: number,
-  accessToken: Omit<AccessTokenRecord, 'accountId'>,
+  accessToken: Omit<AccessTokenRecord, 'accountId' | 'epoch'>,
 ): Work<ConsumeResult> {
   const result = yield* consumeApproved('v4_request_tokens', idHash, appId, now)
-  if (result.ok) yield* run(INSERT_ACCESS_TOKEN, ...ACCESS_TOKENS.values({ ...accessToken, accountId: result.accountId }))
-  return result
+  if (!result.ok) return result
+  yield* run(INSERT_ACCESS_TOKEN, ...ACCESS_TOKENS.values({ ...accessToken, accountId: result.accountId, epoch: result.epoch }))
+  return { ok: true, accountId: result.accountId }
 }
 
 export function* findAccessToken(idHash: string): Work<AccessTokenRecord | null> {
   return mapped(yield* get<AccessTokenRow>('SELECT * FROM access_tokens WHERE id_hash = ?', idHash), toAccessToken)
 }
 
+/** Runs in one transaction: the token revoked and the sessions converted from it deleted, or neither. */
 export function* revokeAccessToken(idHash: string, appId: string, now: number): Work<boolean> {
-  return (yield* run('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND app_id = ? AND revoked_at IS NULL', now, idHash, appId)) === 1
+  const revoked = (yield* run('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND app_id = ? AND revoked_at IS NULL', now, idHash, appId)) === 1
+  if (revoked) yield* run('DELETE FROM sessions WHERE access_token_id_hash = ?', idHash)
+  return revoked
 }

@@ -1,7 +1,7 @@
 import type { WebSessionRecord } from '../../core/store.js'
 import { get, run, type Work } from './queryable.js'
 import { mapped, toWebSession, type WebSessionRow } from './rows.js'
-import { insertSql, type Table } from './table.js'
+import type { Table } from './table.js'
 
 export const WEB_SESSIONS: Table<WebSessionRecord> = {
   name: 'web_sessions',
@@ -11,14 +11,18 @@ export const WEB_SESSIONS: Table<WebSessionRecord> = {
     ['account_id', 'integer'],
     ['created_at', 'bigint'],
     ['expires_at', 'bigint'],
+    ['epoch', 'integer'],
   ],
-  values: (s) => [s.sessionHash, s.accountId, s.createdAt, s.expiresAt],
+  values: (s) => [s.sessionHash, s.accountId, s.createdAt, s.expiresAt, s.epoch],
 }
 
-const INSERT = insertSql(WEB_SESSIONS)
+const INSERT = `INSERT INTO web_sessions (session_hash, account_id, created_at, expires_at, epoch)
+  SELECT CAST(? AS TEXT), a.id, CAST(? AS BIGINT), CAST(? AS BIGINT), a.epoch FROM accounts a
+  WHERE a.id = ? AND a.epoch = ? AND NOT a.disabled`
 
-export function* insertWebSession(session: WebSessionRecord): Work<void> {
-  yield* run(INSERT, ...WEB_SESSIONS.values(session))
+/** See `Store.insertWebSession`: one guarded statement. */
+export function* insertWebSession(session: WebSessionRecord): Work<boolean> {
+  return (yield* run(INSERT, session.sessionHash, session.createdAt, session.expiresAt, session.accountId, session.epoch)) === 1
 }
 
 export function* findWebSession(sessionHash: string): Work<WebSessionRecord | null> {

@@ -1,8 +1,10 @@
+import { CREDENTIALS_EPOCH, type Migration } from '../sql/migrations.js'
+
 /**
  * The SQLite schema, as numbered migrations applied in order at start and by `cinepass migrate`.
  * Applied migrations are recorded in `schema_migrations`; never edit one that has shipped, add the next.
  */
-export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'create_schema',
@@ -111,4 +113,5 @@ CREATE TABLE password_reset_tokens (
 CREATE INDEX password_reset_tokens_account_id ON password_reset_tokens (account_id);
 `,
   },
+  CREDENTIALS_EPOCH,
 ]

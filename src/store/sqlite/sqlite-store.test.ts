@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { StoreUnavailableError } from '../../core/errors.js'
 import type { RequestTokenRecord } from '../../core/store.js'
 import { fillDisk, mountSmallDisk } from '../../test-support/disk.js'
 import { temporaryDirectory, temporarySqliteStore } from '../../test-support/fixtures.js'
 import { runStoreContract } from '../store-contract.js'
+import { CREDENTIALS_EPOCH } from '../sql/migrations.js'
+import { SQLITE_MIGRATIONS } from './migrations.js'
 import { SqliteStore } from './sqlite-store.js'
 
 runStoreContract('sqlite', () => {
@@ -23,7 +26,7 @@ const token = (appId: string): RequestTokenRecord => ({
   expiresAt: now + 3_600_000,
   status: 'pending',
   accountId: null,
-  consumedAt: null,
+  consumedAt: null, epoch: null,
 })
 
 describe('sqlite group commit', () => {
@@ -108,6 +111,42 @@ describe('sqlite group commit', () => {
     } finally {
       await store.close()
       disk.remove()
+    }
+  })
+})
+
+describe('sqlite migration 3 (credentials epoch)', () => {
+  it('keeps the sessions, website sessions and access tokens of a database made before it working', async () => {
+    const dir = temporaryDirectory()
+    const path = join(dir.path, 'cinepass.db')
+    // A database as every migration before this one left it, with one credential of each kind.
+    const old = new Database(path)
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
+    const before = SQLITE_MIGRATIONS.filter((migration) => migration.version < CREDENTIALS_EPOCH.version)
+    expect(before.map((migration) => migration.version)).toEqual([1, 2])
+    for (const migration of before) {
+      old.exec(migration.sql)
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(migration.version, migration.name, now)
+    }
+    const app = appRecord()
+    old.prepare("INSERT INTO applications (id, name, api_key_hash, created_at) VALUES (?, 'app', ?, ?)").run(app.id, app.apiKeyHash, now)
+    old.prepare("INSERT INTO accounts (id, object_id, username, username_key, password_hash, created_at) VALUES (1, ?, 'ann', 'ann', 'h', ?)").run(randomBytes(12).toString('hex'), now)
+    const [session, web, access] = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex'), randomBytes(32).toString('hex')]
+    old.prepare('INSERT INTO sessions (session_hash, app_id, account_id, created_at) VALUES (?, ?, 1, ?)').run(session, app.id, now)
+    old.prepare('INSERT INTO web_sessions (session_hash, account_id, created_at, expires_at) VALUES (?, 1, ?, ?)').run(web, now, now + 1000)
+    old.prepare('INSERT INTO access_tokens (id_hash, app_id, account_id, created_at) VALUES (?, ?, 1, ?)').run(access, app.id, now)
+    old.close()
+    const store = SqliteStore.open(path)
+    try {
+      expect(await store.schemaVersion()).toBe(SQLITE_MIGRATIONS.at(-1)!.version)
+      const found = (await store.findSessionWithAccount(session))!
+      expect(found.session.epoch).toBe(found.account.epoch)
+      expect((await store.findWebSession(web))!.epoch).toBe(found.account.epoch)
+      expect((await store.findAccessToken(access))!.epoch).toBe(found.account.epoch)
+      expect(await store.createSessionFromAccessToken(access, { sessionHash: randomBytes(32).toString('hex'), appId: app.id, createdAt: now, expiresAt: null })).toBe(1)
+    } finally {
+      await store.close()
+      dir.remove()
     }
   })
 })
