@@ -180,7 +180,8 @@ describe.each(await testBackends('convert/4 limits'))('convert/4 limits over HTT
     server = await startTestServer({ env, overrides: { clock }, backend, transport: 'inject' })
   })
   afterAll(async () => {
-    await server?.stop()
+    // Undefined when beforeAll failed before assigning it.
+    await (server as TestServer | undefined)?.stop()
   })
 
   it('caps convert/4 per address per hour (429/25), and its sessions end after CINEPASS_SESSION_TTL and are purged', async () => {

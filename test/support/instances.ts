@@ -26,8 +26,10 @@ export function twoInstances(kind: BackendKind, env: NodeJS.ProcessEnv = {}): Tw
     suite.instances = suite.servers.map((server) => new V3(server.url, suite.seeded.apiKey))
   }, 60_000)
   afterAll(async () => {
-    for (const server of suite.servers ?? []) expect(await server.stop()).toEqual({ code: 0, signal: null })
-    await suite.backend?.remove()
+    // The fields are unset when beforeAll failed before filling them in.
+    const started = suite as Partial<TwoInstances>
+    for (const server of started.servers ?? []) expect(await server.stop()).toEqual({ code: 0, signal: null })
+    await started.backend?.remove()
   }, 60_000)
   return suite
 }
