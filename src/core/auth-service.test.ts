@@ -82,7 +82,8 @@ describe('AuthService', () => {
     // The disable lands between the password check and the approval (a race the store's denial of
     // approved tokens cannot see), so the approval is written after it.
     await store.setAccountDisabled(user.id, true, core.clock.now())
-    await store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: user.id, now: core.clock.now() })
+    const issued = (await core.auth.requestTokens.verify(requestToken, app.id))!
+    await store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: user.id, now: core.clock.now(), appId: app.id, issued })
     const consume = vi.spyOn(store, 'createSessionFromRequestToken')
     await rejectsWith(core.auth.createSession(client, requestToken), 'INVALID_REQUEST_TOKEN')
     const sessionHash = consume.mock.calls[0]![3].sessionHash

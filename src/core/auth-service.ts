@@ -1,9 +1,10 @@
 import { AuthError } from './errors.js'
 import type { ClientContext, CoreDeps } from './context.js'
 import { TtlCache } from './refreshing.js'
+import { RequestTokenCodec } from './request-tokens.js'
 import { HEX_32, HEX_40, hashSecret, randomHex } from './secrets.js'
 import { isJwtShaped } from './signing-keys.js'
-import type { AccountRecord, ApplicationRecord } from './store.js'
+import type { AccountRecord, ApplicationRecord, ConsumeResult, IssuedRequestToken } from './store.js'
 import { canonicalUsername, throttledName } from './usernames.js'
 
 // Admin changes made by the CLI in another process reach this one within a second.
@@ -18,10 +19,15 @@ export interface Credentials {
 
 /** TMDB's v3 authentication rules: request tokens, login, sessions, guest sessions, the account. */
 export class AuthService {
+  /** Issues and verifies the v3 request tokens (self-verifying: a pending token has no row). */
+  readonly requestTokens: RequestTokenCodec
   readonly #applications: TtlCache<string, ApplicationRecord | null>
+  readonly #applicationIds: TtlCache<'all', string[]>
 
   constructor(private readonly deps: CoreDeps) {
     this.#applications = new TtlCache(deps.clock, APPLICATION_CACHE_TTL_MS)
+    this.#applicationIds = new TtlCache(deps.clock, APPLICATION_CACHE_TTL_MS)
+    this.requestTokens = new RequestTokenCodec(deps.keys, deps.clock, deps.random, deps.lifetimes.requestTokenTtlMs)
   }
 
   /**
@@ -48,6 +54,22 @@ export class AuthService {
     return this.#applications.get(keyHash, () => this.deps.store.findApplicationByKeyHash(keyHash))
   }
 
+  /** The application of an API key (cached as every API request's check is), or null. */
+  applicationOfKey(apiKey: string): Promise<ApplicationRecord | null> {
+    return this.#application(apiKey)
+  }
+
+  /**
+   * The application a live v3 request token of ours was issued to, found from the token alone (its
+   * MAC is tried under each application), with what the token proves; null for anything else (a
+   * token of the previous version, stored as a row, included).
+   */
+  async requestTokenOwner(requestToken: string): Promise<{ appId: string; issued: IssuedRequestToken } | null> {
+    if (!HEX_40.test(requestToken)) return null
+    const ids = await this.#applicationIds.get('all', async () => (await this.deps.store.listApplications()).map((app) => app.id))
+    return this.requestTokens.identify(requestToken, ids)
+  }
+
   async #fromApiKey(apiKey: string): Promise<ClientContext> {
     const app = await this.#application(apiKey)
     if (!app) throw new AuthError('INVALID_API_KEY')
@@ -71,22 +93,13 @@ export class AuthService {
     throw new AuthError('INVALID_API_KEY')
   }
 
-  /** A new pending request token of the client's application, valid for the request-token lifetime. */
+  /**
+   * A new pending request token of the client's application, valid for the request-token lifetime.
+   * Nothing is stored: the token proves its application and expiry by itself.
+   */
   async createRequestToken(client: ClientContext): Promise<{ requestToken: string; expiresAt: number }> {
-    const { store, clock, random, lifetimes } = this.deps
-    const requestToken = randomHex(random, 20)
-    const now = clock.now()
-    const expiresAt = now + lifetimes.requestTokenTtlMs
-    await store.insertRequestToken({
-      tokenHash: hashSecret(requestToken),
-      appId: client.app.id,
-      createdAt: now,
-      expiresAt,
-      status: 'pending',
-      accountId: null,
-      consumedAt: null,
-    })
-    return { requestToken, expiresAt }
+    const { token, issued } = await this.requestTokens.issue(client.app.id)
+    return { requestToken: token, expiresAt: issued.expiresAt }
   }
 
   /**
@@ -150,11 +163,14 @@ export class AuthService {
     // Callers without an address (none in HTTP) share one bucket: throttled, never unthrottled.
     const account = await this.signIn(username, password, input.address ?? 'unknown')
     if (!HEX_40.test(requestToken)) throw new AuthError('INVALID_REQUEST_TOKEN')
+    // A token of ours gets its row now; any other may be one the previous version stored.
+    const issued = await this.requestTokens.verify(requestToken, client.app.id)
     const approved = await this.deps.store.approveRequestToken({
       tokenHash: hashSecret(requestToken),
       accountId: account.id,
       now: this.deps.clock.now(),
       appId: client.app.id,
+      ...(issued && { issued }),
     })
     if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
     return { requestToken, expiresAt: approved.expiresAt, accountId: account.id }
@@ -170,12 +186,18 @@ export class AuthService {
     const { store, clock, random, lifetimes } = this.deps
     const now = clock.now()
     const sessionId = randomHex(random, 20)
-    const result = await store.createSessionFromRequestToken(hashSecret(requestToken), client.app.id, now, {
-      sessionHash: hashSecret(sessionId),
-      appId: client.app.id,
-      createdAt: now,
-      expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
-    })
+    const tokenHash = hashSecret(requestToken)
+    const consume = (): Promise<ConsumeResult> =>
+      store.createSessionFromRequestToken(tokenHash, client.app.id, now, {
+        sessionHash: hashSecret(sessionId),
+        appId: client.app.id,
+        createdAt: now,
+        expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
+      })
+    let result = await consume()
+    if (!result.ok && result.reason === 'invalid' && (await this.requestTokens.verify(requestToken, client.app.id))) {
+      result = await pendingUnlessStored(consume, () => store.findRequestToken(tokenHash))
+    }
     if (!result.ok) throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'SESSION_DENIED')
     const account = await store.findAccountById(result.accountId)
     if (account && !account.disabled) return { sessionId, accountId: account.id }
@@ -251,4 +273,13 @@ export class AuthService {
   forgetApplications(): void {
     this.#applications.clear()
   }
+}
+
+/**
+ * The answer for a verified token of ours that the store found no approved row for: a token with no
+ * row is pending (nobody has acted on it yet). One given a row meanwhile (a racing approval) is
+ * consumed again, so the caller gets that row's answer.
+ */
+export async function pendingUnlessStored(consume: () => Promise<ConsumeResult>, findRow: () => Promise<unknown>): Promise<ConsumeResult> {
+  return (await findRow()) === null ? { ok: false, reason: 'pending' } : consume()
 }

@@ -63,10 +63,18 @@ export interface Store {
    * it succeeds when the token is pending, or already approved for the same account; when `appId` is
    * given the token must belong to that application. Returns the updated token, or null when the
    * guard failed. Of two accounts racing for one pending token exactly one wins.
+   *
+   * With `issued` (a token core has verified as ours: a pending token has no row), the same
+   * statement stores the token's row, approved, when it has none yet (an upsert: of any number of
+   * racing approvals of a token never stored, exactly one account wins, as for a stored one), and
+   * otherwise applies the guard above to the row it has, which must be of `issued.appId`.
    */
   approveRequestToken(input: ApproveInput): Promise<RequestTokenRecord | null>
-  /** Marks a live pending token denied; null when it was not live and pending. */
-  denyRequestToken(tokenHash: string, now: number): Promise<RequestTokenRecord | null>
+  /**
+   * Marks a live pending token denied; null when it was not live and pending. With `issued`, the
+   * token's row is stored, denied, when it has none yet, in the same statement.
+   */
+  denyRequestToken(tokenHash: string, now: number, issued?: IssuedRequestToken): Promise<RequestTokenRecord | null>
   /**
    * Consumes an approved, live, unconsumed request token of `appId` and stores `session` for the
    * account that approved it, in one transaction. Of any number of racing callers exactly one gets
@@ -98,9 +106,14 @@ export interface Store {
 
   insertV4RequestToken(token: V4RequestTokenRecord): Promise<void>
   findV4RequestToken(idHash: string): Promise<V4RequestTokenRecord | null>
-  /** As `approveRequestToken`, for a v4 request token (no application check: a user approves on the website). */
-  approveV4RequestToken(idHash: string, accountId: number, now: number): Promise<V4RequestTokenRecord | null>
-  denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null>
+  /**
+   * As `approveRequestToken`, for a v4 request token (no application check: a user approves on the
+   * website). With `issued` (the claims of a token core has verified), the row is stored, approved,
+   * when the token has none yet.
+   */
+  approveV4RequestToken(idHash: string, accountId: number, now: number, issued?: IssuedV4RequestToken): Promise<V4RequestTokenRecord | null>
+  /** As `denyRequestToken`, for a v4 request token. */
+  denyV4RequestToken(idHash: string, now: number, issued?: IssuedV4RequestToken): Promise<V4RequestTokenRecord | null>
   /**
    * Consumes an approved, live v4 request token of `appId` and stores `accessToken` for the account
    * that approved it, in one transaction; exactly one of racing callers gets `ok: true`.
@@ -151,7 +164,7 @@ export interface Store {
 
   /**
    * How many credentials are usable at `now` (for metrics, computed when they are scraped): request
-   * tokens (v3) unexpired and unconsumed, sessions unexpired (or without expiry), guest sessions
+   * tokens (v3) stored, unexpired and unconsumed (a pending token has no row), sessions unexpired (or without expiry), guest sessions
    * unexpired, v4 access tokens unrevoked. Counts only; cheap enough to run on every scrape.
    */
   countLive(now: number): Promise<LiveCounts>
@@ -244,6 +257,22 @@ export interface ApproveInput {
   now: number
   /** When given, the token must belong to this application. */
   appId?: string
+  /** The token as core verified it (ours, of this application): its row is created when absent. */
+  issued?: IssuedRequestToken
+}
+
+/**
+ * What a request token proves by itself once core has verified it (its MAC, or its JWT signature):
+ * the row a token gets when a person or the client first acts on it. A pending token has no row.
+ */
+export interface IssuedRequestToken {
+  appId: string
+  createdAt: number
+  expiresAt: number
+}
+
+export interface IssuedV4RequestToken extends IssuedRequestToken {
+  redirectTo: string | null
 }
 
 export type ConsumeResult =

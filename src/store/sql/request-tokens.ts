@@ -1,4 +1,4 @@
-import type { ApproveInput, ConsumeResult, RequestTokenRecord, SessionRecord } from '../../core/store.js'
+import type { ApproveInput, ConsumeResult, IssuedRequestToken, RequestTokenRecord, SessionRecord } from '../../core/store.js'
 import { whyNotConsumable } from '../../core/store.js'
 import { get, run, type Work } from './queryable.js'
 import { mapped, toRequestToken, toV4RequestToken, type RequestTokenRow, type V4RequestTokenRow } from './rows.js'
@@ -22,6 +22,39 @@ export const REQUEST_TOKENS: Table<RequestTokenRecord> = {
 
 const INSERT = insertSql(REQUEST_TOKENS)
 
+/**
+ * A decision on a verified token in one statement: its first row, stored with the decision when it
+ * has none (and is unexpired), or else `update` (`SET … WHERE <guard>`, the conflicting row named by
+ * the table, the new one by `excluded`) on the row it has. Returns the row written, if any. Racing
+ * upserts of one key are serialised by its primary key (PostgreSQL's ON CONFLICT re-checks the guard
+ * against the row a racer committed), so the guard decides the one winner as for a stored row.
+ * Parameters: the new row's values, its expiry, `now`, then `update`'s.
+ */
+export function decisionUpsertSql(table: Table<never>, update: string): string {
+  const names = table.columns.map(([name]) => name).join(', ')
+  // Typed casts: PostgreSQL takes an untyped parameter of a SELECT list for text.
+  const values = table.columns.map(([, type]) => `CAST(? AS ${type})`).join(', ')
+  return `INSERT INTO ${table.name} (${names}) SELECT ${values} WHERE CAST(? AS bigint) > CAST(? AS bigint)
+    ON CONFLICT (${table.key}) DO UPDATE SET ${update} RETURNING *`
+}
+
+// The guards are today's approve and deny, on the row a token already has.
+const APPROVE_ISSUED = decisionUpsertSql(
+  REQUEST_TOKENS,
+  `status = 'approved', account_id = excluded.account_id
+   WHERE request_tokens.consumed_at IS NULL AND request_tokens.expires_at > ? AND request_tokens.app_id = excluded.app_id
+     AND (request_tokens.status = 'pending' OR (request_tokens.status = 'approved' AND request_tokens.account_id = excluded.account_id))`,
+)
+const DENY_ISSUED = decisionUpsertSql(
+  REQUEST_TOKENS,
+  `status = 'denied' WHERE request_tokens.consumed_at IS NULL AND request_tokens.expires_at > ? AND request_tokens.status = 'pending'`,
+)
+
+function* decideIssued(sql: string, tokenHash: string, issued: IssuedRequestToken, decision: 'approved' | 'denied', accountId: number | null, now: number): Work<RequestTokenRecord | null> {
+  const row: RequestTokenRecord = { tokenHash, ...issued, status: decision, accountId, consumedAt: null }
+  return mapped(yield* get<RequestTokenRow>(sql, ...REQUEST_TOKENS.values(row), issued.expiresAt, now, now), toRequestToken)
+}
+
 export function* insertRequestToken(token: RequestTokenRecord): Work<void> {
   yield* run(INSERT, ...REQUEST_TOKENS.values(token))
 }
@@ -31,6 +64,7 @@ export function* findRequestToken(tokenHash: string): Work<RequestTokenRecord | 
 }
 
 export function* approveRequestToken(input: ApproveInput): Work<RequestTokenRecord | null> {
+  if (input.issued) return yield* decideIssued(APPROVE_ISSUED, input.tokenHash, input.issued, 'approved', input.accountId, input.now)
   const appId = input.appId ?? null
   const row = yield* get<RequestTokenRow>(
     `UPDATE request_tokens SET status = 'approved', account_id = ?
@@ -47,7 +81,8 @@ export function* approveRequestToken(input: ApproveInput): Work<RequestTokenReco
   return mapped(row, toRequestToken)
 }
 
-export function* denyRequestToken(tokenHash: string, now: number): Work<RequestTokenRecord | null> {
+export function* denyRequestToken(tokenHash: string, now: number, issued?: IssuedRequestToken): Work<RequestTokenRecord | null> {
+  if (issued) return yield* decideIssued(DENY_ISSUED, tokenHash, issued, 'denied', null, now)
   const row = yield* get<RequestTokenRow>(
     `UPDATE request_tokens SET status = 'denied'
      WHERE token_hash = ? AND consumed_at IS NULL AND expires_at > ? AND status = 'pending' RETURNING *`,

@@ -5,6 +5,8 @@ import type {
   ApproveInput,
   ConsumeResult,
   GuestSessionRecord,
+  IssuedRequestToken,
+  IssuedV4RequestToken,
   LiveCounts,
   NewAccount,
   RequestTokenRecord,
@@ -140,8 +142,8 @@ export abstract class SqlStore implements Store {
     return this.write(() => requestTokens.approveRequestToken(input))
   }
 
-  denyRequestToken(tokenHash: string, now: number): Promise<RequestTokenRecord | null> {
-    return this.write(() => requestTokens.denyRequestToken(tokenHash, now))
+  denyRequestToken(tokenHash: string, now: number, issued?: IssuedRequestToken): Promise<RequestTokenRecord | null> {
+    return this.write(() => requestTokens.denyRequestToken(tokenHash, now, issued))
   }
 
   createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: Omit<SessionRecord, 'accountId'>): Promise<ConsumeResult> {
@@ -180,12 +182,12 @@ export abstract class SqlStore implements Store {
     return this.read(v4.findV4RequestToken(idHash))
   }
 
-  approveV4RequestToken(idHash: string, accountId: number, now: number): Promise<V4RequestTokenRecord | null> {
-    return this.write(() => v4.approveV4RequestToken(idHash, accountId, now))
+  approveV4RequestToken(idHash: string, accountId: number, now: number, issued?: IssuedV4RequestToken): Promise<V4RequestTokenRecord | null> {
+    return this.write(() => v4.approveV4RequestToken(idHash, accountId, now, issued))
   }
 
-  denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null> {
-    return this.write(() => v4.denyV4RequestToken(idHash, now))
+  denyV4RequestToken(idHash: string, now: number, issued?: IssuedV4RequestToken): Promise<V4RequestTokenRecord | null> {
+    return this.write(() => v4.denyV4RequestToken(idHash, now, issued))
   }
 
   createAccessTokenFromRequestToken(idHash: string, appId: string, now: number, accessToken: Omit<AccessTokenRecord, 'accountId'>): Promise<ConsumeResult> {
