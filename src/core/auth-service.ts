@@ -66,8 +66,12 @@ export class AuthService {
    */
   async requestTokenOwner(requestToken: string): Promise<{ appId: string; issued: IssuedRequestToken } | null> {
     if (!HEX_40.test(requestToken)) return null
-    const ids = await this.#applicationIds.get('all', async () => (await this.deps.store.listApplications()).map((app) => app.id))
-    return this.requestTokens.identify(requestToken, ids)
+    const ids = () => this.#applicationIds.get('all', async () => (await this.deps.store.listApplications()).map((app) => app.id))
+    const owner = await this.requestTokens.identify(requestToken, await ids())
+    if (owner || !this.requestTokens.plausible(requestToken)) return owner
+    // Perhaps an application created a moment ago, by the CLI or another instance.
+    this.#applicationIds.clear()
+    return this.requestTokens.identify(requestToken, await ids())
   }
 
   async #fromApiKey(apiKey: string): Promise<ClientContext> {

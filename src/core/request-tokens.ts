@@ -16,6 +16,8 @@ const EXPIRY_OFFSET = 1
 const RANDOM_OFFSET = 5
 const MAC_BYTES = TOKEN_BYTES - SIGNED_BYTES
 const PURPOSE = 'v3 request token'
+// How far ahead of this instance's clock another instance's may be, for `plausible`.
+const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60 * 1000
 
 /**
  * Issues and verifies self-verifying v3 request tokens. A token verifies under a live signing key
@@ -23,6 +25,9 @@ const PURPOSE = 'v3 request token'
  * application it was issued to, until its expiry. The comparison is constant-time.
  */
 export class RequestTokenCodec {
+  // How many tokens this instance issued, by expiry second (a pending token is counted nowhere else).
+  readonly #issuedByExpiry = new Map<number, number>()
+
   constructor(
     private readonly keys: SigningKeys,
     private readonly clock: Clock,
@@ -47,7 +52,31 @@ export class RequestTokenCodec {
     bytes.writeUInt32BE(expirySeconds, EXPIRY_OFFSET)
     this.random.bytes(SIGNED_BYTES - RANDOM_OFFSET).copy(bytes, RANDOM_OFFSET)
     macOf(key, bytes, appId).copy(bytes, SIGNED_BYTES)
+    this.#issuedByExpiry.set(expirySeconds, (this.#issuedByExpiry.get(expirySeconds) ?? 0) + 1)
     return { token: bytes.toString('hex'), issued: this.#issued(appId, expirySeconds) }
+  }
+
+  /** How many tokens this instance issued that have not expired yet, whatever became of them (for metrics). */
+  issuedLive(): number {
+    const now = this.clock.now()
+    let live = 0
+    for (const [expirySeconds, count] of this.#issuedByExpiry) {
+      if (expirySeconds * 1000 > now) live += count
+      else this.#issuedByExpiry.delete(expirySeconds)
+    }
+    return live
+  }
+
+  /**
+   * True when `token` has the form of one of ours and an expiry we could have given it (now or
+   * within the lifetime ahead, with room for clocks of instances that differ a little). A random
+   * string almost never has: only such a token is worth re-reading what it is checked against.
+   */
+  plausible(token: string): boolean {
+    if (!HEX_40.test(token)) return false
+    const expiresAt = Buffer.from(token, 'hex').readUInt32BE(EXPIRY_OFFSET) * 1000
+    const now = this.clock.now()
+    return expiresAt > now && expiresAt <= now + this.ttlMs + CLOCK_SKEW_ALLOWANCE_MS
   }
 
   /**
