@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { availableBackends, createBackend, seed, type Seeded, type TestBackend } from './support/backends.js'
-import { V3 } from './support/flow.js'
+import { V3, type Answer } from './support/flow.js'
 import { runCli, spawnServer, type ServerProcess } from './support/processes.js'
 
 const LONG = process.env.CINEPASS_LONG_TESTS === '1'
@@ -23,15 +23,85 @@ interface Sample {
   flows: number
 }
 
-/** Runs the full login-and-logout flow (plus a guest session and an unused token) as one unit of churn. */
-async function flow(v3: V3, user: Seeded['users'][0]): Promise<boolean> {
-  const token = await v3.approvedToken(user)
-  const session = await v3.sessionNew(token)
-  if (session.status !== 200) return false
-  const ok = (await v3.account(session.body.session_id)).status === 200
-  const deleted = (await v3.deleteSession(session.body.session_id)).status === 200
-  const extras = await Promise.all([v3.guestSession(), v3.tokenNew()])
-  return ok && deleted && extras.every((answer) => answer.status === 200)
+/** One refused or failed request of a flow: which endpoint, and what came back instead of a 200. */
+interface Failure {
+  /** Seconds since the soak began. */
+  at: number
+  endpoint: string
+  /** 0 when no HTTP answer came (the network error is in `error`). */
+  status: number
+  body?: unknown
+  error?: string
+  requestId?: string
+}
+
+/** What failed, classified once the server's log is complete. */
+interface ClassifiedFailure extends Failure {
+  /** `overload`: refused at once because the password-hash queue was full (503/9, by design); `error`: anything else. */
+  kind: 'overload' | 'error'
+  reason: string
+}
+
+// The report lists this many failures one by one (all of them are counted by reason).
+const FAILURES_LISTED = 200
+
+/**
+ * Runs the full login-and-logout flow (plus a guest session and an unused token) as one unit of churn.
+ * Returns the requests that did not get their 200 (none: the flow succeeded).
+ */
+async function flow(v3: V3, user: Seeded['users'][0], since = performance.now()): Promise<Failure[]> {
+  const failures: Failure[] = []
+  const ok = (endpoint: string, answer: Answer): boolean => {
+    if (answer.status === 200) return true
+    failures.push({
+      at: Math.round((performance.now() - since) / 100) / 10,
+      endpoint,
+      status: answer.status,
+      ...(answer.error === undefined ? { body: answer.body } : { error: answer.error }),
+      ...(answer.requestId ? { requestId: answer.requestId } : {}),
+    })
+    return false
+  }
+  const token = await v3.tokenNew()
+  if (!ok('token/new', token)) return failures
+  if (!ok('validate_with_login', await v3.validate(token.body.request_token, user.username, user.password))) return failures
+  const session = await v3.sessionNew(token.body.request_token)
+  if (!ok('session/new', session)) return failures
+  ok('account', await v3.account(session.body.session_id))
+  ok('DELETE session', await v3.deleteSession(session.body.session_id))
+  const [guest, unused] = await Promise.all([v3.guestSession(), v3.tokenNew()])
+  ok('guest_session/new', guest)
+  ok('token/new', unused)
+  return failures
+}
+
+/**
+ * The server's reason for each 503 it logged ("service unavailable"), by request id: without a cause,
+ * the password-hash queue was full; with one, the database could not take the operation.
+ */
+function unavailableReasons(server: ServerProcess): Map<string, string | null> {
+  const reasons = new Map<string, string | null>()
+  server.onLine((line) => {
+    if (!line.includes('service unavailable')) return
+    try {
+      const entry = JSON.parse(line) as { reqId?: string; err?: { name?: string; code?: unknown } }
+      if (entry.reqId) reasons.set(entry.reqId, entry.err ? `database unavailable (${entry.err.name ?? 'error'} ${String(entry.err.code ?? '')})`.replace(' )', ')') : null)
+    } catch {
+      // Not a JSON log line.
+    }
+  })
+  return reasons
+}
+
+function classify(failure: Failure, reasons: Map<string, string | null>): ClassifiedFailure {
+  const code = (failure.body as { status_code?: unknown } | undefined)?.status_code
+  if (failure.status === 503 && code === 9 && failure.requestId !== undefined && reasons.has(failure.requestId)) {
+    const reason = reasons.get(failure.requestId)
+    if (reason === null) return { ...failure, kind: 'overload', reason: `${failure.endpoint} 503/9: password-hash queue full` }
+    return { ...failure, kind: 'error', reason: `${failure.endpoint} 503/9: ${reason}` }
+  }
+  const what = failure.status === 0 ? `no answer (${failure.error})` : `${failure.status}/${String(code ?? '-')}`
+  return { ...failure, kind: 'error', reason: `${failure.endpoint} ${what}` }
 }
 
 /** Flows per second `workers` concurrent loops reach in `ms`. */
@@ -40,7 +110,7 @@ async function capacity(v3: V3, seeded: Seeded, workers: number, ms: number): Pr
   let flows = 0
   await Promise.all(
     Array.from({ length: workers }, async (_, index) => {
-      while (performance.now() < end) if (await flow(v3, seeded.users[index % seeded.users.length]!)) flows++
+      while (performance.now() < end) if ((await flow(v3, seeded.users[index % seeded.users.length]!)).length === 0) flows++
     }),
   )
   return flows / (ms / 1000)
@@ -82,6 +152,7 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
         MALLOC_ARENA_MAX: '2',
         MALLOC_MMAP_THRESHOLD_: '4194304',
       })
+      const reasons = unavailableReasons(server)
       const v3 = new V3(server.url, seeded.apiKey)
       const full = await capacity(v3, seeded, 8, 10_000)
       const rate = full / 2
@@ -89,6 +160,7 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
       const samples: Sample[] = []
       let flows = 0
       let failures = 0
+      const failed: Failure[] = []
       let purged = 0
       const sampler = setInterval(() => void measure(server, backend, flows, start).then((sample) => samples.push(sample)), SAMPLE_MS)
       // PostgreSQL reuses the space of deleted rows once VACUUM has seen them. In production autovacuum
@@ -106,9 +178,16 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
         const due = start + (i * 1000) / rate
         const wait = due - performance.now()
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-        const running = flow(v3, seeded.users[i % seeded.users.length]!).then(
-          (ok) => void (ok ? flows++ : failures++),
-          () => void failures++,
+        const running = flow(v3, seeded.users[i % seeded.users.length]!, start).then(
+          (failedRequests) => {
+            if (failedRequests.length === 0) return void flows++
+            failures++
+            failed.push(...failedRequests)
+          },
+          (error: unknown) => {
+            failures++
+            failed.push({ at: Math.round((performance.now() - start) / 100) / 10, endpoint: 'flow', status: 0, error: String(error) })
+          },
         )
         inFlight.add(running)
         void running.finally(() => inFlight.delete(running))
@@ -124,11 +203,22 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
       const max = (list: Sample[], key: 'rssMb' | 'fds' | 'dbMb'): number => Math.max(...list.map((sample) => sample[key]))
       // RSS moves with garbage collection; the median of each half says where it sits.
       const median = (list: Sample[]): number => list.map((sample) => sample.rssMb).sort((x, y) => x - y)[Math.floor(list.length / 2)]!
+      // Every log line is in now (the server has exited): each failure gets its reason.
+      const classified = failed.map((failure) => classify(failure, reasons))
+      const countBy = (key: (failure: ClassifiedFailure) => string): Record<string, number> => {
+        const counts: Record<string, number> = {}
+        for (const failure of classified) counts[key(failure)] = (counts[key(failure)] ?? 0) + 1
+        return counts
+      }
       const report = {
         capacityFlowsPerSecond: Math.round(full * 10) / 10,
         rate: Math.round(rate * 10) / 10,
         flows,
         failures,
+        // Failed requests (a flow may have several): overload (refused by design) apart from errors.
+        failedRequests: { total: classified.length, ...countBy((failure) => failure.kind) },
+        failureReasons: countBy((failure) => failure.reason),
+        failureList: classified.slice(0, FAILURES_LISTED).map(({ requestId: _id, ...failure }) => failure),
         purged,
         rssMedianMb: { early: median(early).toFixed(1), late: median(late).toFixed(1) },
         rssMaxMb: { early: max(early, 'rssMb').toFixed(1), late: max(late, 'rssMb').toFixed(1) },
