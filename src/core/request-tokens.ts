@@ -17,7 +17,7 @@ const RANDOM_OFFSET = 5
 const MAC_BYTES = TOKEN_BYTES - SIGNED_BYTES
 const PURPOSE = 'v3 request token'
 // How far ahead of this instance's clock another instance's may be, for `plausible`.
-const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60 * 1000
+const CLOCK_SKEW_ALLOWANCE_MS = 15 * 60 * 1000
 
 /**
  * Issues and verifies self-verifying v3 request tokens. A token verifies under a live signing key
