@@ -27,15 +27,15 @@ interface Sample {
 interface Failure {
   /** Seconds since the soak began. */
   at: number
+  /** Method and route, as the server's access log names it. */
   endpoint: string
   /** 0 when no HTTP answer came (the network error is in `error`). */
   status: number
   body?: unknown
   error?: string
-  requestId?: string
 }
 
-/** What failed, classified once the server's log is complete. */
+/** A failure with its reason, once the server's log is complete. */
 interface ClassifiedFailure extends Failure {
   /** `overload`: refused at once because the password-hash queue was full (503/9, by design); `error`: anything else. */
   kind: 'overload' | 'error'
@@ -44,6 +44,7 @@ interface ClassifiedFailure extends Failure {
 
 // The report lists this many failures one by one (all of them are counted by reason).
 const FAILURES_LISTED = 200
+const OVERLOAD = 'password-hash queue full'
 
 /**
  * Runs the full login-and-logout flow (plus a guest session and an unused token) as one unit of churn.
@@ -53,55 +54,72 @@ async function flow(v3: V3, user: Seeded['users'][0], since = performance.now())
   const failures: Failure[] = []
   const ok = (endpoint: string, answer: Answer): boolean => {
     if (answer.status === 200) return true
-    failures.push({
-      at: Math.round((performance.now() - since) / 100) / 10,
-      endpoint,
-      status: answer.status,
-      ...(answer.error === undefined ? { body: answer.body } : { error: answer.error }),
-      ...(answer.requestId ? { requestId: answer.requestId } : {}),
-    })
+    const at = Math.round((performance.now() - since) / 100) / 10
+    failures.push({ at, endpoint, status: answer.status, ...(answer.error === undefined ? { body: answer.body } : { error: answer.error }) })
     return false
   }
   const token = await v3.tokenNew()
-  if (!ok('token/new', token)) return failures
-  if (!ok('validate_with_login', await v3.validate(token.body.request_token, user.username, user.password))) return failures
+  if (!ok('GET /3/authentication/token/new', token)) return failures
+  if (!ok('POST /3/authentication/token/validate_with_login', await v3.validate(token.body.request_token, user.username, user.password))) return failures
   const session = await v3.sessionNew(token.body.request_token)
-  if (!ok('session/new', session)) return failures
-  ok('account', await v3.account(session.body.session_id))
-  ok('DELETE session', await v3.deleteSession(session.body.session_id))
+  if (!ok('POST /3/authentication/session/new', session)) return failures
+  ok('GET /3/account', await v3.account(session.body.session_id))
+  ok('DELETE /3/authentication/session', await v3.deleteSession(session.body.session_id))
   const [guest, unused] = await Promise.all([v3.guestSession(), v3.tokenNew()])
-  ok('guest_session/new', guest)
-  ok('token/new', unused)
+  ok('GET /3/authentication/guest_session/new', guest)
+  ok('GET /3/authentication/token/new', unused)
   return failures
 }
 
 /**
- * The server's reason for each 503 it logged ("service unavailable"), by request id: without a cause,
- * the password-hash queue was full; with one, the database could not take the operation.
+ * Why the server answered each 503 it answered, from its log, in order, by `method route`: its
+ * "service unavailable" line has no cause when the password-hash queue was full, and names the
+ * database's error otherwise; the access line of the same request id names the route.
  */
-function unavailableReasons(server: ServerProcess): Map<string, string | null> {
-  const reasons = new Map<string, string | null>()
+function unavailableReasons(server: ServerProcess): Map<string, string[]> {
+  const causes = new Map<string, string>()
+  const byEndpoint = new Map<string, string[]>()
   server.onLine((line) => {
-    if (!line.includes('service unavailable')) return
+    if (!line.includes('service unavailable') && !line.includes('"status":503')) return
+    let entry: { reqId?: string; msg?: string; err?: { name?: string; code?: unknown }; method?: string; route?: string | null }
     try {
-      const entry = JSON.parse(line) as { reqId?: string; err?: { name?: string; code?: unknown } }
-      if (entry.reqId) reasons.set(entry.reqId, entry.err ? `database unavailable (${entry.err.name ?? 'error'} ${String(entry.err.code ?? '')})`.replace(' )', ')') : null)
+      entry = JSON.parse(line)
     } catch {
-      // Not a JSON log line.
+      return
+    }
+    if (!entry.reqId) return
+    if (entry.msg === 'service unavailable') {
+      causes.set(entry.reqId, entry.err ? `database unavailable (${[entry.err.name, entry.err.code].filter(Boolean).join(' ')})` : OVERLOAD)
+    } else if (entry.msg === 'request') {
+      const endpoint = `${entry.method} ${entry.route}`
+      const reasons = byEndpoint.get(endpoint) ?? []
+      reasons.push(causes.get(entry.reqId) ?? 'no reason logged')
+      byEndpoint.set(endpoint, reasons)
+      causes.delete(entry.reqId)
     }
   })
-  return reasons
+  return byEndpoint
 }
 
-function classify(failure: Failure, reasons: Map<string, string | null>): ClassifiedFailure {
-  const code = (failure.body as { status_code?: unknown } | undefined)?.status_code
-  if (failure.status === 503 && code === 9 && failure.requestId !== undefined && reasons.has(failure.requestId)) {
-    const reason = reasons.get(failure.requestId)
-    if (reason === null) return { ...failure, kind: 'overload', reason: `${failure.endpoint} 503/9: password-hash queue full` }
-    return { ...failure, kind: 'error', reason: `${failure.endpoint} 503/9: ${reason}` }
-  }
-  const what = failure.status === 0 ? `no answer (${failure.error})` : `${failure.status}/${String(code ?? '-')}`
-  return { ...failure, kind: 'error', reason: `${failure.endpoint} ${what}` }
+/**
+ * Gives each failure its reason: a 503/9 takes the next reason the server logged for a 503 of its
+ * endpoint (the two lists are in the order the answers were sent and received; concurrent answers of
+ * one endpoint may swap, which matters only if their reasons differ).
+ */
+function classify(failures: Failure[], reasons: Map<string, string[]>): ClassifiedFailure[] {
+  const next = new Map<string, number>()
+  return [...failures]
+    .sort((a, b) => a.at - b.at)
+    .map((failure) => {
+      const code = (failure.body as { status_code?: unknown } | undefined)?.status_code
+      if (failure.status === 503) {
+        const index = next.get(failure.endpoint) ?? 0
+        next.set(failure.endpoint, index + 1)
+        const reason = reasons.get(failure.endpoint)?.[index] ?? 'no reason logged'
+        return { ...failure, kind: reason === OVERLOAD && code === 9 ? 'overload' : 'error', reason: `503/${String(code)}: ${reason}` }
+      }
+      return { ...failure, kind: 'error', reason: failure.status === 0 ? `no answer (${failure.error})` : `${failure.status}/${String(code ?? '-')}` }
+    })
 }
 
 /** Flows per second `workers` concurrent loops reach in `ms`. */
@@ -204,7 +222,7 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
       // RSS moves with garbage collection; the median of each half says where it sits.
       const median = (list: Sample[]): number => list.map((sample) => sample.rssMb).sort((x, y) => x - y)[Math.floor(list.length / 2)]!
       // Every log line is in now (the server has exited): each failure gets its reason.
-      const classified = failed.map((failure) => classify(failure, reasons))
+      const classified = classify(failed, reasons)
       const countBy = (key: (failure: ClassifiedFailure) => string): Record<string, number> => {
         const counts: Record<string, number> = {}
         for (const failure of classified) counts[key(failure)] = (counts[key(failure)] ?? 0) + 1
@@ -217,8 +235,8 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
         failures,
         // Failed requests (a flow may have several): overload (refused by design) apart from errors.
         failedRequests: { total: classified.length, ...countBy((failure) => failure.kind) },
-        failureReasons: countBy((failure) => failure.reason),
-        failureList: classified.slice(0, FAILURES_LISTED).map(({ requestId: _id, ...failure }) => failure),
+        failureReasons: countBy((failure) => `${failure.endpoint} ${failure.reason}`),
+        failureList: classified.slice(0, FAILURES_LISTED),
         purged,
         rssMedianMb: { early: median(early).toFixed(1), late: median(late).toFixed(1) },
         rssMaxMb: { early: max(early, 'rssMb').toFixed(1), late: max(late, 'rssMb').toFixed(1) },

@@ -5,16 +5,13 @@ export interface Answer {
   status: number
   body: any
   error?: string
-  /** The server's id of the request (its `x-request-id` header), which its log lines carry. */
-  requestId?: string
 }
 
 /** A request that never throws: a refused or reset connection comes back as `status: 0`. */
 export async function request(url: string, init: RequestInit = {}): Promise<Answer> {
   try {
-    const { status, body, text, headers } = await call(url, init)
-    const requestId = headers.get('x-request-id')
-    return { status, body: body ?? text, ...(requestId ? { requestId } : {}) }
+    const { status, body, text } = await call(url, init)
+    return { status, body: body ?? text }
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause
     return { status: 0, body: undefined, error: cause?.code ?? cause?.message ?? (error as Error).message }
