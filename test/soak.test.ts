@@ -267,3 +267,25 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
     SOAK_MS + 300_000,
   )
 })
+
+describe('the soak report', () => {
+  it('gives each failed request its reason, telling a full password-hash queue (overload) from errors', async () => {
+    const backend = await createBackend('sqlite')
+    backends.push(backend)
+    const seeded = await seed(backend.database, 6)
+    // One hash at a time and no queue: of logins arriving together, all but one are refused at once.
+    const server = await spawnServer(backend.database, { CINEPASS_HASH_CONCURRENCY: '1', CINEPASS_HASH_QUEUE: '0' })
+    const reasons = unavailableReasons(server)
+    const v3 = new V3(server.url, seeded.apiKey)
+    const failed = (await Promise.all(seeded.users.map((user) => flow(v3, user)))).flat()
+    expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null })
+    const classified = classify(failed, reasons)
+    expect(classified.length).toBeGreaterThan(0)
+    for (const failure of classified) {
+      expect(failure).toMatchObject({ endpoint: 'POST /3/authentication/token/validate_with_login', status: 503, kind: 'overload', reason: '503/9: password-hash queue full' })
+    }
+    // Anything else is an error, with what came back.
+    expect(classify([{ at: 1, endpoint: 'GET /3/account', status: 0, error: 'ECONNRESET' }], reasons)).toMatchObject([{ kind: 'error', reason: 'no answer (ECONNRESET)' }])
+    expect(classify([{ at: 2, endpoint: 'GET /3/account', status: 503, body: { status_code: 9 } }], reasons)).toMatchObject([{ kind: 'error', reason: '503/9: no reason logged' }])
+  }, 60_000)
+})
