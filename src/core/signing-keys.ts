@@ -28,8 +28,10 @@ export interface DerivedSecret {
 export class SigningKeys {
   readonly #cache: TtlCache<'keys', SigningKeyRecord[]>
   readonly #fixed: TtlCache<string, boolean>
-  // HKDF output per purpose and key: keys never change, only appear and retire.
+  // HKDF output per purpose and key: keys never change, only appear and retire. The lists are kept
+  // per key list read (the cache hands out the same array until it re-reads), so a hot path pays a lookup.
   readonly #derived = new Map<string, DerivedSecret>()
+  readonly #derivedLists = new WeakMap<SigningKeyRecord[], Map<string, DerivedSecret[]>>()
 
   constructor(
     private readonly store: Store,
@@ -128,8 +130,16 @@ export class SigningKeys {
    */
   async derivedSecrets(purpose: string, refresh = false): Promise<DerivedSecret[]> {
     if (refresh) this.#cache.clear()
-    const live = (await this.#keys()).filter((key) => key.retiredAt === null)
-    return live.map((key) => {
+    const keys = await this.#keys()
+    let lists = this.#derivedLists.get(keys)
+    if (!lists) this.#derivedLists.set(keys, (lists = new Map()))
+    let list = lists.get(purpose)
+    if (!list) lists.set(purpose, (list = this.#derive(keys, purpose)))
+    return list
+  }
+
+  #derive(keys: SigningKeyRecord[], purpose: string): DerivedSecret[] {
+    return keys.filter((key) => key.retiredAt === null).map((key) => {
       const name = `${purpose}\0${key.kid}`
       let derived = this.#derived.get(name)
       if (!derived) {
