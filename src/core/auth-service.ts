@@ -68,7 +68,7 @@ export class AuthService {
     if (!HEX_40.test(requestToken)) return null
     const ids = () => this.#applicationIds.get('all', async () => (await this.deps.store.listApplications()).map((app) => app.id))
     const owner = await this.requestTokens.identify(requestToken, await ids())
-    if (owner || !this.requestTokens.plausible(requestToken)) return owner
+    if (owner || !(await this.requestTokens.plausible(requestToken))) return owner
     // Perhaps an application created a moment ago, by the CLI or another instance.
     this.#applicationIds.clear()
     return this.requestTokens.identify(requestToken, await ids())

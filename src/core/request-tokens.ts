@@ -1,23 +1,47 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 import type { Clock } from './clock.js'
 import { HEX_40, type RandomSource } from './secrets.js'
 import type { DerivedSecret, SigningKeys } from './signing-keys.js'
 import type { IssuedRequestToken } from './store.js'
 
-// The layout of a v3 request token's 20 bytes (40 lowercase hex, TMDB's format):
-// [1: key tag][4: expiry, unix seconds][7: random][8: MAC]. The MAC covers the format version, the
-// first 12 bytes and the application's id, under a secret derived from a signing key, so a token
-// proves by itself which application it was issued to and until when: nothing is stored until a
-// person or the client acts on it.
-const FORMAT_VERSION = 1
+// A v3 request token is 20 bytes (40 lowercase hex, TMDB's format) that look like 160 random bits to
+// anyone without the secret: clients and checkers compare tokens, and a visible key tag or expiry
+// would give every token of a key, or of a minute, the same prefix. Inside, a 12-byte header
+// [1: key tag][4: expiry, unix seconds][7: random] says which key issued the token and until when.
+// The last 8 bytes are a MAC over the format version, that header and the application's id; the
+// first 12 are the header XORed with a mask that is a PRF of the MAC. As the MAC is itself a PRF
+// output over fresh random bytes, mask and MAC are both indistinguishable from random, and so is
+// the token (two tokens reveal anything only if their 64-bit MACs collide). Verifying recomputes the
+// mask from the MAC, unmasks the header and checks it and the MAC: nothing is stored until a person
+// or the client acts on the token. MAC and mask use two keys derived from each signing key.
+const FORMAT_VERSION = 2
 const TOKEN_BYTES = 20
-const SIGNED_BYTES = 12
+const HEADER_BYTES = 12
 const EXPIRY_OFFSET = 1
 const RANDOM_OFFSET = 5
-const MAC_BYTES = TOKEN_BYTES - SIGNED_BYTES
+const MAC_BYTES = TOKEN_BYTES - HEADER_BYTES
 const PURPOSE = 'v3 request token'
 // How far ahead of this instance's clock another instance's may be, for `plausible`.
 const CLOCK_SKEW_ALLOWANCE_MS = 15 * 60 * 1000
+
+interface TokenKeys {
+  tag: number
+  mac: Buffer
+  mask: Buffer
+}
+
+// The MAC and mask keys of each derived secret (derived secrets are cached objects that never change).
+const tokenKeysBySecret = new WeakMap<DerivedSecret, TokenKeys>()
+
+function tokenKeysOf(secret: DerivedSecret): TokenKeys {
+  let keys = tokenKeysBySecret.get(secret)
+  if (!keys) {
+    const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret.secret, Buffer.alloc(0), `cinepass ${PURPOSE} ${info}`, 32))
+    keys = { tag: secret.tag, mac: derive('mac'), mask: derive('mask') }
+    tokenKeysBySecret.set(secret, keys)
+  }
+  return keys
+}
 
 /**
  * Issues and verifies self-verifying v3 request tokens. A token verifies under a live signing key
@@ -47,11 +71,13 @@ export class RequestTokenCodec {
     if (!key) throw new Error('no live signing key')
     const now = this.clock.now()
     const expirySeconds = Math.ceil((now + this.ttlMs) / 1000)
-    const bytes = Buffer.alloc(TOKEN_BYTES)
-    bytes[0] = key.tag
-    bytes.writeUInt32BE(expirySeconds, EXPIRY_OFFSET)
-    this.random.bytes(SIGNED_BYTES - RANDOM_OFFSET).copy(bytes, RANDOM_OFFSET)
-    macOf(key, bytes, appId).copy(bytes, SIGNED_BYTES)
+    const keys = tokenKeysOf(key)
+    const header = Buffer.alloc(HEADER_BYTES)
+    header[0] = keys.tag
+    header.writeUInt32BE(expirySeconds, EXPIRY_OFFSET)
+    this.random.bytes(HEADER_BYTES - RANDOM_OFFSET).copy(header, RANDOM_OFFSET)
+    const mac = macOf(keys, header, appId)
+    const bytes = Buffer.concat([xor(header, maskOf(keys, mac)), mac])
     this.#issuedByExpiry.set(expirySeconds, (this.#issuedByExpiry.get(expirySeconds) ?? 0) + 1)
     return { token: bytes.toString('hex'), issued: this.#issued(appId, expirySeconds) }
   }
@@ -68,15 +94,22 @@ export class RequestTokenCodec {
   }
 
   /**
-   * True when `token` has the form of one of ours and an expiry we could have given it (now or
-   * within the lifetime ahead, with room for clocks of instances that differ a little). A random
-   * string almost never has: only such a token is worth re-reading what it is checked against.
+   * True when `token`, unmasked under a live key, has that key's tag and an expiry we could have
+   * given it (now or within the lifetime ahead, with room for clocks of instances that differ a
+   * little). A random string almost never has: only such a token is worth re-reading what it is
+   * checked against.
    */
-  plausible(token: string): boolean {
+  async plausible(token: string): Promise<boolean> {
     if (!HEX_40.test(token)) return false
-    const expiresAt = Buffer.from(token, 'hex').readUInt32BE(EXPIRY_OFFSET) * 1000
+    const bytes = Buffer.from(token, 'hex')
     const now = this.clock.now()
-    return expiresAt > now && expiresAt <= now + this.ttlMs + CLOCK_SKEW_ALLOWANCE_MS
+    let found = false
+    for (const key of await this.keys.derivedSecrets(PURPOSE)) {
+      const { tagMatches, expirySeconds } = headerOf(tokenKeysOf(key), bytes)
+      const expiresAt = expirySeconds * 1000
+      found = (tagMatches && expiresAt > now && expiresAt <= now + this.ttlMs + CLOCK_SKEW_ALLOWANCE_MS) || found
+    }
+    return found
   }
 
   /**
@@ -91,22 +124,32 @@ export class RequestTokenCodec {
   /**
    * Which of `appIds` a live token of ours was issued to (its MAC is tried under each), with what it
    * proves; null as for `verify`. For the website, which must name the application from the token alone.
+   * Every live key and every application is tried whatever the token, so the time taken does not
+   * depend on what a key's mask makes of the token.
    */
   async identify<A extends string>(token: string, appIds: readonly A[]): Promise<{ appId: A; issued: IssuedRequestToken } | null> {
     if (!HEX_40.test(token)) return null
     const bytes = Buffer.from(token, 'hex')
-    const expirySeconds = bytes.readUInt32BE(EXPIRY_OFFSET)
-    if (expirySeconds * 1000 <= this.clock.now()) return null
-    let candidates = (await this.keys.derivedSecrets(PURPOSE)).filter((key) => key.tag === bytes[0])
+    const found = this.#identifyUnder(await this.keys.derivedSecrets(PURPOSE), bytes, appIds)
+    if (found) return found
     // A key made by another instance a moment ago is not in this one's list yet.
-    if (candidates.length === 0) candidates = (await this.keys.derivedSecrets(PURPOSE, true)).filter((key) => key.tag === bytes[0])
-    const mac = bytes.subarray(SIGNED_BYTES)
-    for (const key of candidates) {
+    return this.#identifyUnder(await this.keys.derivedSecrets(PURPOSE, true), bytes, appIds)
+  }
+
+  #identifyUnder<A extends string>(keys: readonly DerivedSecret[], bytes: Buffer, appIds: readonly A[]): { appId: A; issued: IssuedRequestToken } | null {
+    const mac = bytes.subarray(HEADER_BYTES)
+    const now = this.clock.now()
+    let found: { appId: A; issued: IssuedRequestToken } | null = null
+    for (const secret of keys) {
+      const tokenKeys = tokenKeysOf(secret)
+      const { header, tagMatches, expirySeconds } = headerOf(tokenKeys, bytes)
+      const live = expirySeconds * 1000 > now
       for (const appId of appIds) {
-        if (timingSafeEqual(macOf(key, bytes, appId), mac)) return { appId, issued: this.#issued(appId, expirySeconds) }
+        const macMatches = timingSafeEqual(macOf(tokenKeys, header, appId), mac)
+        if (macMatches && tagMatches && live && !found) found = { appId, issued: this.#issued(appId, expirySeconds) }
       }
     }
-    return null
+    return found
   }
 
   #issued(appId: string, expirySeconds: number): IssuedRequestToken {
@@ -115,11 +158,27 @@ export class RequestTokenCodec {
   }
 }
 
-function macOf(key: DerivedSecret, token: Buffer, appId: string): Buffer {
-  return createHmac('sha256', key.secret)
+function macOf(keys: TokenKeys, header: Buffer, appId: string): Buffer {
+  return createHmac('sha256', keys.mac)
     .update(Uint8Array.of(FORMAT_VERSION))
-    .update(token.subarray(0, SIGNED_BYTES))
+    .update(header)
     .update(appId)
     .digest()
     .subarray(0, MAC_BYTES)
+}
+
+function maskOf(keys: TokenKeys, mac: Buffer): Buffer {
+  return createHmac('sha256', keys.mask).update(mac).digest().subarray(0, HEADER_BYTES)
+}
+
+function xor(a: Buffer, b: Buffer): Buffer {
+  const out = Buffer.alloc(a.length)
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!
+  return out
+}
+
+/** The header of `token` as unmasked under `keys`, whether it names that key, and its expiry. */
+function headerOf(keys: TokenKeys, token: Buffer): { header: Buffer; tagMatches: boolean; expirySeconds: number } {
+  const header = xor(token.subarray(0, HEADER_BYTES), maskOf(keys, token.subarray(HEADER_BYTES)))
+  return { header, tagMatches: header[0] === keys.tag, expirySeconds: header.readUInt32BE(EXPIRY_OFFSET) }
 }
