@@ -706,6 +706,48 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(given).toBe(0)
     })
 
+    it('approvals of never-stored tokens (with issued) record the epoch, and store no row for an epoch the account no longer has or a disabled account', async () => {
+      const lena = (await store.insertAccount(newAccount(`lena_${hex(3)}`)))!
+      const { tokenHash, appId, createdAt, expiresAt } = pendingToken()
+      const issued = { appId, createdAt, expiresAt }
+      const v4 = { idHash: hex(32), issued: { appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null } }
+      await store.setAccountPassword(lena.id, 'new', true, now)
+      expect(await store.approveRequestToken({ tokenHash, accountId: lena.id, epoch: lena.epoch, now, appId: app.id, issued })).toBeNull()
+      expect(await store.approveV4RequestToken(v4.idHash, lena.id, now, lena.epoch, v4.issued)).toBeNull()
+      expect(await store.findRequestToken(tokenHash)).toBeNull()
+      expect(await store.findV4RequestToken(v4.idHash)).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash, accountId: lena.id, epoch: lena.epoch + 1, now, appId: app.id, issued })).toMatchObject({ status: 'approved', epoch: lena.epoch + 1 })
+      expect(await store.approveV4RequestToken(v4.idHash, lena.id, now, lena.epoch + 1, v4.issued)).toMatchObject({ status: 'approved', epoch: lena.epoch + 1 })
+      await store.setAccountDisabled(lena.id, true, now)
+      const { epoch } = (await store.findAccountById(lena.id))!
+      const later = hex(32)
+      expect(await store.approveRequestToken({ tokenHash: later, accountId: lena.id, epoch, now, appId: app.id, issued })).toBeNull()
+      expect(await store.approveV4RequestToken(later, lena.id, now, epoch, v4.issued)).toBeNull()
+      expect(await store.findRequestToken(later)).toBeNull()
+      expect(await store.findV4RequestToken(later)).toBeNull()
+    })
+
+    it('never-stored request tokens approved while the password changes give no session or access token once the change is done, 20 rounds', async () => {
+      const mona = (await store.insertAccount(newAccount(`mona_${hex(3)}`)))!
+      let given = 0
+      for (let round = 0; round < 20; round++) {
+        const { epoch } = (await store.findAccountById(mona.id))!
+        const { tokenHash, appId, createdAt, expiresAt } = pendingToken()
+        const v4 = { idHash: hex(32), issued: { appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null } }
+        // The approvals were checked against the old password; the change commits among them.
+        await Promise.all([
+          store.approveRequestToken({ tokenHash, accountId: mona.id, epoch, now, appId: app.id, issued: { appId, createdAt, expiresAt } }),
+          store.setAccountPassword(mona.id, `hash-${round}`, true, now),
+          store.approveV4RequestToken(v4.idHash, mona.id, now, epoch, v4.issued),
+        ])
+        const session = newSession()
+        if ((await store.createSessionFromRequestToken(tokenHash, app.id, now, session)).ok) given++
+        if ((await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, newAccessToken())).ok) given++
+        expect(await store.findSession(session.sessionHash)).toBeNull()
+      }
+      expect(given).toBe(0)
+    })
+
     it('sessions and access tokens carry the epoch of the token they were made from', async () => {
       const kate = (await store.insertAccount(newAccount(`kate_${hex(3)}`)))!
       await store.setAccountPassword(kate.id, 'new', true, now)
