@@ -118,7 +118,7 @@ function classify(failures: Failure[], reasons: Map<string, string[]>): Classifi
         const reason = reasons.get(failure.endpoint)?.[index] ?? 'no reason logged'
         return { ...failure, kind: reason === OVERLOAD && code === 9 ? 'overload' : 'error', reason: `503/${String(code)}: ${reason}` }
       }
-      return { ...failure, kind: 'error', reason: failure.status === 0 ? `no answer (${failure.error})` : `${failure.status}/${String(code ?? '-')}` }
+      return { ...failure, kind: 'error', reason: failure.status === 0 ? `no answer (${failure.error})` : `${failure.status}/${code === undefined ? '-' : JSON.stringify(code)}` }
     })
 }
 

@@ -132,7 +132,7 @@ export class SigningKeys {
     if (refresh) this.#cache.clear()
     const keys = await this.#keys()
     let lists = this.#derivedLists.get(keys)
-    if (!lists) this.#derivedLists.set(keys, (lists = new Map()))
+    if (!lists) this.#derivedLists.set(keys, (lists = new Map<string, DerivedSecret[]>()))
     let list = lists.get(purpose)
     if (!list) lists.set(purpose, (list = this.#derive(keys, purpose)))
     return list

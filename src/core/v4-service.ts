@@ -5,7 +5,7 @@ import { AuthError } from './errors.js'
 import { checkRedirect } from './redirect.js'
 import { constantTimeEqual, hashSecret, randomHex } from './secrets.js'
 import { isJwtShaped } from './signing-keys.js'
-import type { AccountRecord, IssuedV4RequestToken } from './store.js'
+import type { IssuedV4RequestToken } from './store.js'
 
 const PENDING_SCOPE = 'pending_request_token'
 const WRITE_SCOPE = 'api_write'

@@ -187,7 +187,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
           Promise.all(sessions.map((session) => store.createSessionFromRequestToken(tokenHash, app.id, now, session))),
         ])
         const row = (await store.findRequestToken(tokenHash))!
-        const winners = new Set([...approvals, ...denials].filter((r) => r !== null).map((r) => `${r!.status}:${r!.accountId}`))
+        const winners = new Set([...approvals, ...denials].filter((r) => r !== null).map((r) => `${r.status}:${r.accountId}`))
         expect(winners, `round ${round}`).toEqual(new Set([`${row.status}:${row.accountId}`]))
         const consumed = consumptions.filter((r) => r.ok)
         expect(consumed.length).toBeLessThanOrEqual(1)
@@ -206,7 +206,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         const idHash = hex(32)
         const issued = { appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: 'https://example.com/cb' }
         const approvals = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store.approveV4RequestToken(idHash, alice.id, now, alice.epoch, issued) : store.approveV4RequestToken(idHash, bob.id, now, bob.epoch, issued))))
-        const winners = new Set(approvals.filter((r) => r !== null).map((r) => r!.accountId))
+        const winners = new Set(approvals.filter((r) => r !== null).map((r) => r.accountId))
         expect(winners.size, `round ${round}`).toBe(1)
         const [winner] = [...winners]
         expect(await store.findV4RequestToken(idHash)).toEqual({ idHash, ...issued, status: 'approved', accountId: winner, consumedAt: null, epoch: winner === alice.id ? alice.epoch : bob.epoch })
