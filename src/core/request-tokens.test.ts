@@ -59,7 +59,14 @@ describe('RequestTokenCodec', () => {
   it('identify() finds the application among several, and verify() only for that one', async () => {
     const apps = [await createTestApplication(core, 'One'), await createTestApplication(core, 'Two'), await createTestApplication(core, 'Three')]
     const { token } = await core.auth.requestTokens.issue(apps[1]!.id)
-    expect((await core.auth.requestTokens.identify(token, apps.map((app) => app.id)))?.appId).toBe(apps[1]!.id)
+    expect(
+      (
+        await core.auth.requestTokens.identify(
+          token,
+          apps.map((app) => app.id),
+        )
+      )?.appId,
+    ).toBe(apps[1]!.id)
     expect(await core.auth.requestTokens.verify(token, apps[1]!.id)).not.toBeNull()
     expect(await core.auth.requestTokens.verify(token, apps[0]!.id)).toBeNull()
     expect(await core.auth.requestTokens.identify(token, [apps[0]!.id, apps[2]!.id])).toBeNull()

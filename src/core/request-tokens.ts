@@ -159,12 +159,7 @@ export class RequestTokenCodec {
 }
 
 function macOf(keys: TokenKeys, header: Buffer, appId: string): Buffer {
-  return createHmac('sha256', keys.mac)
-    .update(Uint8Array.of(FORMAT_VERSION))
-    .update(header)
-    .update(appId)
-    .digest()
-    .subarray(0, MAC_BYTES)
+  return createHmac('sha256', keys.mac).update(Uint8Array.of(FORMAT_VERSION)).update(header).update(appId).digest().subarray(0, MAC_BYTES)
 }
 
 function maskOf(keys: TokenKeys, mac: Buffer): Buffer {

@@ -139,16 +139,18 @@ export class SigningKeys {
   }
 
   #derive(keys: SigningKeyRecord[], purpose: string): DerivedSecret[] {
-    return keys.filter((key) => key.retiredAt === null).map((key) => {
-      const name = `${purpose}\0${key.kid}`
-      let derived = this.#derived.get(name)
-      if (!derived) {
-        const secret = Buffer.from(hkdfSync('sha256', secretOf(key), Buffer.alloc(0), `cinepass ${purpose}`, 32))
-        derived = { tag: hashSecretBytes(key.kid)[0]!, secret }
-        this.#derived.set(name, derived)
-      }
-      return derived
-    })
+    return keys
+      .filter((key) => key.retiredAt === null)
+      .map((key) => {
+        const name = `${purpose}\0${key.kid}`
+        let derived = this.#derived.get(name)
+        if (!derived) {
+          const secret = Buffer.from(hkdfSync('sha256', secretOf(key), Buffer.alloc(0), `cinepass ${purpose}`, 32))
+          derived = { tag: hashSecretBytes(key.kid)[0]!, secret }
+          this.#derived.set(name, derived)
+        }
+        return derived
+      })
   }
 
   /**

@@ -68,7 +68,7 @@ describe('WebsiteService', () => {
     expect(await refusal(core.website.approveV3(requestToken, undefined, await accountOf(alice)))).toBe('INVALID_REQUEST_TOKEN')
   })
 
-  it('v3Approval() names the application of a token that has no row, among several, and refuses a suspended one\'s', async () => {
+  it("v3Approval() names the application of a token that has no row, among several, and refuses a suspended one's", async () => {
     const others = [await createTestApplication(core, 'Second app'), await createTestApplication(core, 'Third app')]
     const second = await core.auth.authenticateClient({ apiKey: others[0]!.apiKey })
     const { requestToken } = await core.auth.createRequestToken(second)
@@ -85,7 +85,16 @@ describe('WebsiteService', () => {
     const stored = () => randomHex(cryptoRandom, 20)
     const [approved, denied] = [stored(), stored()]
     for (const token of [approved, denied]) {
-      await core.deps.store.insertRequestToken({ tokenHash: hashSecret(token), appId: app.id, createdAt: now, expiresAt: now + 3_600_000, status: 'pending', accountId: null, consumedAt: null, epoch: null })
+      await core.deps.store.insertRequestToken({
+        tokenHash: hashSecret(token),
+        appId: app.id,
+        createdAt: now,
+        expiresAt: now + 3_600_000,
+        status: 'pending',
+        accountId: null,
+        consumedAt: null,
+        epoch: null,
+      })
       expect((await core.website.v3Approval(token, undefined)).app.id).toBe(app.id)
     }
     expect(await core.website.approveV3(approved, undefined, await accountOf(alice))).toBeNull()
@@ -95,7 +104,17 @@ describe('WebsiteService', () => {
 
     const v4 = await core.v4.createRequestToken(client, undefined)
     const idHash = (await core.v4.verifyRequestToken(v4))!.idHash
-    await core.deps.store.insertV4RequestToken({ idHash, appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending', accountId: null, consumedAt: null, epoch: null })
+    await core.deps.store.insertV4RequestToken({
+      idHash,
+      appId: app.id,
+      createdAt: now,
+      expiresAt: now + 900_000,
+      redirectTo: null,
+      status: 'pending',
+      accountId: null,
+      consumedAt: null,
+      epoch: null,
+    })
     expect(await core.website.approveV4(v4, await accountOf(bob))).toBeNull()
     expect(await core.deps.store.findV4RequestToken(idHash)).toMatchObject({ status: 'approved', accountId: bob.id, expiresAt: now + 900_000 })
   })

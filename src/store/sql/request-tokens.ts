@@ -68,7 +68,14 @@ function* decideIssued(
   now: number,
 ): Work<RequestTokenRecord | null> {
   const approval = decision.status === 'approved' ? decision : null
-  const row: RequestTokenRecord = { tokenHash, ...issued, status: decision.status, accountId: approval?.accountId ?? null, consumedAt: null, epoch: approval?.epoch ?? null }
+  const row: RequestTokenRecord = {
+    tokenHash,
+    ...issued,
+    status: decision.status,
+    accountId: approval?.accountId ?? null,
+    consumedAt: null,
+    epoch: approval?.epoch ?? null,
+  }
   const guard = approval ? [approval.accountId, approval.epoch] : []
   return mapped(yield* get<RequestTokenRow>(sql, ...REQUEST_TOKENS.values(row), ...guard, issued.expiresAt, now, now), toRequestToken)
 }

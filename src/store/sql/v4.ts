@@ -63,7 +63,14 @@ function* decideIssued(
   now: number,
 ): Work<V4RequestTokenRecord | null> {
   const approval = decision.status === 'approved' ? decision : null
-  const row: V4RequestTokenRecord = { idHash, ...issued, status: decision.status, accountId: approval?.accountId ?? null, consumedAt: null, epoch: approval?.epoch ?? null }
+  const row: V4RequestTokenRecord = {
+    idHash,
+    ...issued,
+    status: decision.status,
+    accountId: approval?.accountId ?? null,
+    consumedAt: null,
+    epoch: approval?.epoch ?? null,
+  }
   const guard = approval ? [approval.accountId, approval.epoch] : []
   return mapped(yield* get<V4RequestTokenRow>(sql, ...V4_REQUEST_TOKENS.values(row), ...guard, issued.expiresAt, now, now), toV4RequestToken)
 }
@@ -76,7 +83,13 @@ export function* findV4RequestToken(idHash: string): Work<V4RequestTokenRecord |
   return mapped(yield* get<V4RequestTokenRow>('SELECT * FROM v4_request_tokens WHERE id_hash = ?', idHash), toV4RequestToken)
 }
 
-export function* approveV4RequestToken(idHash: string, accountId: number, now: number, epoch: number, issued?: IssuedV4RequestToken): Work<V4RequestTokenRecord | null> {
+export function* approveV4RequestToken(
+  idHash: string,
+  accountId: number,
+  now: number,
+  epoch: number,
+  issued?: IssuedV4RequestToken,
+): Work<V4RequestTokenRecord | null> {
   if (issued) return yield* decideIssued(APPROVE_ISSUED, idHash, issued, { status: 'approved', accountId, epoch }, now)
   const row = yield* get<V4RequestTokenRow>(
     `UPDATE v4_request_tokens SET status = 'approved', account_id = ?, epoch = ?
