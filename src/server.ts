@@ -184,7 +184,7 @@ async function listen(
     routeGroup(healthRoutes, { store }),
     // prom-client loads only when metrics are on: it is memory a process without them never uses.
     ...(config.metrics
-      ? [routeGroup((await import('./http/metrics.js')).metricsRoutes, { store, clock: core.deps.clock, hasher: core.deps.hasher })]
+      ? [routeGroup((await import('./http/metrics.js')).metricsRoutes, { store, clock: core.deps.clock, hasher: core.deps.hasher, issuedRequestTokens: () => auth.requestTokens.issuedLive() })]
       : []),
     routeGroup(v3Routes, { auth, limits, publicUrl: urlNow }),
     routeGroup(docsRoutes, { publicUrl: urlNow }),

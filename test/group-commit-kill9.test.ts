@@ -12,12 +12,13 @@ afterAll(async () => {
   for (const backend of backends) await backend.remove()
 })
 
-// Group commit answers many token/new requests after one commit; a crash just after those answers
+// Group commit answers many guest_session/new requests after one commit (token/new writes nothing: a
+// request token is stored only once someone acts on it); a crash just after those answers
 // must not lose any of them. The kill comes from the same callback that received the 200, so the
 // server gets no time to finish anything it had not finished before answering.
 describe('group commit under kill -9 (sqlite)', () => {
   it(
-    'keeps every request token acknowledged with 200, even the one answered right before the kill',
+    'keeps every guest session acknowledged with 200, even the one answered right before the kill',
     async () => {
       const backend = await createBackend('sqlite')
       backends.push(backend)
@@ -32,9 +33,9 @@ describe('group commit under kill -9 (sqlite)', () => {
         let killed = false
         const worker = async (): Promise<void> => {
           while (!killed) {
-            const answer = await v3.tokenNew()
+            const answer = await v3.guestSession()
             if (answer.status !== 200) continue
-            acknowledged.push(answer.body.request_token as string)
+            acknowledged.push(answer.body.guest_session_id as string)
             // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- another worker may have set it during the await above
             if (++answered >= killAfter && !killed) {
               killed = true
@@ -45,9 +46,9 @@ describe('group commit under kill -9 (sqlite)', () => {
         await Promise.all(Array.from({ length: IN_FLIGHT }, worker))
         expect(await server.exited).toMatchObject({ signal: 'SIGKILL' })
       }
-      const stored = new Set((await backend.query('SELECT token_hash FROM request_tokens')).map((row) => row.token_hash as string))
+      const stored = new Set((await backend.query('SELECT session_hash FROM guest_sessions')).map((row) => row.session_hash as string))
       const missing = acknowledged.filter((token) => !stored.has(createHash('sha256').update(token).digest('hex')))
-      console.info(`group commit kill -9: ${ROUNDS} rounds, ${acknowledged.length} acknowledged request tokens, ${missing.length} missing`)
+      console.info(`group commit kill -9: ${ROUNDS} rounds, ${acknowledged.length} acknowledged guest sessions, ${missing.length} missing`)
       expect(acknowledged.length).toBeGreaterThanOrEqual(ROUNDS * 200)
       expect(missing).toEqual([])
       expect(await backend.integrityProblems()).toEqual([])

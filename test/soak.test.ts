@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { availableBackends, createBackend, seed, type Seeded, type TestBackend } from './support/backends.js'
-import { V3 } from './support/flow.js'
+import { V3, type Answer } from './support/flow.js'
 import { runCli, spawnServer, type ServerProcess } from './support/processes.js'
 
 const LONG = process.env.CINEPASS_LONG_TESTS === '1'
@@ -23,15 +23,103 @@ interface Sample {
   flows: number
 }
 
-/** Runs the full login-and-logout flow (plus a guest session and an unused token) as one unit of churn. */
-async function flow(v3: V3, user: Seeded['users'][0]): Promise<boolean> {
-  const token = await v3.approvedToken(user)
-  const session = await v3.sessionNew(token)
-  if (session.status !== 200) return false
-  const ok = (await v3.account(session.body.session_id)).status === 200
-  const deleted = (await v3.deleteSession(session.body.session_id)).status === 200
-  const extras = await Promise.all([v3.guestSession(), v3.tokenNew()])
-  return ok && deleted && extras.every((answer) => answer.status === 200)
+/** One refused or failed request of a flow: which endpoint, and what came back instead of a 200. */
+interface Failure {
+  /** Seconds since the soak began. */
+  at: number
+  /** Method and route, as the server's access log names it. */
+  endpoint: string
+  /** 0 when no HTTP answer came (the network error is in `error`). */
+  status: number
+  body?: unknown
+  error?: string
+}
+
+/** A failure with its reason, once the server's log is complete. */
+interface ClassifiedFailure extends Failure {
+  /** `overload`: refused at once because the password-hash queue was full (503/9, by design); `error`: anything else. */
+  kind: 'overload' | 'error'
+  reason: string
+}
+
+// The report lists this many failures one by one (all of them are counted by reason).
+const FAILURES_LISTED = 200
+const OVERLOAD = 'password-hash queue full'
+
+/**
+ * Runs the full login-and-logout flow (plus a guest session and an unused token) as one unit of churn.
+ * Returns the requests that did not get their 200 (none: the flow succeeded).
+ */
+async function flow(v3: V3, user: Seeded['users'][0], since = performance.now()): Promise<Failure[]> {
+  const failures: Failure[] = []
+  const ok = (endpoint: string, answer: Answer): boolean => {
+    if (answer.status === 200) return true
+    const at = Math.round((performance.now() - since) / 100) / 10
+    failures.push({ at, endpoint, status: answer.status, ...(answer.error === undefined ? { body: answer.body } : { error: answer.error }) })
+    return false
+  }
+  const token = await v3.tokenNew()
+  if (!ok('GET /3/authentication/token/new', token)) return failures
+  if (!ok('POST /3/authentication/token/validate_with_login', await v3.validate(token.body.request_token, user.username, user.password))) return failures
+  const session = await v3.sessionNew(token.body.request_token)
+  if (!ok('POST /3/authentication/session/new', session)) return failures
+  ok('GET /3/account', await v3.account(session.body.session_id))
+  ok('DELETE /3/authentication/session', await v3.deleteSession(session.body.session_id))
+  const [guest, unused] = await Promise.all([v3.guestSession(), v3.tokenNew()])
+  ok('GET /3/authentication/guest_session/new', guest)
+  ok('GET /3/authentication/token/new', unused)
+  return failures
+}
+
+/**
+ * Why the server answered each 503 it answered, from its log, in order, by `method route`: its
+ * "service unavailable" line has no cause when the password-hash queue was full, and names the
+ * database's error otherwise; the access line of the same request id names the route.
+ */
+function unavailableReasons(server: ServerProcess): Map<string, string[]> {
+  const causes = new Map<string, string>()
+  const byEndpoint = new Map<string, string[]>()
+  server.onLine((line) => {
+    if (!line.includes('service unavailable') && !line.includes('"status":503')) return
+    let entry: { reqId?: string; msg?: string; err?: { name?: string; code?: unknown }; method?: string; route?: string | null }
+    try {
+      entry = JSON.parse(line)
+    } catch {
+      return
+    }
+    if (!entry.reqId) return
+    if (entry.msg === 'service unavailable') {
+      causes.set(entry.reqId, entry.err ? `database unavailable (${[entry.err.name, entry.err.code].filter(Boolean).join(' ')})` : OVERLOAD)
+    } else if (entry.msg === 'request') {
+      const endpoint = `${entry.method} ${entry.route}`
+      const reasons = byEndpoint.get(endpoint) ?? []
+      reasons.push(causes.get(entry.reqId) ?? 'no reason logged')
+      byEndpoint.set(endpoint, reasons)
+      causes.delete(entry.reqId)
+    }
+  })
+  return byEndpoint
+}
+
+/**
+ * Gives each failure its reason: a 503/9 takes the next reason the server logged for a 503 of its
+ * endpoint (the two lists are in the order the answers were sent and received; concurrent answers of
+ * one endpoint may swap, which matters only if their reasons differ).
+ */
+function classify(failures: Failure[], reasons: Map<string, string[]>): ClassifiedFailure[] {
+  const next = new Map<string, number>()
+  return [...failures]
+    .sort((a, b) => a.at - b.at)
+    .map((failure) => {
+      const code = (failure.body as { status_code?: unknown } | undefined)?.status_code
+      if (failure.status === 503) {
+        const index = next.get(failure.endpoint) ?? 0
+        next.set(failure.endpoint, index + 1)
+        const reason = reasons.get(failure.endpoint)?.[index] ?? 'no reason logged'
+        return { ...failure, kind: reason === OVERLOAD && code === 9 ? 'overload' : 'error', reason: `503/${String(code)}: ${reason}` }
+      }
+      return { ...failure, kind: 'error', reason: failure.status === 0 ? `no answer (${failure.error})` : `${failure.status}/${code === undefined ? '-' : JSON.stringify(code)}` }
+    })
 }
 
 /** Flows per second `workers` concurrent loops reach in `ms`. */
@@ -40,7 +128,7 @@ async function capacity(v3: V3, seeded: Seeded, workers: number, ms: number): Pr
   let flows = 0
   await Promise.all(
     Array.from({ length: workers }, async (_, index) => {
-      while (performance.now() < end) if (await flow(v3, seeded.users[index % seeded.users.length]!)) flows++
+      while (performance.now() < end) if ((await flow(v3, seeded.users[index % seeded.users.length]!)).length === 0) flows++
     }),
   )
   return flows / (ms / 1000)
@@ -82,6 +170,7 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
         MALLOC_ARENA_MAX: '2',
         MALLOC_MMAP_THRESHOLD_: '4194304',
       })
+      const reasons = unavailableReasons(server)
       const v3 = new V3(server.url, seeded.apiKey)
       const full = await capacity(v3, seeded, 8, 10_000)
       const rate = full / 2
@@ -89,6 +178,7 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
       const samples: Sample[] = []
       let flows = 0
       let failures = 0
+      const failed: Failure[] = []
       let purged = 0
       const sampler = setInterval(() => void measure(server, backend, flows, start).then((sample) => samples.push(sample)), SAMPLE_MS)
       // PostgreSQL reuses the space of deleted rows once VACUUM has seen them. In production autovacuum
@@ -106,9 +196,16 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
         const due = start + (i * 1000) / rate
         const wait = due - performance.now()
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-        const running = flow(v3, seeded.users[i % seeded.users.length]!).then(
-          (ok) => void (ok ? flows++ : failures++),
-          () => void failures++,
+        const running = flow(v3, seeded.users[i % seeded.users.length]!, start).then(
+          (failedRequests) => {
+            if (failedRequests.length === 0) return void flows++
+            failures++
+            failed.push(...failedRequests)
+          },
+          (error: unknown) => {
+            failures++
+            failed.push({ at: Math.round((performance.now() - start) / 100) / 10, endpoint: 'flow', status: 0, error: String(error) })
+          },
         )
         inFlight.add(running)
         void running.finally(() => inFlight.delete(running))
@@ -124,11 +221,22 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
       const max = (list: Sample[], key: 'rssMb' | 'fds' | 'dbMb'): number => Math.max(...list.map((sample) => sample[key]))
       // RSS moves with garbage collection; the median of each half says where it sits.
       const median = (list: Sample[]): number => list.map((sample) => sample.rssMb).sort((x, y) => x - y)[Math.floor(list.length / 2)]!
+      // Every log line is in now (the server has exited): each failure gets its reason.
+      const classified = classify(failed, reasons)
+      const countBy = (key: (failure: ClassifiedFailure) => string): Record<string, number> => {
+        const counts: Record<string, number> = {}
+        for (const failure of classified) counts[key(failure)] = (counts[key(failure)] ?? 0) + 1
+        return counts
+      }
       const report = {
         capacityFlowsPerSecond: Math.round(full * 10) / 10,
         rate: Math.round(rate * 10) / 10,
         flows,
         failures,
+        // Failed requests (a flow may have several): overload (refused by design) apart from errors.
+        failedRequests: { total: classified.length, ...countBy((failure) => failure.kind) },
+        failureReasons: countBy((failure) => `${failure.endpoint} ${failure.reason}`),
+        failureList: classified.slice(0, FAILURES_LISTED),
         purged,
         rssMedianMb: { early: median(early).toFixed(1), late: median(late).toFixed(1) },
         rssMaxMb: { early: max(early, 'rssMb').toFixed(1), late: max(late, 'rssMb').toFixed(1) },
@@ -158,4 +266,26 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
     },
     SOAK_MS + 300_000,
   )
+})
+
+describe('the soak report', () => {
+  it('gives each failed request its reason, telling a full password-hash queue (overload) from errors', async () => {
+    const backend = await createBackend('sqlite')
+    backends.push(backend)
+    const seeded = await seed(backend.database, 6)
+    // One hash at a time and no queue: of logins arriving together, all but one are refused at once.
+    const server = await spawnServer(backend.database, { CINEPASS_HASH_CONCURRENCY: '1', CINEPASS_HASH_QUEUE: '0' })
+    const reasons = unavailableReasons(server)
+    const v3 = new V3(server.url, seeded.apiKey)
+    const failed = (await Promise.all(seeded.users.map((user) => flow(v3, user)))).flat()
+    expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null })
+    const classified = classify(failed, reasons)
+    expect(classified.length).toBeGreaterThan(0)
+    for (const failure of classified) {
+      expect(failure).toMatchObject({ endpoint: 'POST /3/authentication/token/validate_with_login', status: 503, kind: 'overload', reason: '503/9: password-hash queue full' })
+    }
+    // Anything else is an error, with what came back.
+    expect(classify([{ at: 1, endpoint: 'GET /3/account', status: 0, error: 'ECONNRESET' }], reasons)).toMatchObject([{ kind: 'error', reason: 'no answer (ECONNRESET)' }])
+    expect(classify([{ at: 2, endpoint: 'GET /3/account', status: 503, body: { status_code: 9 } }], reasons)).toMatchObject([{ kind: 'error', reason: '503/9: no reason logged' }])
+  }, 60_000)
 })

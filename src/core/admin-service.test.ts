@@ -115,12 +115,22 @@ describe('AdminService key rotation and deletion', () => {
     const cached = await core.auth.authenticateClient({ apiKey: app.api_key })
     await core.admin.deleteApplication(app.id)
     const client = await core.auth.authenticateClient({ apiKey: app.api_key })
-    const outcomes = await Promise.allSettled([core.auth.createRequestToken(client), core.auth.createGuestSession(client), core.v4.createRequestToken(cached, undefined)])
+    const outcomes = await Promise.allSettled([core.auth.createGuestSession(client)])
     for (const outcome of outcomes) {
       expect(outcome.status).toBe('rejected')
       expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(DeletedMeanwhileError)
       expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'SERVICE_OFFLINE', retryAfterSeconds: 1 })
     }
+    // A request token is no write, so one is still issued through the cached application; it names an
+    // application that no longer exists, so nobody can act on it.
+    const v3 = await core.auth.createRequestToken(client)
+    const v4 = await core.v4.createRequestToken(cached, undefined)
+    await expect(core.website.v3Approval(v3.requestToken, undefined)).rejects.toEqual(new AuthError('INVALID_REQUEST_TOKEN'))
+    await expect(core.website.v4Approval(v4)).rejects.toEqual(new AuthError('INVALID_REQUEST_TOKEN'))
+    // Through the cached application, storing its row names a deleted row: told to retry, as above.
+    await core.admin.createUser({ username: 'cached_user', password: 'a long passphrase' })
+    const login = core.auth.validateWithLogin(client, { username: 'cached_user', password: 'a long passphrase', requestToken: v3.requestToken })
+    await expect(login).rejects.toBeInstanceOf(DeletedMeanwhileError)
     core.clock.advance(1000)
     await expect(core.auth.authenticateClient({ apiKey: app.api_key })).rejects.toEqual(new AuthError('INVALID_API_KEY'))
   })

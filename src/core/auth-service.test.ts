@@ -4,7 +4,7 @@ import { createTestApplication, createTestUser, temporarySqliteStore, testCore, 
 import type { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { ClientContext } from './context.js'
 import { AuthError } from './errors.js'
-import { hashSecret } from './secrets.js'
+import { cryptoRandom, hashSecret, randomHex } from './secrets.js'
 import type { TmdbStatusName } from '../wire/status.js'
 
 const HOUR = 3_600_000
@@ -112,6 +112,72 @@ describe('AuthService', () => {
     await login(requestToken)
     await rejectsWith(core.auth.createSession(otherClient, requestToken), 'INVALID_REQUEST_TOKEN')
     await expect(core.auth.createSession(client, requestToken)).resolves.toBeDefined()
+  })
+
+  it('createRequestToken() stores nothing; the row appears when the user approves', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    expect((await store.exportAll()).requestTokens).toEqual([])
+    await login(requestToken)
+    expect((await store.exportAll()).requestTokens).toMatchObject([{ tokenHash: hashSecret(requestToken), appId: app.id, status: 'approved', accountId: user.id }])
+  })
+
+  it('a token with any one byte changed is refused with 33 by validateWithLogin() and createSession(), as an unknown one', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    for (let byte = 0; byte < 20; byte++) {
+      const digit = requestToken[byte * 2]!
+      const tampered = `${requestToken.slice(0, byte * 2)}${((parseInt(digit, 16) + 1) % 16).toString(16)}${requestToken.slice(byte * 2 + 1)}`
+      await rejectsWith(core.auth.createSession(client, tampered), 'INVALID_REQUEST_TOKEN')
+      await rejectsWith(login(tampered), 'INVALID_REQUEST_TOKEN')
+    }
+    expect((await store.exportAll()).requestTokens).toEqual([])
+    // The genuine one is still pending, and approvable.
+    await rejectsWith(core.auth.createSession(client, requestToken), 'SESSION_DENIED')
+    await expect(login(requestToken)).resolves.toBeDefined()
+  })
+
+  it('a pending token of one application is refused with 33 to another, by validateWithLogin() and createSession()', async () => {
+    const other = await createTestApplication(core, 'Other')
+    const otherClient = await core.auth.authenticateClient({ apiKey: other.apiKey })
+    const { requestToken } = await core.auth.createRequestToken(client)
+    await rejectsWith(core.auth.createSession(otherClient, requestToken), 'INVALID_REQUEST_TOKEN')
+    await rejectsWith(core.auth.validateWithLogin(otherClient, { username: user.username, password: user.password, requestToken }), 'INVALID_REQUEST_TOKEN')
+    expect((await store.exportAll()).requestTokens).toEqual([])
+    await rejectsWith(core.auth.createSession(client, requestToken), 'SESSION_DENIED')
+  })
+
+  it('an expired pending token is refused with 33 by createSession(), not as pending', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    core.clock.advance(HOUR - 1000)
+    await rejectsWith(core.auth.createSession(client, requestToken), 'SESSION_DENIED')
+    core.clock.advance(1000)
+    await rejectsWith(core.auth.createSession(client, requestToken), 'INVALID_REQUEST_TOKEN')
+  })
+
+  it('a token stored by the previous version (random, with a pending row) is approved and exchanged as before', async () => {
+    const stored = randomHex(cryptoRandom, 20)
+    const now = core.clock.now()
+    await store.insertRequestToken({ tokenHash: hashSecret(stored), appId: app.id, createdAt: now, expiresAt: now + HOUR, status: 'pending', accountId: null, consumedAt: null, epoch: null })
+    await rejectsWith(core.auth.createSession(client, stored), 'SESSION_DENIED')
+    const other = await createTestApplication(core, 'Other')
+    await rejectsWith(core.auth.validateWithLogin(await core.auth.authenticateClient({ apiKey: other.apiKey }), { username: user.username, password: user.password, requestToken: stored }), 'INVALID_REQUEST_TOKEN')
+    await expect(login(stored)).resolves.toEqual({ requestToken: stored, expiresAt: now + HOUR, accountId: user.id })
+    await expect(core.auth.createSession(client, stored)).resolves.toMatchObject({ accountId: user.id })
+    await rejectsWith(core.auth.createSession(client, stored), 'INVALID_REQUEST_TOKEN')
+  })
+
+  it('a token survives a restart (a new core on the same database), and stops verifying once its signing key is retired', async () => {
+    const { requestToken } = await core.auth.createRequestToken(client)
+    const restarted = testCore(store, { clock: core.clock })
+    const restartedClient = await restarted.auth.authenticateClient({ apiKey: app.apiKey })
+    await rejectsWith(restarted.auth.createSession(restartedClient, requestToken), 'SESSION_DENIED')
+    const retiring = await core.auth.createRequestToken(client)
+    const [key] = await core.keys.list()
+    await core.keys.retire(key!.kid)
+    await rejectsWith(core.auth.createSession(client, retiring.requestToken), 'INVALID_REQUEST_TOKEN')
+    await rejectsWith(login(retiring.requestToken), 'INVALID_REQUEST_TOKEN')
+    // A token of the new key works.
+    const fresh = await core.auth.createRequestToken(client)
+    await expect(login(fresh.requestToken)).resolves.toBeDefined()
   })
 
   it('validateWithLogin() lets the same user validate again but refuses a second user', async () => {

@@ -2,9 +2,10 @@ import { AuthError } from './errors.js'
 import type { ClientContext, CoreDeps } from './context.js'
 import { TtlCache } from './refreshing.js'
 import { normalizePassword } from './password-rule.js'
+import { RequestTokenCodec } from './request-tokens.js'
 import { HEX_32, HEX_40, hashSecret, randomHex } from './secrets.js'
 import { isJwtShaped } from './signing-keys.js'
-import type { AccountRecord, ApplicationRecord } from './store.js'
+import type { AccountRecord, ApplicationRecord, ConsumeResult, IssuedRequestToken } from './store.js'
 import { canonicalUsername, throttledName } from './usernames.js'
 
 // Admin changes made by the CLI in another process reach this one within a second.
@@ -19,10 +20,15 @@ export interface Credentials {
 
 /** TMDB's v3 authentication rules: request tokens, login, sessions, guest sessions, the account. */
 export class AuthService {
+  /** Issues and verifies the v3 request tokens (self-verifying: a pending token has no row). */
+  readonly requestTokens: RequestTokenCodec
   readonly #applications: TtlCache<string, ApplicationRecord | null>
+  readonly #applicationIds: TtlCache<'all', string[]>
 
   constructor(private readonly deps: CoreDeps) {
     this.#applications = new TtlCache(deps.clock, APPLICATION_CACHE_TTL_MS)
+    this.#applicationIds = new TtlCache(deps.clock, APPLICATION_CACHE_TTL_MS)
+    this.requestTokens = new RequestTokenCodec(deps.keys, deps.clock, deps.random, deps.lifetimes.requestTokenTtlMs)
   }
 
   /**
@@ -49,6 +55,26 @@ export class AuthService {
     return this.#applications.get(keyHash, () => this.deps.store.findApplicationByKeyHash(keyHash))
   }
 
+  /** The application of an API key (cached as every API request's check is), or null. */
+  applicationOfKey(apiKey: string): Promise<ApplicationRecord | null> {
+    return this.#application(apiKey)
+  }
+
+  /**
+   * The application a live v3 request token of ours was issued to, found from the token alone (its
+   * MAC is tried under each application), with what the token proves; null for anything else (a
+   * token of the previous version, stored as a row, included).
+   */
+  async requestTokenOwner(requestToken: string): Promise<{ appId: string; issued: IssuedRequestToken } | null> {
+    if (!HEX_40.test(requestToken)) return null
+    const ids = () => this.#applicationIds.get('all', async () => (await this.deps.store.listApplications()).map((app) => app.id))
+    const owner = await this.requestTokens.identify(requestToken, await ids())
+    if (owner || !(await this.requestTokens.plausible(requestToken))) return owner
+    // Perhaps an application created a moment ago, by the CLI or another instance.
+    this.#applicationIds.clear()
+    return this.requestTokens.identify(requestToken, await ids())
+  }
+
   async #fromApiKey(apiKey: string): Promise<ClientContext> {
     const app = await this.#application(apiKey)
     if (!app) throw new AuthError('INVALID_API_KEY')
@@ -72,23 +98,13 @@ export class AuthService {
     throw new AuthError('INVALID_API_KEY')
   }
 
-  /** A new pending request token of the client's application, valid for the request-token lifetime. */
+  /**
+   * A new pending request token of the client's application, valid for the request-token lifetime.
+   * Nothing is stored: the token proves its application and expiry by itself.
+   */
   async createRequestToken(client: ClientContext): Promise<{ requestToken: string; expiresAt: number }> {
-    const { store, clock, random, lifetimes } = this.deps
-    const requestToken = randomHex(random, 20)
-    const now = clock.now()
-    const expiresAt = now + lifetimes.requestTokenTtlMs
-    await store.insertRequestToken({
-      tokenHash: hashSecret(requestToken),
-      appId: client.app.id,
-      createdAt: now,
-      expiresAt,
-      status: 'pending',
-      accountId: null,
-      consumedAt: null,
-      epoch: null,
-    })
-    return { requestToken, expiresAt }
+    const { token, issued } = await this.requestTokens.issue(client.app.id)
+    return { requestToken: token, expiresAt: issued.expiresAt }
   }
 
   /**
@@ -162,12 +178,15 @@ export class AuthService {
     if (!HEX_40.test(requestToken)) throw new AuthError('INVALID_REQUEST_TOKEN')
     // Under the epoch read with the password hash: a password change or a disable committed since
     // the password was checked refuses the approval (and, on a race the approval wins, the session).
+    // A token of ours gets its row now; any other may be one the previous version stored.
+    const issued = await this.requestTokens.verify(requestToken, client.app.id)
     const approved = await this.deps.store.approveRequestToken({
       tokenHash: hashSecret(requestToken),
       accountId: account.id,
       epoch: account.epoch,
       now: this.deps.clock.now(),
       appId: client.app.id,
+      ...(issued && { issued }),
     })
     if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
     return { requestToken, expiresAt: approved.expiresAt, accountId: account.id }
@@ -184,12 +203,18 @@ export class AuthService {
     const now = clock.now()
     const sessionId = randomHex(random, 20)
     const sessionHash = hashSecret(sessionId)
-    const result = await store.createSessionFromRequestToken(hashSecret(requestToken), client.app.id, now, {
-      sessionHash,
-      appId: client.app.id,
-      createdAt: now,
-      expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
-    })
+    const tokenHash = hashSecret(requestToken)
+    const consume = (): Promise<ConsumeResult> =>
+      store.createSessionFromRequestToken(tokenHash, client.app.id, now, {
+        sessionHash,
+        appId: client.app.id,
+        createdAt: now,
+        expiresAt: lifetimes.sessionTtlMs === null ? null : now + lifetimes.sessionTtlMs,
+      })
+    let result = await consume()
+    if (!result.ok && result.reason === 'invalid' && (await this.requestTokens.verify(requestToken, client.app.id))) {
+      result = await pendingUnlessStored(consume, () => store.findRequestToken(tokenHash))
+    }
     if (!result.ok) throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'SESSION_DENIED')
     // The store's guard wins every race on SQLite; on PostgreSQL a change committed while the
     // statement ran can leave a session under the old epoch, which no check accepts: answer as such.
@@ -276,4 +301,13 @@ export class AuthService {
 /** True when a credential issued under `credential.epoch` still speaks for `account`: the account still has that epoch and may act. */
 export function isCurrent(credential: { epoch: number }, account: AccountRecord): boolean {
   return credential.epoch === account.epoch && !account.disabled
+}
+
+/**
+ * The answer for a verified token of ours that the store found no approved row for: a token with no
+ * row is pending (nobody has acted on it yet). One given a row meanwhile (a racing approval) is
+ * consumed again, so the caller gets that row's answer.
+ */
+export async function pendingUnlessStored(consume: () => Promise<ConsumeResult>, findRow: () => Promise<unknown>): Promise<ConsumeResult> {
+  return (await findRow()) === null ? { ok: false, reason: 'pending' } : consume()
 }

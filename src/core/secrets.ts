@@ -40,6 +40,11 @@ export function hashSecret(secret: string): string {
   return hash('sha256', secret, 'hex')
 }
 
+/** SHA-256 of `value`, as bytes. */
+export function hashSecretBytes(value: string): Buffer {
+  return hash('sha256', value, 'buffer')
+}
+
 /** Compares two strings in time that depends only on their digests, never on where they differ. */
 export function constantTimeEqual(a: string, b: string): boolean {
   const digestA = createHash('sha256').update(a).digest()

@@ -1,7 +1,8 @@
+import { hkdfSync } from 'node:crypto'
 import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
 import type { Clock } from './clock.js'
 import { TtlCache } from './refreshing.js'
-import { hashSecret, randomHex, type RandomSource } from './secrets.js'
+import { hashSecret, hashSecretBytes, randomHex, type RandomSource } from './secrets.js'
 import type { SigningKeyRecord, Store } from './store.js'
 
 // Every instance re-reads the key list at least this often, so a rotation or retirement made by the
@@ -11,12 +12,26 @@ const KEY_LIST_TTL_MS = 1000
 const FIXED_TOKEN_META_PREFIX = 'fixed_jwt:'
 
 /**
+ * A secret derived from one signing key for one purpose. `tag` is one byte naming the key in a
+ * compact token (two keys may share a tag: try each); `live` keys only, so a retired key's secret
+ * verifies nothing.
+ */
+export interface DerivedSecret {
+  tag: number
+  secret: Buffer
+}
+
+/**
  * The HS256 keys that sign read access tokens and v4 tokens. They live in the database so every
  * instance shares them; a token names its key with `kid`; a retired key verifies nothing.
  */
 export class SigningKeys {
   readonly #cache: TtlCache<'keys', SigningKeyRecord[]>
   readonly #fixed: TtlCache<string, boolean>
+  // HKDF output per purpose and key: keys never change, only appear and retire. The lists are kept
+  // per key list read (the cache hands out the same array until it re-reads), so a hot path pays a lookup.
+  readonly #derived = new Map<string, DerivedSecret>()
+  readonly #derivedLists = new WeakMap<SigningKeyRecord[], Map<string, DerivedSecret[]>>()
 
   constructor(
     private readonly store: Store,
@@ -105,6 +120,37 @@ export class SigningKeys {
     } catch {
       return null
     }
+  }
+
+  /**
+   * Secrets derived (HKDF-SHA-256) for `purpose` from every live signing key, newest last: for MACs
+   * that, like the JWTs, every instance must share and that follow `keys rotate` and `keys retire`.
+   * With `refresh`, the key list is re-read first (a token may name a key another instance has just
+   * made).
+   */
+  async derivedSecrets(purpose: string, refresh = false): Promise<DerivedSecret[]> {
+    if (refresh) this.#cache.clear()
+    const keys = await this.#keys()
+    let lists = this.#derivedLists.get(keys)
+    if (!lists) this.#derivedLists.set(keys, (lists = new Map<string, DerivedSecret[]>()))
+    let list = lists.get(purpose)
+    if (!list) lists.set(purpose, (list = this.#derive(keys, purpose)))
+    return list
+  }
+
+  #derive(keys: SigningKeyRecord[], purpose: string): DerivedSecret[] {
+    return keys
+      .filter((key) => key.retiredAt === null)
+      .map((key) => {
+        const name = `${purpose}\0${key.kid}`
+        let derived = this.#derived.get(name)
+        if (!derived) {
+          const secret = Buffer.from(hkdfSync('sha256', secretOf(key), Buffer.alloc(0), `cinepass ${purpose}`, 32))
+          derived = { tag: hashSecretBytes(key.kid)[0]!, secret }
+          this.#derived.set(name, derived)
+        }
+        return derived
+      })
   }
 
   /**

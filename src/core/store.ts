@@ -105,10 +105,19 @@ export interface Store {
    * given the token must belong to that application; the account must still have `epoch` and not be
    * disabled (the token records the epoch). Returns the updated token, or null when the guard
    * failed. Of two accounts racing for one pending token exactly one wins.
+   *
+   * With `issued` (a token core has verified as ours: a pending token has no row), the same
+   * statement stores the token's row, approved under `epoch`, when it has none yet, guarded the
+   * same way on the account (an upsert: of any number of racing approvals of a token never stored,
+   * exactly one account wins, as for a stored one), and otherwise applies the guard above to the
+   * row it has, which must be of `issued.appId`.
    */
   approveRequestToken(input: ApproveInput): Promise<RequestTokenRecord | null>
-  /** Marks a live pending token denied; null when it was not live and pending. */
-  denyRequestToken(tokenHash: string, now: number): Promise<RequestTokenRecord | null>
+  /**
+   * Marks a live pending token denied; null when it was not live and pending. With `issued`, the
+   * token's row is stored, denied, when it has none yet, in the same statement.
+   */
+  denyRequestToken(tokenHash: string, now: number, issued?: IssuedRequestToken): Promise<RequestTokenRecord | null>
   /**
    * Consumes an approved, live, unconsumed request token of `appId` and stores `session` for the
    * account that approved it, under the epoch the token was approved with, in one transaction; only
@@ -153,9 +162,14 @@ export interface Store {
 
   insertV4RequestToken(token: V4RequestTokenRecord): Promise<void>
   findV4RequestToken(idHash: string): Promise<V4RequestTokenRecord | null>
-  /** As `approveRequestToken`, for a v4 request token (no application check: a user approves on the website). */
-  approveV4RequestToken(idHash: string, accountId: number, now: number, epoch: number): Promise<V4RequestTokenRecord | null>
-  denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null>
+  /**
+   * As `approveRequestToken`, for a v4 request token (no application check: a user approves on the
+   * website). With `issued` (the claims of a token core has verified), the row is stored, approved
+   * under `epoch` and guarded on the account the same way, when the token has none yet.
+   */
+  approveV4RequestToken(idHash: string, accountId: number, now: number, epoch: number, issued?: IssuedV4RequestToken): Promise<V4RequestTokenRecord | null>
+  /** As `denyRequestToken`, for a v4 request token. */
+  denyV4RequestToken(idHash: string, now: number, issued?: IssuedV4RequestToken): Promise<V4RequestTokenRecord | null>
   /**
    * Consumes an approved, live v4 request token of `appId` and stores `accessToken` for the account
    * that approved it, under the epoch it was approved with, in one transaction, guarded as
@@ -214,7 +228,7 @@ export interface Store {
 
   /**
    * How many credentials are usable at `now` (for metrics, computed when they are scraped): request
-   * tokens (v3) unexpired and unconsumed, sessions unexpired (or without expiry), guest sessions
+   * tokens (v3) stored, unexpired and unconsumed (a pending token has no row), sessions unexpired (or without expiry), guest sessions
    * unexpired, v4 access tokens unrevoked. Counts only; cheap enough to run on every scrape.
    */
   countLive(now: number): Promise<LiveCounts>
@@ -402,6 +416,22 @@ export interface ApproveInput {
   now: number
   /** When given, the token must belong to this application. */
   appId?: string
+  /** The token as core verified it (ours, of this application): its row is created when absent. */
+  issued?: IssuedRequestToken
+}
+
+/**
+ * What a request token proves by itself once core has verified it (its MAC, or its JWT signature):
+ * the row a token gets when a person or the client first acts on it. A pending token has no row.
+ */
+export interface IssuedRequestToken {
+  appId: string
+  createdAt: number
+  expiresAt: number
+}
+
+export interface IssuedV4RequestToken extends IssuedRequestToken {
+  redirectTo: string | null
 }
 
 export type ConsumeResult =

@@ -1,10 +1,11 @@
 import type { JWTPayload } from 'jose'
-import { isCurrent, type AuthService } from './auth-service.js'
+import { isCurrent, pendingUnlessStored, type AuthService } from './auth-service.js'
 import type { ClientContext, CoreDeps } from './context.js'
 import { AuthError } from './errors.js'
 import { checkRedirect } from './redirect.js'
 import { constantTimeEqual, hashSecret, randomHex } from './secrets.js'
 import { isJwtShaped } from './signing-keys.js'
+import type { IssuedV4RequestToken } from './store.js'
 
 const PENDING_SCOPE = 'pending_request_token'
 const WRITE_SCOPE = 'api_write'
@@ -26,39 +27,44 @@ export class V4Service {
     private readonly auth: AuthService,
   ) {}
 
-  /** `POST /4/auth/request_token`: a pending request token of the client's application. */
+  /**
+   * `POST /4/auth/request_token`: a pending request token of the client's application. Nothing is
+   * stored: the signed token carries all its row will need when the user decides.
+   */
   async createRequestToken(client: ClientContext, redirectTo: string | undefined): Promise<string> {
-    const { store, clock, random, keys, lifetimes } = this.deps
+    const { clock, random, keys, lifetimes } = this.deps
     const redirect = redirectTo === undefined || redirectTo === '' ? null : redirectTo
     // Refused here already, so an app learns of a bad redirect_to before a user sees an error page.
     if (redirect !== null) checkRedirect(redirect, client.app)
     const jti = randomHex(random, 20)
-    const now = clock.now()
-    const nbf = Math.floor(now / 1000)
+    const nbf = Math.floor(clock.now() / 1000)
     const exp = nbf + Math.floor(lifetimes.v4RequestTokenTtlMs / 1000)
-    await store.insertV4RequestToken({
-      idHash: hashSecret(jti),
-      appId: client.app.id,
-      createdAt: now,
-      expiresAt: exp * 1000,
-      redirectTo: redirect,
-      status: 'pending',
-      accountId: null,
-      consumedAt: null,
-      epoch: null,
-    })
     return keys.sign({ aud: client.apiKey, jti, scopes: [PENDING_SCOPE], nbf, exp, redirect_to: redirect, version: 2 })
   }
 
   /**
    * The claims of a v4 request token signed by us (any application's), or null when it is not one:
-   * bad signature, retired key, expired, or the wrong kind of token.
+   * bad signature, retired key, expired, without `nbf` and `exp`, or the wrong kind of token.
    */
   async verifyRequestToken(token: string): Promise<V4RequestTokenClaims | null> {
     if (!isJwtShaped(token)) return null
     const payload = await this.deps.keys.verify(token)
     if (!payload || payload.version !== 2 || typeof payload.jti !== 'string' || !scopesOf(payload).includes(PENDING_SCOPE)) return null
+    // Every request token we issue has both: a pending one has no row, so its claims are all it is.
+    if (typeof payload.nbf !== 'number' || typeof payload.exp !== 'number') return null
     return { idHash: hashSecret(payload.jti), payload }
+  }
+
+  /**
+   * The row a verified request token gets when the user first decides on it (a pending token has
+   * none): its application (from the API key it names), times and `redirect_to`. Null when the
+   * application is gone.
+   */
+  async issuedOf(claims: V4RequestTokenClaims): Promise<IssuedV4RequestToken | null> {
+    const { aud, nbf, exp, redirect_to: redirectTo } = claims.payload
+    const app = typeof aud === 'string' ? await this.auth.applicationOfKey(aud) : null
+    if (!app || typeof nbf !== 'number' || typeof exp !== 'number') return null
+    return { appId: app.id, createdAt: nbf * 1000, expiresAt: exp * 1000, redirectTo: typeof redirectTo === 'string' ? redirectTo : null }
   }
 
   /**
@@ -74,7 +80,9 @@ export class V4Service {
     const now = clock.now()
     const jti = randomHex(random, 20)
     const idHash = hashSecret(jti)
-    const result = await store.createAccessTokenFromRequestToken(claims.idHash, client.app.id, now, { idHash, appId: client.app.id, createdAt: now, revokedAt: null })
+    const consume = () => store.createAccessTokenFromRequestToken(claims.idHash, client.app.id, now, { idHash, appId: client.app.id, createdAt: now, revokedAt: null })
+    let result = await consume()
+    if (!result.ok && result.reason === 'invalid') result = await pendingUnlessStored(consume, () => store.findV4RequestToken(claims.idHash))
     if (!result.ok) throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'REQUEST_TOKEN_NOT_APPROVED')
     // As session/new: a change committed while the consuming statement ran leaves a dead token.
     const [row, account] = await Promise.all([store.findAccessToken(idHash), store.findAccountById(result.accountId)])

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestApplication, createTestUser, temporarySqliteStore, testCore, type TestApplication, type TestUser } from '../test-support/fixtures.js'
 import type { ClientContext } from './context.js'
 import { AuthError } from './errors.js'
+import { cryptoRandom, hashSecret, randomHex } from './secrets.js'
 import { DEFAULT_WEB_SESSION_TTL_MS } from './website-service.js'
 
 describe('WebsiteService', () => {
@@ -65,6 +66,57 @@ describe('WebsiteService', () => {
     expect(await core.website.denyV3(requestToken, 'myapp://cb')).toBe(`myapp://cb?request_token=${requestToken}&denied=true`)
     expect(await refusal(core.website.denyV3(requestToken, undefined))).toBe('INVALID_REQUEST_TOKEN')
     expect(await refusal(core.website.approveV3(requestToken, undefined, await accountOf(alice)))).toBe('INVALID_REQUEST_TOKEN')
+  })
+
+  it("v3Approval() names the application of a token that has no row, among several, and refuses a suspended one's", async () => {
+    const others = [await createTestApplication(core, 'Second app'), await createTestApplication(core, 'Third app')]
+    const second = await core.auth.authenticateClient({ apiKey: others[0]!.apiKey })
+    const { requestToken } = await core.auth.createRequestToken(second)
+    expect((await core.website.v3Approval(requestToken, undefined)).app).toMatchObject({ id: others[0]!.id, name: 'Second app' })
+    expect((await core.website.v3Approval((await core.auth.createRequestToken(client)).requestToken, undefined)).app.id).toBe(app.id)
+    await core.admin.setApplicationSuspended(others[0]!.apiKey, true)
+    expect(await refusal(core.website.v3Approval(requestToken, undefined))).toBe('INVALID_REQUEST_TOKEN')
+    expect(await refusal(core.website.approveV3(requestToken, undefined, await accountOf(alice)))).toBe('INVALID_REQUEST_TOKEN')
+    expect(await core.deps.store.findRequestToken(hashSecret(requestToken))).toBeNull()
+  })
+
+  it('v3 and v4 tokens stored by the previous version (with a pending row) are named, approved and denied as before', async () => {
+    const now = core.clock.now()
+    const stored = () => randomHex(cryptoRandom, 20)
+    const [approved, denied] = [stored(), stored()]
+    for (const token of [approved, denied]) {
+      await core.deps.store.insertRequestToken({
+        tokenHash: hashSecret(token),
+        appId: app.id,
+        createdAt: now,
+        expiresAt: now + 3_600_000,
+        status: 'pending',
+        accountId: null,
+        consumedAt: null,
+        epoch: null,
+      })
+      expect((await core.website.v3Approval(token, undefined)).app.id).toBe(app.id)
+    }
+    expect(await core.website.approveV3(approved, undefined, await accountOf(alice))).toBeNull()
+    expect(await core.website.denyV3(denied, undefined)).toBeNull()
+    expect(await core.auth.createSession(client, approved)).toMatchObject({ accountId: alice.id })
+    expect(await refusal(core.auth.createSession(client, denied))).toBe('SESSION_DENIED')
+
+    const v4 = await core.v4.createRequestToken(client, undefined)
+    const idHash = (await core.v4.verifyRequestToken(v4))!.idHash
+    await core.deps.store.insertV4RequestToken({
+      idHash,
+      appId: app.id,
+      createdAt: now,
+      expiresAt: now + 900_000,
+      redirectTo: null,
+      status: 'pending',
+      accountId: null,
+      consumedAt: null,
+      epoch: null,
+    })
+    expect(await core.website.approveV4(v4, await accountOf(bob))).toBeNull()
+    expect(await core.deps.store.findV4RequestToken(idHash)).toMatchObject({ status: 'approved', accountId: bob.id, expiresAt: now + 900_000 })
   })
 
   it('signUp() is refused when sign-up is closed', async () => {

@@ -5,7 +5,7 @@ import { AuthError } from './errors.js'
 import { checkNewPassword } from './password-rule.js'
 import { checkRedirect, withQuery } from './redirect.js'
 import { HEX_40, hashSecret, randomHex } from './secrets.js'
-import type { AccountRecord, ApplicationRecord, RequestTokenRecord, V4RequestTokenRecord } from './store.js'
+import type { AccountRecord, ApplicationRecord, IssuedRequestToken, IssuedV4RequestToken, RequestTokenRecord, V4RequestTokenRecord } from './store.js'
 import { throttledName } from './usernames.js'
 import type { V4Service } from './v4-service.js'
 
@@ -141,43 +141,61 @@ export class WebsiteService {
 
   /** A v3 request token that can still be approved or denied, with its application; 33 otherwise. */
   async v3Approval(requestToken: string, redirectTo: string | undefined): Promise<PendingApproval> {
-    const row = await this.#v3Row(requestToken)
-    if (row.status === 'denied') throw new AuthError('INVALID_REQUEST_TOKEN')
-    const app = await this.#application(row.appId)
-    return { app, redirect: redirectTo ? checkRedirect(redirectTo, app) : null }
+    return (await this.#v3Pending(requestToken, redirectTo)).approval
   }
 
   /** Approves a v3 request token for `account`; the URL to send the user to, or null for the /allow page. */
   async approveV3(requestToken: string, redirectTo: string | undefined, account: AccountRecord): Promise<string | null> {
-    const { redirect } = await this.v3Approval(requestToken, redirectTo)
-    const approved = await this.deps.store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: account.id, epoch: account.epoch, now: this.deps.clock.now() })
+    const { approval, row, issued } = await this.#v3Pending(requestToken, redirectTo)
+    const approved = await this.deps.store.approveRequestToken({
+      tokenHash: row.tokenHash,
+      accountId: account.id,
+      epoch: account.epoch,
+      now: this.deps.clock.now(),
+      ...(issued && { appId: issued.appId, issued }),
+    })
     if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
-    return redirect ? withQuery(redirect, { request_token: requestToken, approved: 'true' }) : null
+    return approval.redirect ? withQuery(approval.redirect, { request_token: requestToken, approved: 'true' }) : null
   }
 
   /** Denies a v3 request token; the URL to send the user to, or null for the /deny page. */
   async denyV3(requestToken: string, redirectTo: string | undefined): Promise<string | null> {
-    const { redirect } = await this.v3Approval(requestToken, redirectTo)
-    if (!(await this.deps.store.denyRequestToken(hashSecret(requestToken), this.deps.clock.now()))) throw new AuthError('INVALID_REQUEST_TOKEN')
-    return redirect ? withQuery(redirect, { request_token: requestToken, denied: 'true' }) : null
+    const { approval, row, issued } = await this.#v3Pending(requestToken, redirectTo)
+    if (!(await this.deps.store.denyRequestToken(row.tokenHash, this.deps.clock.now(), issued ?? undefined))) throw new AuthError('INVALID_REQUEST_TOKEN')
+    return approval.redirect ? withQuery(approval.redirect, { request_token: requestToken, denied: 'true' }) : null
+  }
+
+  async #v3Pending(requestToken: string, redirectTo: string | undefined): Promise<{ approval: PendingApproval; row: RequestTokenRecord; issued: IssuedRequestToken | null }> {
+    const { row, issued } = await this.#v3Row(requestToken)
+    if (row.status === 'denied') throw new AuthError('INVALID_REQUEST_TOKEN')
+    const app = await this.#application(row.appId)
+    return { approval: { app, redirect: redirectTo ? checkRedirect(redirectTo, app) : null }, row, issued }
   }
 
   /** The application of a v3 token that now has `status` and is still unused (the /allow and /deny pages). */
   async v3Decided(requestToken: string, status: 'approved' | 'denied'): Promise<ApplicationRecord> {
-    const row = await this.#v3Row(requestToken)
+    const { row } = await this.#v3Row(requestToken)
     if (row.status !== status) throw new AuthError('INVALID_REQUEST_TOKEN')
     return this.#application(row.appId)
   }
 
-  async #v3Row(requestToken: string): Promise<RequestTokenRecord> {
-    const row = HEX_40.test(requestToken) ? await this.deps.store.findRequestToken(hashSecret(requestToken)) : null
+  /**
+   * The live, unused token's row; for a pending token of ours, which has none, the row it gets when
+   * the user decides, with what the token proves (`issued`).
+   */
+  async #v3Row(requestToken: string): Promise<{ row: RequestTokenRecord; issued: IssuedRequestToken | null }> {
+    if (!HEX_40.test(requestToken)) throw new AuthError('INVALID_REQUEST_TOKEN')
+    const tokenHash = hashSecret(requestToken)
+    const stored = await this.deps.store.findRequestToken(tokenHash)
+    const issued = stored ? null : ((await this.auth.requestTokenOwner(requestToken))?.issued ?? null)
+    const row = stored ?? (issued && pendingRow({ tokenHash, ...issued }))
     if (!row || row.consumedAt !== null || row.expiresAt <= this.deps.clock.now()) throw new AuthError('INVALID_REQUEST_TOKEN')
-    return row
+    return { row, issued }
   }
 
   /** A v4 request token that can still be approved or denied, with its application; 33 otherwise. */
   async v4Approval(requestToken: string | undefined): Promise<PendingApproval> {
-    const row = await this.#v4Row(requestToken)
+    const { row } = await this.#v4Row(requestToken)
     if (row.status === 'denied') throw new AuthError('INVALID_REQUEST_TOKEN')
     const app = await this.#application(row.appId)
     return { app, redirect: row.redirectTo ? checkRedirect(row.redirectTo, app) : null }
@@ -185,18 +203,18 @@ export class WebsiteService {
 
   /** Approves a v4 request token; the `redirect_to` it was made with (as ASCII), or null for /auth/access/approve. */
   async approveV4(requestToken: string | undefined, account: AccountRecord): Promise<string | null> {
-    const row = await this.#v4Row(requestToken)
+    const { row, issued } = await this.#v4Row(requestToken)
     const target = await this.#v4Target(row)
-    const approved = await this.deps.store.approveV4RequestToken(row.idHash, account.id, this.deps.clock.now(), account.epoch)
+    const approved = await this.deps.store.approveV4RequestToken(row.idHash, account.id, this.deps.clock.now(), account.epoch, issued ?? undefined)
     if (!approved) throw new AuthError('INVALID_REQUEST_TOKEN')
     return target
   }
 
   /** Denies a v4 request token; the `redirect_to` it was made with (as ASCII), or null for /auth/access/deny. */
   async denyV4(requestToken: string | undefined): Promise<string | null> {
-    const row = await this.#v4Row(requestToken)
+    const { row, issued } = await this.#v4Row(requestToken)
     const target = await this.#v4Target(row)
-    const denied = await this.deps.store.denyV4RequestToken(row.idHash, this.deps.clock.now())
+    const denied = await this.deps.store.denyV4RequestToken(row.idHash, this.deps.clock.now(), issued ?? undefined)
     if (!denied) throw new AuthError('INVALID_REQUEST_TOKEN')
     return target
   }
@@ -209,16 +227,20 @@ export class WebsiteService {
 
   /** The application of a v4 token that now has `status` and is still unused. */
   async v4Decided(requestToken: string | undefined, status: 'approved' | 'denied'): Promise<ApplicationRecord> {
-    const row = await this.#v4Row(requestToken)
+    const { row } = await this.#v4Row(requestToken)
     if (row.status !== status) throw new AuthError('INVALID_REQUEST_TOKEN')
     return this.#application(row.appId)
   }
 
-  async #v4Row(requestToken: string | undefined): Promise<V4RequestTokenRecord> {
+  /** As `#v3Row`, for a v4 request token (a signed JWT: its claims are what it proves). */
+  async #v4Row(requestToken: string | undefined): Promise<{ row: V4RequestTokenRecord; issued: IssuedV4RequestToken | null }> {
     const claims = requestToken === undefined ? null : await this.v4.verifyRequestToken(requestToken)
-    const row = claims ? await this.deps.store.findV4RequestToken(claims.idHash) : null
+    if (!claims) throw new AuthError('INVALID_REQUEST_TOKEN')
+    const stored = await this.deps.store.findV4RequestToken(claims.idHash)
+    const issued = stored ? null : await this.v4.issuedOf(claims)
+    const row = stored ?? (issued && pendingRow({ idHash: claims.idHash, ...issued }))
     if (!row || row.consumedAt !== null || row.expiresAt <= this.deps.clock.now()) throw new AuthError('INVALID_REQUEST_TOKEN')
-    return row
+    return { row, issued }
   }
 
   async #application(appId: string): Promise<ApplicationRecord> {
@@ -226,4 +248,9 @@ export class WebsiteService {
     if (!app || app.suspended) throw new AuthError('INVALID_REQUEST_TOKEN')
     return app
   }
+}
+
+/** The row a verified token would have while nobody has acted on it. */
+function pendingRow<T extends object>(token: T): T & { status: 'pending'; accountId: null; consumedAt: null; epoch: null } {
+  return { ...token, status: 'pending', accountId: null, consumedAt: null, epoch: null }
 }

@@ -7,6 +7,8 @@ import type { RoutePlugin } from './routes.js'
 export interface MetricsOptions {
   store: Store
   clock: Clock
+  /** How many request tokens this instance issued that have not expired (a pending one has no row). */
+  issuedRequestTokens?: () => number
   hasher: PasswordHasher
 }
 
@@ -84,12 +86,13 @@ export const metricsRoutes: RoutePlugin<MetricsOptions> = (app, options) => {
   }
   new Gauge({
     name: 'cinepass_live_credentials',
-    help: 'Usable credentials in the database at scrape time, by kind',
+    help: 'Usable credentials at scrape time, by kind (request_token: unexpired ones this instance issued, plus stored ones; a token a user acted on counts in both)',
     labelNames: ['kind'] as const,
     registers: [registry],
     async collect() {
       const live = await store.countLive(clock.now())
-      this.set({ kind: 'request_token' }, live.requestTokens)
+      // A pending request token has no row: this instance's own count of those it issued stands for them.
+      this.set({ kind: 'request_token' }, live.requestTokens + (options.issuedRequestTokens?.() ?? 0))
       this.set({ kind: 'session' }, live.sessions)
       this.set({ kind: 'guest_session' }, live.guestSessions)
       this.set({ kind: 'access_token' }, live.accessTokens)

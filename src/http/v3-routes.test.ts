@@ -424,6 +424,33 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
       expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, { method: 'POST' }), 'INVALID_PARAMETERS')
     })
 
+    it('token/new stores no row: a token is stored only once the user acts on it', async () => {
+      const rows = async () => (await server.store.exportAll()).requestTokens.length
+      const before = await rows()
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => newToken()))
+      expect(await rows()).toBe(before)
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${tokens[0]}`), 'SESSION_DENIED')
+      expect(await rows()).toBe(before)
+      const { username, password } = server.user
+      const validated = await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ username, password, request_token: tokens[1] }, { method: 'POST' }))
+      expect(validated.status).toBe(200)
+      expect(await rows()).toBe(before + 1)
+    })
+
+    it('session/new and validate_with_login answer 401/33 for a token with one byte changed and for another application\'s pending token', async () => {
+      const token = await newToken()
+      const creds = { username: server.user.username, password: server.user.password }
+      for (const position of [0, 4, 12, 30, 39]) {
+        const tampered = `${token.slice(0, position)}${token[position] === '0' ? '1' : '0'}${token.slice(position + 1)}`
+        expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${tampered}`), 'INVALID_REQUEST_TOKEN')
+        expectTmdbError(await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ ...creds, request_token: tampered }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
+      }
+      const other = await server.core.admin.createApplication({ name: 'Elsewhere' })
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${other.api_key}&request_token=${token}`), 'INVALID_REQUEST_TOKEN')
+      expectTmdbError(await call(`${base}/3/authentication/token/validate_with_login?api_key=${other.api_key}`, json({ ...creds, request_token: token }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
+      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`), 'SESSION_DENIED')
+    })
+
     it('session/new gives exactly one session to 50 concurrent callers of one approved token', async () => {
       const token = await approvedToken()
       const responses = await Promise.all(

@@ -40,6 +40,18 @@ describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %
   const convert = (accessToken: string) =>
     call(`${server.base}/3/authentication/session/convert/4`, { method: 'POST', headers: bearer(server.application.readAccessToken), body: JSON.stringify({ access_token: accessToken }) })
 
+  it('POST /4/auth/request_token stores no row: the token is stored only once the user decides', async () => {
+    const rows = async () => (await server.store.exportAll()).v4RequestTokens.length
+    const before = await rows()
+    const tmdb = tmdbClient()
+    const tokens = await Promise.all(Array.from({ length: 10 }, () => tmdb.v4.auth.create_request_token()))
+    expect(await rows()).toBe(before)
+    await expect(tmdb.v4.auth.create_access_token({ request_token: tokens[0]!.request_token })).rejects.toMatchObject({ http_status_code: 422, tmdb_status_code: 41 })
+    expect(await rows()).toBe(before)
+    await approve(tokens[1]!.request_token)
+    expect(await rows()).toBe(before + 1)
+  })
+
   it('runs the whole v4 flow through @lorenzopant/tmdb: request token, approval, access token, convert/4, logout', async () => {
     const tmdb = tmdbClient()
     const created = await tmdb.v4.auth.create_request_token({ redirect_to: 'https://client.example/done' })

@@ -148,6 +148,80 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now })).toBeNull()
     })
 
+    it('approveRequestToken() with issued stores the row of a never-stored token, approved, and then guards it as a stored one', async () => {
+      const { tokenHash, ...issued } = pendingToken()
+      const input = { tokenHash, accountId: alice.id, epoch: alice.epoch, now, appId: app.id, issued: { appId: issued.appId, createdAt: issued.createdAt, expiresAt: issued.expiresAt } }
+      expect(await store.findRequestToken(tokenHash)).toBeNull()
+      expect(await store.approveRequestToken(input)).toEqual({ tokenHash, ...input.issued, status: 'approved', accountId: alice.id, consumedAt: null, epoch: alice.epoch })
+      expect(await store.approveRequestToken(input)).toMatchObject({ status: 'approved', accountId: alice.id })
+      expect(await store.approveRequestToken({ ...input, accountId: bob.id, epoch: bob.epoch })).toBeNull()
+      expect(await store.approveRequestToken({ ...input, appId: otherApp.id, issued: { ...input.issued, appId: otherApp.id } })).toBeNull()
+      expect(await store.createSessionFromRequestToken(tokenHash, app.id, now, newSession())).toEqual({ ok: true, accountId: alice.id })
+      expect(await store.approveRequestToken(input)).toBeNull()
+      // Never a row for a token past its expiry.
+      const expired = { ...input, tokenHash: hex(32) }
+      expect(await store.approveRequestToken({ ...expired, now: input.issued.expiresAt })).toBeNull()
+      expect(await store.findRequestToken(expired.tokenHash)).toBeNull()
+    })
+
+    it('denyRequestToken() with issued stores a never-stored token denied, and it stays dead', async () => {
+      const { tokenHash, ...token } = pendingToken()
+      const issued = { appId: token.appId, createdAt: token.createdAt, expiresAt: token.expiresAt }
+      expect(await store.denyRequestToken(tokenHash, now, issued)).toMatchObject({ tokenHash, status: 'denied', accountId: null, expiresAt: issued.expiresAt })
+      expect(await store.denyRequestToken(tokenHash, now, issued)).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash, accountId: alice.id, epoch: alice.epoch, now, appId: app.id, issued })).toBeNull()
+      expect(await store.createSessionFromRequestToken(tokenHash, app.id, now, newSession())).toEqual({ ok: false, reason: 'denied' })
+      const expired = hex(32)
+      expect(await store.denyRequestToken(expired, issued.expiresAt, issued)).toBeNull()
+      expect(await store.findRequestToken(expired)).toBeNull()
+    })
+
+    it('racing approvals, denials and consumptions of a never-stored token: one decision wins, one session at most', async () => {
+      for (let round = 0; round < 10; round++) {
+        const { tokenHash, appId, createdAt, expiresAt } = pendingToken()
+        const issued = { appId, createdAt, expiresAt }
+        const sessions = Array.from({ length: 10 }, newSession)
+        const [approvals, denials, consumptions] = await Promise.all([
+          Promise.all(Array.from({ length: 20 }, (_, i) => store.approveRequestToken({ tokenHash, ...(i % 2 ? { accountId: alice.id, epoch: alice.epoch } : { accountId: bob.id, epoch: bob.epoch }), now, appId: app.id, issued }))),
+          Promise.all(Array.from({ length: round % 2 ? 5 : 0 }, () => store.denyRequestToken(tokenHash, now, issued))),
+          Promise.all(sessions.map((session) => store.createSessionFromRequestToken(tokenHash, app.id, now, session))),
+        ])
+        const row = (await store.findRequestToken(tokenHash))!
+        const winners = new Set([...approvals, ...denials].filter((r) => r !== null).map((r) => `${r.status}:${r.accountId}`))
+        expect(winners, `round ${round}`).toEqual(new Set([`${row.status}:${row.accountId}`]))
+        const consumed = consumptions.filter((r) => r.ok)
+        expect(consumed.length).toBeLessThanOrEqual(1)
+        for (const result of consumed) expect(result).toEqual({ ok: true, accountId: row.accountId })
+        if (row.status === 'approved' && consumed.length === 0) {
+          const late = await Promise.all(Array.from({ length: 5 }, () => store.createSessionFromRequestToken(tokenHash, app.id, now, newSession())))
+          expect(late.filter((r) => r.ok)).toEqual([{ ok: true, accountId: row.accountId }])
+        }
+        const stored = await Promise.all(sessions.map((s) => store.findSession(s.sessionHash)))
+        expect(stored.filter((s) => s !== null)).toHaveLength(consumed.length)
+      }
+    })
+
+    it('racing approvals of a never-stored v4 token by two accounts: exactly one wins, and its token is consumed once', async () => {
+      for (let round = 0; round < 10; round++) {
+        const idHash = hex(32)
+        const issued = { appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: 'https://example.com/cb' }
+        const approvals = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store.approveV4RequestToken(idHash, alice.id, now, alice.epoch, issued) : store.approveV4RequestToken(idHash, bob.id, now, bob.epoch, issued))))
+        const winners = new Set(approvals.filter((r) => r !== null).map((r) => r.accountId))
+        expect(winners.size, `round ${round}`).toBe(1)
+        const [winner] = [...winners]
+        expect(await store.findV4RequestToken(idHash)).toEqual({ idHash, ...issued, status: 'approved', accountId: winner, consumedAt: null, epoch: winner === alice.id ? alice.epoch : bob.epoch })
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () => store.createAccessTokenFromRequestToken(idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })),
+        )
+        expect(results.filter((r) => r.ok)).toEqual([{ ok: true, accountId: winner }])
+      }
+      const denied = hex(32)
+      const issued = { appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null }
+      expect(await store.denyV4RequestToken(denied, now, issued)).toMatchObject({ status: 'denied' })
+      expect(await store.approveV4RequestToken(denied, alice.id, now, alice.epoch, issued)).toBeNull()
+      expect(await store.approveV4RequestToken(hex(32), alice.id, issued.expiresAt, alice.epoch, issued)).toBeNull()
+    })
+
     it('createSessionFromRequestToken() consumes an approved token once and stores the session', async () => {
       const token = pendingToken()
       await store.insertRequestToken(token)
@@ -626,6 +700,48 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         ])
         const session = newSession()
         if ((await store.createSessionFromRequestToken(v3.tokenHash, app.id, now, session)).ok) given++
+        if ((await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, newAccessToken())).ok) given++
+        expect(await store.findSession(session.sessionHash)).toBeNull()
+      }
+      expect(given).toBe(0)
+    })
+
+    it('approvals of never-stored tokens (with issued) record the epoch, and store no row for an epoch the account no longer has or a disabled account', async () => {
+      const lena = (await store.insertAccount(newAccount(`lena_${hex(3)}`)))!
+      const { tokenHash, appId, createdAt, expiresAt } = pendingToken()
+      const issued = { appId, createdAt, expiresAt }
+      const v4 = { idHash: hex(32), issued: { appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null } }
+      await store.setAccountPassword(lena.id, 'new', true, now)
+      expect(await store.approveRequestToken({ tokenHash, accountId: lena.id, epoch: lena.epoch, now, appId: app.id, issued })).toBeNull()
+      expect(await store.approveV4RequestToken(v4.idHash, lena.id, now, lena.epoch, v4.issued)).toBeNull()
+      expect(await store.findRequestToken(tokenHash)).toBeNull()
+      expect(await store.findV4RequestToken(v4.idHash)).toBeNull()
+      expect(await store.approveRequestToken({ tokenHash, accountId: lena.id, epoch: lena.epoch + 1, now, appId: app.id, issued })).toMatchObject({ status: 'approved', epoch: lena.epoch + 1 })
+      expect(await store.approveV4RequestToken(v4.idHash, lena.id, now, lena.epoch + 1, v4.issued)).toMatchObject({ status: 'approved', epoch: lena.epoch + 1 })
+      await store.setAccountDisabled(lena.id, true, now)
+      const { epoch } = (await store.findAccountById(lena.id))!
+      const later = hex(32)
+      expect(await store.approveRequestToken({ tokenHash: later, accountId: lena.id, epoch, now, appId: app.id, issued })).toBeNull()
+      expect(await store.approveV4RequestToken(later, lena.id, now, epoch, v4.issued)).toBeNull()
+      expect(await store.findRequestToken(later)).toBeNull()
+      expect(await store.findV4RequestToken(later)).toBeNull()
+    })
+
+    it('never-stored request tokens approved while the password changes give no session or access token once the change is done, 20 rounds', async () => {
+      const mona = (await store.insertAccount(newAccount(`mona_${hex(3)}`)))!
+      let given = 0
+      for (let round = 0; round < 20; round++) {
+        const { epoch } = (await store.findAccountById(mona.id))!
+        const { tokenHash, appId, createdAt, expiresAt } = pendingToken()
+        const v4 = { idHash: hex(32), issued: { appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null } }
+        // The approvals were checked against the old password; the change commits among them.
+        await Promise.all([
+          store.approveRequestToken({ tokenHash, accountId: mona.id, epoch, now, appId: app.id, issued: { appId, createdAt, expiresAt } }),
+          store.setAccountPassword(mona.id, `hash-${round}`, true, now),
+          store.approveV4RequestToken(v4.idHash, mona.id, now, epoch, v4.issued),
+        ])
+        const session = newSession()
+        if ((await store.createSessionFromRequestToken(tokenHash, app.id, now, session)).ok) given++
         if ((await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, newAccessToken())).ok) given++
         expect(await store.findSession(session.sessionHash)).toBeNull()
       }

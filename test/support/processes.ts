@@ -18,6 +18,8 @@ export interface ServerProcess {
   child: ChildProcess
   /** The last stdout and stderr lines (at most 500). */
   output: string[]
+  /** Calls `listener` with every later line of stdout and stderr (for a test that must see them all). */
+  onLine(listener: (line: string) => void): void
   /** Resolves when the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   /** Sends a signal and waits for the exit. */
@@ -42,9 +44,11 @@ export async function spawnServer(database: string, env: NodeJS.ProcessEnv = {},
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   )
+  const listeners: ((line: string) => void)[] = []
   const keep = (line: string): void => {
     output.push(line)
     if (output.length > 500) output.shift()
+    for (const listener of listeners) listener(line)
   }
   createInterface({ input: child.stderr }).on('line', keep)
   const url = await new Promise<string>((resolve, reject) => {
@@ -63,6 +67,7 @@ export async function spawnServer(database: string, env: NodeJS.ProcessEnv = {},
     url,
     child,
     output,
+    onLine: (listener) => void listeners.push(listener),
     exited,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)

@@ -1,4 +1,4 @@
-import type { ApproveInput, ConsumeResult, RequestTokenRecord, SessionRecord } from '../../core/store.js'
+import type { ApproveInput, ConsumeResult, IssuedRequestToken, RequestTokenRecord, SessionRecord } from '../../core/store.js'
 import { whyNotConsumable } from '../../core/store.js'
 import { get, run, type Work } from './queryable.js'
 import { mapped, toRequestToken, toV4RequestToken, type RequestTokenRow, type V4RequestTokenRow } from './rows.js'
@@ -23,6 +23,63 @@ export const REQUEST_TOKENS: Table<RequestTokenRecord> = {
 
 const INSERT = insertSql(REQUEST_TOKENS)
 
+/**
+ * A decision on a verified token in one statement: its first row, stored with the decision when it
+ * has none (and is unexpired), or else `update` (`SET … WHERE <guard>`, the conflicting row named by
+ * the table, the new one by `excluded`) on the row it has. Returns the row written, if any. Racing
+ * upserts of one key are serialised by its primary key (PostgreSQL's ON CONFLICT re-checks the guard
+ * against the row a racer committed), so the guard decides the one winner as for a stored row.
+ * With `accountGuarded` (an approval), the statement writes nothing, neither row nor update, unless
+ * the approving account still has the epoch the new row carries and is not disabled: the new row is
+ * selected from that account's row.
+ * Parameters: the new row's values, then (with `accountGuarded`) the account's id and epoch, its
+ * expiry, `now`, then `update`'s.
+ */
+export function decisionUpsertSql(table: Table<never>, update: string, accountGuarded = false): string {
+  const names = table.columns.map(([name]) => name).join(', ')
+  // Typed casts: PostgreSQL takes an untyped parameter of a SELECT list for text.
+  const values = table.columns.map(([, type]) => `CAST(? AS ${type})`).join(', ')
+  const from = accountGuarded ? 'FROM accounts a WHERE a.id = ? AND a.epoch = ? AND NOT a.disabled AND' : 'WHERE'
+  return `INSERT INTO ${table.name} (${names}) SELECT ${values} ${from} CAST(? AS bigint) > CAST(? AS bigint)
+    ON CONFLICT (${table.key}) DO UPDATE SET ${update} RETURNING *`
+}
+
+// The guards are today's approve and deny, on the row a token already has; an approval also
+// records the epoch, checked on the account both for a new row (above) and on the existing one.
+const APPROVE_ISSUED = decisionUpsertSql(
+  REQUEST_TOKENS,
+  `status = 'approved', account_id = excluded.account_id, epoch = excluded.epoch
+   WHERE request_tokens.consumed_at IS NULL AND request_tokens.expires_at > ? AND request_tokens.app_id = excluded.app_id
+     AND (request_tokens.status = 'pending' OR (request_tokens.status = 'approved' AND request_tokens.account_id = excluded.account_id))
+     AND ${accountStillAt('excluded.account_id', 'excluded.epoch')}`,
+  true,
+)
+const DENY_ISSUED = decisionUpsertSql(
+  REQUEST_TOKENS,
+  `status = 'denied' WHERE request_tokens.consumed_at IS NULL AND request_tokens.expires_at > ? AND request_tokens.status = 'pending'`,
+)
+
+/** The row a decision on a verified token stores when it has none; `epoch` is an approval's (null for a denial). */
+function* decideIssued(
+  sql: string,
+  tokenHash: string,
+  issued: IssuedRequestToken,
+  decision: { status: 'approved'; accountId: number; epoch: number } | { status: 'denied' },
+  now: number,
+): Work<RequestTokenRecord | null> {
+  const approval = decision.status === 'approved' ? decision : null
+  const row: RequestTokenRecord = {
+    tokenHash,
+    ...issued,
+    status: decision.status,
+    accountId: approval?.accountId ?? null,
+    consumedAt: null,
+    epoch: approval?.epoch ?? null,
+  }
+  const guard = approval ? [approval.accountId, approval.epoch] : []
+  return mapped(yield* get<RequestTokenRow>(sql, ...REQUEST_TOKENS.values(row), ...guard, issued.expiresAt, now, now), toRequestToken)
+}
+
 export function* insertRequestToken(token: RequestTokenRecord): Work<void> {
   yield* run(INSERT, ...REQUEST_TOKENS.values(token))
 }
@@ -32,6 +89,10 @@ export function* findRequestToken(tokenHash: string): Work<RequestTokenRecord | 
 }
 
 export function* approveRequestToken(input: ApproveInput): Work<RequestTokenRecord | null> {
+  if (input.issued) {
+    const approval = { status: 'approved' as const, accountId: input.accountId, epoch: input.epoch }
+    return yield* decideIssued(APPROVE_ISSUED, input.tokenHash, input.issued, approval, input.now)
+  }
   const appId = input.appId ?? null
   const row = yield* get<RequestTokenRow>(
     `UPDATE request_tokens SET status = 'approved', account_id = ?, epoch = ?
@@ -51,7 +112,8 @@ export function* approveRequestToken(input: ApproveInput): Work<RequestTokenReco
   return mapped(row, toRequestToken)
 }
 
-export function* denyRequestToken(tokenHash: string, now: number): Work<RequestTokenRecord | null> {
+export function* denyRequestToken(tokenHash: string, now: number, issued?: IssuedRequestToken): Work<RequestTokenRecord | null> {
+  if (issued) return yield* decideIssued(DENY_ISSUED, tokenHash, issued, { status: 'denied' }, now)
   const row = yield* get<RequestTokenRow>(
     `UPDATE request_tokens SET status = 'denied'
      WHERE token_hash = ? AND consumed_at IS NULL AND expires_at > ? AND status = 'pending' RETURNING *`,

@@ -7,6 +7,8 @@ import type {
   ConsumeResult,
   CredentialRef,
   GuestSessionRecord,
+  IssuedRequestToken,
+  IssuedV4RequestToken,
   LiveCounts,
   NewAccount,
   PasswordChange,
@@ -167,8 +169,8 @@ export abstract class SqlStore implements Store {
     return this.write(() => requestTokens.approveRequestToken(input))
   }
 
-  denyRequestToken(tokenHash: string, now: number): Promise<RequestTokenRecord | null> {
-    return this.write(() => requestTokens.denyRequestToken(tokenHash, now))
+  denyRequestToken(tokenHash: string, now: number, issued?: IssuedRequestToken): Promise<RequestTokenRecord | null> {
+    return this.write(() => requestTokens.denyRequestToken(tokenHash, now, issued))
   }
 
   createSessionFromRequestToken(tokenHash: string, appId: string, now: number, session: NewSession): Promise<ConsumeResult> {
@@ -211,12 +213,12 @@ export abstract class SqlStore implements Store {
     return this.read(v4.findV4RequestToken(idHash))
   }
 
-  approveV4RequestToken(idHash: string, accountId: number, now: number, epoch: number): Promise<V4RequestTokenRecord | null> {
-    return this.write(() => v4.approveV4RequestToken(idHash, accountId, now, epoch))
+  approveV4RequestToken(idHash: string, accountId: number, now: number, epoch: number, issued?: IssuedV4RequestToken): Promise<V4RequestTokenRecord | null> {
+    return this.write(() => v4.approveV4RequestToken(idHash, accountId, now, epoch, issued))
   }
 
-  denyV4RequestToken(idHash: string, now: number): Promise<V4RequestTokenRecord | null> {
-    return this.write(() => v4.denyV4RequestToken(idHash, now))
+  denyV4RequestToken(idHash: string, now: number, issued?: IssuedV4RequestToken): Promise<V4RequestTokenRecord | null> {
+    return this.write(() => v4.denyV4RequestToken(idHash, now, issued))
   }
 
   createAccessTokenFromRequestToken(idHash: string, appId: string, now: number, accessToken: Omit<AccessTokenRecord, 'accountId' | 'epoch'>): Promise<ConsumeResult> {

@@ -1,6 +1,6 @@
-import type { AccessTokenRecord, ConsumeResult, V4RequestTokenRecord } from '../../core/store.js'
+import type { AccessTokenRecord, ConsumeResult, IssuedV4RequestToken, V4RequestTokenRecord } from '../../core/store.js'
 import { get, run, type Work } from './queryable.js'
-import { consumeApproved } from './request-tokens.js'
+import { consumeApproved, decisionUpsertSql } from './request-tokens.js'
 import { accountStillAt } from './sessions.js'
 import { mapped, toAccessToken, toV4RequestToken, type AccessTokenRow, type V4RequestTokenRow } from './rows.js'
 import { insertSql, type Table } from './table.js'
@@ -39,6 +39,42 @@ export const ACCESS_TOKENS: Table<AccessTokenRecord> = {
 const INSERT_REQUEST_TOKEN = insertSql(V4_REQUEST_TOKENS)
 const INSERT_ACCESS_TOKEN = insertSql(ACCESS_TOKENS)
 
+// The guards are today's approve and deny, on the row a token already has (an approval's also on
+// the account, for a new row and the existing one: see decisionUpsertSql).
+const APPROVE_ISSUED = decisionUpsertSql(
+  V4_REQUEST_TOKENS,
+  `status = 'approved', account_id = excluded.account_id, epoch = excluded.epoch
+   WHERE v4_request_tokens.consumed_at IS NULL AND v4_request_tokens.expires_at > ?
+     AND (v4_request_tokens.status = 'pending' OR (v4_request_tokens.status = 'approved' AND v4_request_tokens.account_id = excluded.account_id))
+     AND ${accountStillAt('excluded.account_id', 'excluded.epoch')}`,
+  true,
+)
+const DENY_ISSUED = decisionUpsertSql(
+  V4_REQUEST_TOKENS,
+  `status = 'denied' WHERE v4_request_tokens.consumed_at IS NULL AND v4_request_tokens.expires_at > ? AND v4_request_tokens.status = 'pending'`,
+)
+
+/** The row a decision on a verified token stores when it has none; `epoch` is an approval's (null for a denial). */
+function* decideIssued(
+  sql: string,
+  idHash: string,
+  issued: IssuedV4RequestToken,
+  decision: { status: 'approved'; accountId: number; epoch: number } | { status: 'denied' },
+  now: number,
+): Work<V4RequestTokenRecord | null> {
+  const approval = decision.status === 'approved' ? decision : null
+  const row: V4RequestTokenRecord = {
+    idHash,
+    ...issued,
+    status: decision.status,
+    accountId: approval?.accountId ?? null,
+    consumedAt: null,
+    epoch: approval?.epoch ?? null,
+  }
+  const guard = approval ? [approval.accountId, approval.epoch] : []
+  return mapped(yield* get<V4RequestTokenRow>(sql, ...V4_REQUEST_TOKENS.values(row), ...guard, issued.expiresAt, now, now), toV4RequestToken)
+}
+
 export function* insertV4RequestToken(token: V4RequestTokenRecord): Work<void> {
   yield* run(INSERT_REQUEST_TOKEN, ...V4_REQUEST_TOKENS.values(token))
 }
@@ -47,7 +83,14 @@ export function* findV4RequestToken(idHash: string): Work<V4RequestTokenRecord |
   return mapped(yield* get<V4RequestTokenRow>('SELECT * FROM v4_request_tokens WHERE id_hash = ?', idHash), toV4RequestToken)
 }
 
-export function* approveV4RequestToken(idHash: string, accountId: number, now: number, epoch: number): Work<V4RequestTokenRecord | null> {
+export function* approveV4RequestToken(
+  idHash: string,
+  accountId: number,
+  now: number,
+  epoch: number,
+  issued?: IssuedV4RequestToken,
+): Work<V4RequestTokenRecord | null> {
+  if (issued) return yield* decideIssued(APPROVE_ISSUED, idHash, issued, { status: 'approved', accountId, epoch }, now)
   const row = yield* get<V4RequestTokenRow>(
     `UPDATE v4_request_tokens SET status = 'approved', account_id = ?, epoch = ?
      WHERE id_hash = ? AND consumed_at IS NULL AND expires_at > ?
@@ -64,7 +107,8 @@ export function* approveV4RequestToken(idHash: string, accountId: number, now: n
   return mapped(row, toV4RequestToken)
 }
 
-export function* denyV4RequestToken(idHash: string, now: number): Work<V4RequestTokenRecord | null> {
+export function* denyV4RequestToken(idHash: string, now: number, issued?: IssuedV4RequestToken): Work<V4RequestTokenRecord | null> {
+  if (issued) return yield* decideIssued(DENY_ISSUED, idHash, issued, { status: 'denied' }, now)
   const row = yield* get<V4RequestTokenRow>(
     `UPDATE v4_request_tokens SET status = 'denied'
      WHERE id_hash = ? AND consumed_at IS NULL AND expires_at > ? AND status = 'pending' RETURNING *`,
