@@ -1,5 +1,7 @@
 /** The benchmark's rows as a small horizontal bar chart (SVG, no dependency): req/s as a share of the baseline. */
-export function renderChart(rows: readonly { backend: string; endpoint: string; workers: number; reqPerSec: number; ratio: number | null; target: string; met: boolean | null }[]): string {
+export function renderChart(
+  rows: readonly { backend: string; endpoint: string; workers: number; reqPerSec: number; ratio: number | null; target: string; met: boolean | null }[],
+): string {
   const shown = rows.filter((row) => row.endpoint !== 'validate_with_login')
   const barHeight = 22
   const gap = 8
@@ -17,7 +19,9 @@ export function renderChart(rows: readonly { backend: string; endpoint: string; 
     const colour = row.met === null ? '#8a8f98' : row.met ? '#2f855a' : '#c53030'
     const label = `${row.backend} · ${row.endpoint}${row.workers > 1 ? ` · ${row.workers} workers` : ''}`
     const target = /≥ (\d\.\d+)/.exec(row.target)
-    const mark = target ? `<line x1="${left + (Number(target[1]) / max) * plot}" x2="${left + (Number(target[1]) / max) * plot}" y1="${y - 3}" y2="${y + barHeight + 3}" stroke="#1a202c" stroke-width="2" stroke-dasharray="3,2"/>` : ''
+    const mark = target
+      ? `<line x1="${left + (Number(target[1]) / max) * plot}" x2="${left + (Number(target[1]) / max) * plot}" y1="${y - 3}" y2="${y + barHeight + 3}" stroke="#1a202c" stroke-width="2" stroke-dasharray="3,2"/>`
+      : ''
     return [
       `<text x="${left - 8}" y="${y + barHeight / 2 + 4}" text-anchor="end">${escape(label)}</text>`,
       `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${colour}" rx="2"/>`,

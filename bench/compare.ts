@@ -121,7 +121,12 @@ async function burst(side: Side, endpoint: Endpoint, burstIndex: number, options
   const before = cpuMicros(side.server.pid)
   const m = await drive(side.server.base, list, options.seconds, options.connections)
   const used = cpuMicros(side.server.pid) - before
-  return { cpuMicrosPerRequest: used / Math.max(1, m.requests), reqPerSec: m.requests / (m.duration_us / 1e6), p99Ms: m.p99_us / 1000, errors: m.non2xx + m.socket_errors }
+  return {
+    cpuMicrosPerRequest: used / Math.max(1, m.requests),
+    reqPerSec: m.requests / (m.duration_us / 1e6),
+    p99Ms: m.p99_us / 1000,
+    errors: m.non2xx + m.socket_errors,
+  }
 }
 
 function median(values: number[]): number {
@@ -132,12 +137,17 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2))
-  log(`comparing A = ${options.checkouts[0]} with B = ${options.checkouts[1]} on ${options.backend}: ${options.pairs} pairs of ${options.seconds} s bursts per endpoint`)
+  log(
+    `comparing A = ${options.checkouts[0]} with B = ${options.checkouts[1]} on ${options.backend}: ${options.pairs} pairs of ${options.seconds} s bursts per endpoint`,
+  )
   const sides: Side[] = []
   try {
     for (const [index, checkout] of options.checkouts.entries()) sides.push(await prepare(checkout, index === 0 ? 'A' : 'B', options))
     const [a, b] = sides as [Side, Side]
-    const lines = ['| endpoint | A µs CPU/req | B µs CPU/req | B/A (median of pairs) | B/A range | A req/s | B req/s | A p99 ms | B p99 ms | errors |', '|---|---|---|---|---|---|---|---|---|---|']
+    const lines = [
+      '| endpoint | A µs CPU/req | B µs CPU/req | B/A (median of pairs) | B/A range | A req/s | B req/s | A p99 ms | B p99 ms | errors |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+    ]
     for (const endpoint of options.endpoints) {
       // Warm both (JIT, page cache) before anything counts.
       let bursts = 0

@@ -40,7 +40,10 @@ process.on('exit', () => {
 
 /** A command-line list (`a,b, c`) as its items. */
 export function commaList(value: string): string[] {
-  return value.split(',').map((item) => item.trim()).filter(Boolean)
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
 }
 
 /** A command-line number that must be positive; anything else stops the script with the option's name. */
@@ -63,7 +66,9 @@ function findLoadGenerator(): 'wrk' | 'autocannon' {
   if (has()) return 'wrk'
   if (process.getuid?.() === 0 && process.env.CINEPASS_BENCH_NO_INSTALL !== '1') {
     log('wrk is missing: installing it with apt-get (Debian package "wrk")')
-    spawnSync('sh', ['-c', 'apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1)'], { stdio: 'ignore' })
+    spawnSync('sh', ['-c', 'apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1)'], {
+      stdio: 'ignore',
+    })
     if (has()) return 'wrk'
   }
   log('wrk is missing (install it with `apt-get install -y wrk`); falling back to autocannon, whose own cost lowers every figure')
@@ -77,7 +82,21 @@ export async function drive(base: string, listFile: string, seconds: number, con
   seconds = Math.max(1, Math.round(seconds))
   const threads = pin ? 1 : 2
   if (generator === 'wrk') {
-    const args = [...(pin ? loadCpu : []), 'wrk', `-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', LUA, base, '--', listFile, String(threads)]
+    const args = [
+      ...(pin ? loadCpu : []),
+      'wrk',
+      `-t${threads}`,
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--timeout',
+      '5s',
+      '-s',
+      LUA,
+      base,
+      '--',
+      listFile,
+      String(threads),
+    ]
     const output = await runCapture(args[0]!, args.slice(1))
     const line = output.split('\n').find((l) => l.startsWith('WRK_RESULT '))
     if (!line) throw new Error(`wrk gave no result:\n${output}`)
@@ -99,7 +118,10 @@ interface AutocannonResult {
 async function autocannon(base: string, listFile: string, seconds: number, connections: number): Promise<Measurement> {
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- autocannon is optional and not installed: a string, not a module name, for the compiler
   const { default: run } = (await import('autocannon' as string)) as { default: (options: object) => Promise<AutocannonResult> }
-  const items = readFileSync(listFile, 'utf8').trim().split('\n').map((line) => line.split('\t'))
+  const items = readFileSync(listFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split('\t'))
   let position = 0
   const result = await run({
     url: base,
@@ -339,12 +361,37 @@ export async function createDatabase(kind: 'sqlite' | 'postgres', root = ROOT): 
 export async function startCinepass(database: string, workers: number, pin: boolean, extraEnv: NodeJS.ProcessEnv = {}, root = ROOT): Promise<Server> {
   const port = await freePort()
   const entry = join(root, 'dist/cli/cinepass.cjs')
-  const command = [...(pin ? serverCpu : []), process.execPath, ...nodeFlagsOf(entry), entry, 'serve', '--host', '127.0.0.1', '--port', String(port), '--database', database, '--no-demo']
+  const command = [
+    ...(pin ? serverCpu : []),
+    process.execPath,
+    ...nodeFlagsOf(entry),
+    entry,
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--database',
+    database,
+    '--no-demo',
+  ]
   if (workers > 1) command.push('--workers', String(workers))
   // Production settings, but the per-address API limit off: every request of the benchmark comes from 127.0.0.1.
   // glibc settings as docs/performance.md recommends: otherwise glibc keeps each hashing thread's 19 MiB
   // argon2 block after the hash is done (a fixed mmap threshold returns it; two arenas bound the rest).
-  return startProcess(command, { NODE_ENV: 'production', CINEPASS_RATE_LIMIT: '0', CINEPASS_REQUEST_TOKEN_LIMIT: '0', CINEPASS_GUEST_SESSION_LIMIT: '0', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '4194304', ...extraEnv }, port)
+  return startProcess(
+    command,
+    {
+      NODE_ENV: 'production',
+      CINEPASS_RATE_LIMIT: '0',
+      CINEPASS_REQUEST_TOKEN_LIMIT: '0',
+      CINEPASS_GUEST_SESSION_LIMIT: '0',
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '4194304',
+      ...extraEnv,
+    },
+    port,
+  )
 }
 
 /**
@@ -365,7 +412,9 @@ async function build(root: string): Promise<{
 }> {
   const [config, server, secrets] = await Promise.all([
     // Builds before the settings moved to dist/config/ (bench:compare runs older checkouts too).
-    import(join(root, existsSync(join(root, 'dist/config/config.js')) ? 'dist/config/config.js' : 'dist/config.js')) as Promise<typeof import('../dist/config/config.js')>,
+    import(join(root, existsSync(join(root, 'dist/config/config.js')) ? 'dist/config/config.js' : 'dist/config.js')) as Promise<
+      typeof import('../dist/config/config.js')
+    >,
     import(join(root, 'dist/server.js')) as Promise<typeof import('../dist/server.js')>,
     import(join(root, 'dist/core/secrets.js')) as Promise<typeof import('../dist/core/secrets.js')>,
   ])

@@ -132,7 +132,11 @@ function measured(m: Measurement): { reqPerSec: number; p50Ms: number; p99Ms: nu
 }
 
 /** Ratio target, p99 and RSS limits together. */
-function judge(row: Omit<Row, 'met' | 'target' | 'ratio' | 'baselineRps'>, ratioTarget: number | undefined, note: string): Pick<Row, 'ratio' | 'target' | 'met'> {
+function judge(
+  row: Omit<Row, 'met' | 'target' | 'ratio' | 'baselineRps'>,
+  ratioTarget: number | undefined,
+  note: string,
+): Pick<Row, 'ratio' | 'target' | 'met'> {
   const ratio = baselineRps > 0 ? row.reqPerSec / baselineRps : null
   const p99ok = row.p99Ms < P99_LIMIT_MS
   const rssOk = row.peakRssMb === null || row.peakRssMb < RSS_LIMIT_MB
@@ -151,7 +155,17 @@ async function startBaseline(): Promise<void> {
   if (timing.warmup) await drive(server.base, list, timing.warmup, options.connections)
   const m = measured(await drive(server.base, list, timing.seconds, options.connections))
   baselineRps = m.reqPerSec
-  addRow({ backend: 'node:http', endpoint: 'baseline (fixed JSON body)', workers: 1, connections: options.connections, ...m, peakRssMb: peakRssMb(server.pid), ratio: 1, target: 'the physical limit', met: null })
+  addRow({
+    backend: 'node:http',
+    endpoint: 'baseline (fixed JSON body)',
+    workers: 1,
+    connections: options.connections,
+    ...m,
+    peakRssMb: peakRssMb(server.pid),
+    ratio: 1,
+    target: 'the physical limit',
+    met: null,
+  })
 }
 
 /**
@@ -187,7 +201,19 @@ async function benchCeilings(): Promise<void> {
   for (const framework of ['node:http', 'fastify'] as const) {
     const dir = mkdtempSync(join(work, 'ceiling-'))
     const port = await freePort()
-    const server = await startProcess([...serverCpu, process.execPath, join(ROOT, 'bench/ceiling-server.mjs'), framework === 'fastify' ? 'fastify' : 'bare', String(port), join(dir, 'ceiling.db'), String(rowsToSeed)], {}, port)
+    const server = await startProcess(
+      [
+        ...serverCpu,
+        process.execPath,
+        join(ROOT, 'bench/ceiling-server.mjs'),
+        framework === 'fastify' ? 'fastify' : 'bare',
+        String(port),
+        join(dir, 'ceiling.db'),
+        String(rowsToSeed),
+      ],
+      {},
+      port,
+    )
     try {
       for (const [block, name] of Object.entries(CEILING_BLOCKS) as [keyof typeof CEILING_BLOCKS, string][]) {
         await refreshBaseline()
@@ -217,7 +243,13 @@ async function benchCeilings(): Promise<void> {
 async function benchArgon2(): Promise<void> {
   // Without CINEPASS_HASH_CONCURRENCY the script takes the server's default for its CPU affinity.
   const concurrency = process.env.CINEPASS_HASH_CONCURRENCY ? [process.env.CINEPASS_HASH_CONCURRENCY] : []
-  const output = await runCapture(serverCpu[0] ?? process.execPath, [...serverCpu.slice(1), ...(serverCpu.length ? [process.execPath] : []), join(ROOT, 'bench/argon2-raw.mjs'), String(Math.max(1, timing.seconds / 2)), ...concurrency])
+  const output = await runCapture(serverCpu[0] ?? process.execPath, [
+    ...serverCpu.slice(1),
+    ...(serverCpu.length ? [process.execPath] : []),
+    join(ROOT, 'bench/argon2-raw.mjs'),
+    String(Math.max(1, timing.seconds / 2)),
+    ...concurrency,
+  ])
   const raw = JSON.parse(output.trim().split('\n').pop()!) as { perSecond: number; concurrency: number }
   argon2PerSecond = raw.perSecond
   hashConcurrency = raw.concurrency
@@ -289,7 +321,9 @@ async function benchEnumeration(kind: 'sqlite' | 'postgres', database: string, s
       met: differenceOfHash < 0.25 && mannWhitneyP >= 0.01,
     }
     enumerations.push(result)
-    log(`  ${kind.padEnd(8)} enumeration timing: unknown user ${result.unknownUserMedianMs} ms, wrong password ${result.wrongPasswordMedianMs} ms (median of ${each} each); difference ${(100 * differenceOfHash).toFixed(0)} % of a hash; Mann-Whitney p = ${result.mannWhitneyP}`)
+    log(
+      `  ${kind.padEnd(8)} enumeration timing: unknown user ${result.unknownUserMedianMs} ms, wrong password ${result.wrongPasswordMedianMs} ms (median of ${each} each); difference ${(100 * differenceOfHash).toFixed(0)} % of a hash; Mann-Whitney p = ${result.mannWhitneyP}`,
+    )
   } finally {
     await server.stop()
   }
@@ -308,7 +342,7 @@ function mannWhitneyU(a: number[], b: number[]): number {
   const all = [...a.map((value) => ({ value, group: 0 })), ...b.map((value) => ({ value, group: 1 }))].sort((x, y) => x.value - y.value)
   const ranks = new Array<number>(all.length)
   let tieTerm = 0
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     let j = i
     while (j + 1 < all.length && all[j + 1]!.value === all[i]!.value) j++
     for (let k = i; k <= j; k++) ranks[k] = (i + j) / 2 + 1
@@ -365,7 +399,10 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
         // Its own sessions, which no DELETE row touches.
         accountSessions: seeded.sessions.slice(-ACCOUNT_SESSIONS),
       })
-      return Object.fromEntries(ENDPOINTS.map((endpoint) => [endpoint, writeList(`${endpointSlug(endpoint)}-${kind}-${second}`, lines[endpoint])])) as Record<Endpoint, string>
+      return Object.fromEntries(ENDPOINTS.map((endpoint) => [endpoint, writeList(`${endpointSlug(endpoint)}-${kind}-${second}`, lines[endpoint])])) as Record<
+        Endpoint,
+        string
+      >
     }
 
     const server = await startCinepass(database.url, 1, true)
@@ -386,7 +423,10 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
         const ratioTarget = kind === 'postgres' ? PG_TARGETS[endpoint] : TARGETS[endpoint]!.ratio
         const note = ratioTarget !== undefined ? `≥ ${ratioTarget.toFixed(2)}` : 'p99 only'
         const block = kind === 'sqlite' ? CEILING_OF[endpoint] : undefined
-        const ofCeiling = block && ceilingRps[block] > 0 ? `${(m.reqPerSec / ceilingRps[block]).toFixed(2)} of its ceiling (the faster "${CEILING_BLOCKS[block]}" row)` : undefined
+        const ofCeiling =
+          block && ceilingRps[block] > 0
+            ? `${(m.reqPerSec / ceilingRps[block]).toFixed(2)} of its ceiling (the faster "${CEILING_BLOCKS[block]}" row)`
+            : undefined
         addRow({ ...base, ...judge(base, ratioTarget, note), note: ofCeiling })
       }
 
@@ -518,7 +558,10 @@ function markdown(report: Report): string {
           '',
           '| backend | requests each | unknown user median ms | wrong password median ms | one hash ms | difference / hash | Mann-Whitney p | met? |',
           '|---|---|---|---|---|---|---|---|',
-          ...report.enumeration.map((e) => `| ${e.backend} | ${e.requestsEach} | ${e.unknownUserMedianMs} | ${e.wrongPasswordMedianMs} | ${e.hashMs} | ${e.differenceOfHash} | ${e.mannWhitneyP} | ${e.met ? 'yes' : '**no**'} |`),
+          ...report.enumeration.map(
+            (e) =>
+              `| ${e.backend} | ${e.requestsEach} | ${e.unknownUserMedianMs} | ${e.wrongPasswordMedianMs} | ${e.hashMs} | ${e.differenceOfHash} | ${e.mannWhitneyP} | ${e.met ? 'yes' : '**no**'} |`,
+          ),
           '',
         ]
       : []),
@@ -528,7 +571,10 @@ function markdown(report: Report): string {
           '',
           '| backend | finished | seconds | flows | failures | purged rows | RSS median MB early → late | fds early → late | database MB early → late |',
           '|---|---|---|---|---|---|---|---|---|',
-          ...report.soaks.map((s) => `| ${s.backend} | ${s.finishedAt} | ${s.seconds} | ${s.flows} | ${s.failures} | ${s.purged} | ${s.rssMedianMb.early} → ${s.rssMedianMb.late} | ${s.fds.early} → ${s.fds.late} | ${s.dbMb.early} → ${s.dbMb.late} |`),
+          ...report.soaks.map(
+            (s) =>
+              `| ${s.backend} | ${s.finishedAt} | ${s.seconds} | ${s.flows} | ${s.failures} | ${s.purged} | ${s.rssMedianMb.early} → ${s.rssMedianMb.late} | ${s.fds.early} → ${s.fds.late} | ${s.dbMb.early} → ${s.dbMb.late} |`,
+          ),
           '',
         ]
       : []),
@@ -588,7 +634,9 @@ function latestSoaks(): SoakSummary[] {
 
 async function main(): Promise<void> {
   const loadBefore = loadavg().map((n) => n.toFixed(2))
-  log(`cinepass benchmark: ${options.mode} mode, ${timing.seconds} s per row, ${options.connections} connections, ${generator}, load average ${loadBefore.join(' ')}`)
+  log(
+    `cinepass benchmark: ${options.mode} mode, ${timing.seconds} s per row, ${options.connections} connections, ${generator}, load average ${loadBefore.join(' ')}`,
+  )
   if (Number(loadBefore[0]) > cores * 0.5) log(`  warning: the machine is busy (load ${loadBefore[0]}); figures will be low and noisy`)
   await startBaseline()
   await benchArgon2()

@@ -35,7 +35,8 @@ beforeAll(async () => {
   secrets.add(session)
   expect((await call(`${base}/3/account?api_key=${key}&session_id=${session}`)).status).toBe(200)
   // In JSON bodies and headers, as the others send them.
-  const second = (await call(`${base}/3/authentication/token/new`, { headers: { authorization: `Bearer ${server.application.readAccessToken}` } })).body.request_token as string
+  const second = (await call(`${base}/3/authentication/token/new`, { headers: { authorization: `Bearer ${server.application.readAccessToken}` } })).body
+    .request_token as string
   secrets.add(second)
   await call(`${base}/3/authentication/token/validate_with_login`, {
     method: 'POST',
@@ -57,8 +58,12 @@ beforeAll(async () => {
   await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=${username}&password=a-wrong-password-42&request_token=${second}`)
   expect((await call(`${base}/3/authentication/session?api_key=${key}&session_id=${session}`, { method: 'DELETE' })).status).toBe(200)
   // The login throttle's 10 failures per account and address (one above, nine here); the next attempt is blocked.
-  for (let i = 0; i < 9; i++) await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=${username}&password=a-wrong-password-42&request_token=${second}`)
-  expect((await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=${username}&password=a-wrong-password-42&request_token=${second}`)).status).toBe(429)
+  for (let i = 0; i < 9; i++)
+    await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=${username}&password=a-wrong-password-42&request_token=${second}`)
+  expect(
+    (await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=${username}&password=a-wrong-password-42&request_token=${second}`))
+      .status,
+  ).toBe(429)
 })
 
 afterAll(async () => {
@@ -76,9 +81,7 @@ describe('secrets', () => {
   })
 
   it('security events are logged at info with the request id, client IP and account id, and no secret', () => {
-    const events = logLines
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((entry) => entry.msg === 'security event')
+    const events = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.msg === 'security event')
     const of = (name: string) => events.filter((entry) => entry.securityEvent === name)
     for (const entry of events) {
       expect(entry.level).toBe(30)

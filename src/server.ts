@@ -68,11 +68,7 @@ export async function openStore(
   }
 }
 
-export function buildCore(
-  store: Store,
-  config: Pick<Config, 'lifetimes'> & Partial<Pick<Config, 'signup' | 'abuse'>>,
-  overrides: CoreOverrides = {},
-): Core {
+export function buildCore(store: Store, config: Pick<Config, 'lifetimes'> & Partial<Pick<Config, 'signup' | 'abuse'>>, overrides: CoreOverrides = {}): Core {
   const clock = overrides.clock ?? systemClock
   const random = overrides.random ?? cryptoRandom
   const keys = new SigningKeys(store, clock, random)
@@ -184,7 +180,14 @@ async function listen(
     routeGroup(healthRoutes, { store }),
     // prom-client loads only when metrics are on: it is memory a process without them never uses.
     ...(config.metrics
-      ? [routeGroup((await import('./http/metrics.js')).metricsRoutes, { store, clock: core.deps.clock, hasher: core.deps.hasher, issuedRequestTokens: () => auth.requestTokens.issuedLive() })]
+      ? [
+          routeGroup((await import('./http/metrics.js')).metricsRoutes, {
+            store,
+            clock: core.deps.clock,
+            hasher: core.deps.hasher,
+            issuedRequestTokens: () => auth.requestTokens.issuedLive(),
+          }),
+        ]
       : []),
     routeGroup(v3Routes, { auth, limits, publicUrl: urlNow }),
     routeGroup(docsRoutes, { publicUrl: urlNow }),

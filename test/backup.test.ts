@@ -13,65 +13,61 @@ afterAll(async () => {
 })
 
 describe('cinepass backup', () => {
-  it(
-    'copies a SQLite database under write load into a consistent file that cinepass serve opens',
-    async () => {
-      const backend = await createBackend('sqlite')
-      cleanups.push(() => backend.remove())
-      const seeded = await seed(backend.database, 4)
-      const server = await spawnServer(backend.database)
-      cleanups.push(async () => void (await server.stop('SIGKILL')))
-      const v3 = new V3(server.url, seeded.apiKey)
-      const ledger = emptyLedger()
-      let finish!: () => void
-      const load = runFlowLoad(v3, seeded, ledger, { workers: 6, until: new Promise<void>((resolve) => (finish = resolve)) })
+  it('copies a SQLite database under write load into a consistent file that cinepass serve opens', async () => {
+    const backend = await createBackend('sqlite')
+    cleanups.push(() => backend.remove())
+    const seeded = await seed(backend.database, 4)
+    const server = await spawnServer(backend.database)
+    cleanups.push(async () => void (await server.stop('SIGKILL')))
+    const v3 = new V3(server.url, seeded.apiKey)
+    const ledger = emptyLedger()
+    let finish!: () => void
+    const load = runFlowLoad(v3, seeded, ledger, { workers: 6, until: new Promise<void>((resolve) => (finish = resolve)) })
 
-      const copies: { backend: TestBackend; live: Map<string, number>; deleted: Set<string> }[] = []
-      for (let i = 0; i < 3; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 600))
-        const dir = temporaryDirectory('cinepass-backup-')
-        cleanups.push(() => dir.remove())
-        const copy = await createBackend('sqlite', { dir: dir.path })
-        // What was acknowledged before the backup began must be in the copy.
-        const live = new Map(ledger.live)
-        const deleted = new Set(ledger.deleted)
-        const result = await runCli(['backup', '--database', backend.database, '--to', copy.database, '--json'])
-        expect(result, result.stderr).toMatchObject({ code: 0 })
-        expect(JSON.parse(result.stdout)).toEqual({ database: 'sqlite', backup: copy.database })
-        copies.push({ backend: copy, live, deleted })
-      }
-      finish()
-      const stats = await load
-      expect([...stats.unexpected.keys()]).toEqual([])
-      expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null })
+    const copies: { backend: TestBackend; live: Map<string, number>; deleted: Set<string> }[] = []
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 600))
+      const dir = temporaryDirectory('cinepass-backup-')
+      cleanups.push(() => dir.remove())
+      const copy = await createBackend('sqlite', { dir: dir.path })
+      // What was acknowledged before the backup began must be in the copy.
+      const live = new Map(ledger.live)
+      const deleted = new Set(ledger.deleted)
+      const result = await runCli(['backup', '--database', backend.database, '--to', copy.database, '--json'])
+      expect(result, result.stderr).toMatchObject({ code: 0 })
+      expect(JSON.parse(result.stdout)).toEqual({ database: 'sqlite', backup: copy.database })
+      copies.push({ backend: copy, live, deleted })
+    }
+    finish()
+    const stats = await load
+    expect([...stats.unexpected.keys()]).toEqual([])
+    expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null })
 
-      for (const copy of copies) {
-        const everDeleted = new Set([...ledger.deleted, ...ledger.deleteUnknown])
-        await checkConsistency(copy.backend, {
-          live: copy.live,
-          deleted: copy.deleted,
-          deleteUnknown: new Set([...everDeleted].filter((id) => !copy.deleted.has(id))),
-        })
-        const restored = await spawnServer(copy.backend.database)
-        const onCopy = new V3(restored.url, seeded.apiKey)
-        await inBatches([...copy.live], 16, async ([sessionId, accountId]) => {
-          const answer = await onCopy.account(sessionId)
-          // A session deleted after the backup began may be in the copy either way; any other must be there.
-          if (!everDeleted.has(sessionId)) expect(answer).toMatchObject({ status: 200, body: { id: accountId } })
-        })
-        await inBatches([...copy.deleted], 16, async (sessionId) => {
-          expect(await onCopy.account(sessionId)).toMatchObject({ status: 401, body: { status_code: 3 } })
-        })
-        // The copy is a working database: the whole flow runs on it.
-        expect(await onCopy.sessionNew(await onCopy.approvedToken(seeded.users[0]!))).toMatchObject({ status: 200 })
-        expect(await restored.stop('SIGTERM')).toEqual({ code: 0, signal: null })
-      }
-      console.info(
-        `backup under load: ${stats.requests} requests, ${stats.sessions} sessions; copies held ${copies.map((c) => c.live.size).join(', ')} acknowledged live sessions`,
-      )
-    },
-    120_000,
-  )
+    for (const copy of copies) {
+      const everDeleted = new Set([...ledger.deleted, ...ledger.deleteUnknown])
+      await checkConsistency(copy.backend, {
+        live: copy.live,
+        deleted: copy.deleted,
+        deleteUnknown: new Set([...everDeleted].filter((id) => !copy.deleted.has(id))),
+      })
+      const restored = await spawnServer(copy.backend.database)
+      const onCopy = new V3(restored.url, seeded.apiKey)
+      await inBatches([...copy.live], 16, async ([sessionId, accountId]) => {
+        const answer = await onCopy.account(sessionId)
+        // A session deleted after the backup began may be in the copy either way; any other must be there.
+        if (!everDeleted.has(sessionId)) expect(answer).toMatchObject({ status: 200, body: { id: accountId } })
+      })
+      await inBatches([...copy.deleted], 16, async (sessionId) => {
+        expect(await onCopy.account(sessionId)).toMatchObject({ status: 401, body: { status_code: 3 } })
+      })
+      // The copy is a working database: the whole flow runs on it.
+      expect(await onCopy.sessionNew(await onCopy.approvedToken(seeded.users[0]!))).toMatchObject({ status: 200 })
+      expect(await restored.stop('SIGTERM')).toEqual({ code: 0, signal: null })
+    }
+    console.info(
+      `backup under load: ${stats.requests} requests, ${stats.sessions} sessions; copies held ${copies.map((c) => c.live.size).join(', ')} acknowledged live sessions`,
+    )
+  }, 120_000)
 
   it('refuses PostgreSQL with one line naming pg_dump', async () => {
     const result = await runCli(['backup', '--database', 'postgres://postgres@127.0.0.1:5432/whatever', '--to', '/tmp/never-written.db'])

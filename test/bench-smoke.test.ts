@@ -32,7 +32,16 @@ describe('npm run bench -- --smoke', () => {
         enumeration: { backend: string; unknownUserMedianMs: number; wrongPasswordMedianMs: number }[]
       }
       const endpoints = new Set(report.rows.map((row) => row.endpoint))
-      for (const endpoint of ['baseline (fixed JSON body)', 'token/new', 'guest_session/new', 'validate_with_login', 'session/new', 'GET /3/account', 'DELETE session', 'token/new during login load']) {
+      for (const endpoint of [
+        'baseline (fixed JSON body)',
+        'token/new',
+        'guest_session/new',
+        'validate_with_login',
+        'session/new',
+        'GET /3/account',
+        'DELETE session',
+        'token/new during login load',
+      ]) {
         expect(endpoints.has(endpoint), endpoint).toBe(true)
       }
       expect(report.rows.some((row) => row.workers === 2)).toBe(true)
@@ -43,11 +52,16 @@ describe('npm run bench -- --smoke', () => {
           expect(ceiling?.errors, `${framework} + ${block}`).toBe(0)
         }
       }
-      expect(report.rows.find((row) => row.backend === 'sqlite' && row.endpoint === 'GET /3/account')?.note).toMatch(/^\d\.\d\d of its ceiling \(the faster "one indexed SELECT" row\)$/)
+      expect(report.rows.find((row) => row.backend === 'sqlite' && row.endpoint === 'GET /3/account')?.note).toMatch(
+        /^\d\.\d\d of its ceiling \(the faster "one indexed SELECT" row\)$/,
+      )
       // Both backends by default (PostgreSQL is required in CI), and the enumeration medians side by side.
       const backends = process.env.CI ? ['sqlite', 'postgres'] : ['sqlite']
       for (const backend of backends) {
-        expect(report.rows.some((row) => row.backend === backend && row.endpoint === 'token/new'), backend).toBe(true)
+        expect(
+          report.rows.some((row) => row.backend === backend && row.endpoint === 'token/new'),
+          backend,
+        ).toBe(true)
         expect(report.enumeration.find((row) => row.backend === backend)?.wrongPasswordMedianMs).toBeGreaterThan(0)
       }
       expect(report.rows.every((row) => row.reqPerSec > 0)).toBe(true)

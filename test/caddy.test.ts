@@ -86,5 +86,4 @@ describe.skipIf(skipReason !== null)('Caddy (docs/examples/Caddyfile) in front o
     expect(accessLog).not.toContain('"headers"')
     for (const secret of secrets) expect(accessLog).not.toContain(secret)
   }, 90_000)
-
 })

@@ -80,7 +80,14 @@ describe('time: which clock decides expiry', () => {
     const user = seeded.users[0]!
     const wall = { t: Date.UTC(2026, 5, 1, 12) }
     const mono = { t: 0 }
-    const v3 = await instance(backend.database, new SteadyClock(() => wall.t, () => mono.t), seeded)
+    const v3 = await instance(
+      backend.database,
+      new SteadyClock(
+        () => wall.t,
+        () => mono.t,
+      ),
+      seeded,
+    )
     const pass = (ms: number): void => {
       wall.t += ms
       mono.t += ms

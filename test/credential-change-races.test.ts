@@ -43,7 +43,11 @@ describe.each(kinds)('credential changes racing sign-ins on %s', (kind) => {
     const requestToken = created.body.request_token as string
     const page = await web.get(`/auth/access?request_token=${encodeURIComponent(requestToken)}`)
     expect((await web.post('/auth/access/approve', { _csrf: csrfOf(page.text), request_token: requestToken })).status).toBeLessThan(400)
-    const answer = await request(`${suite.servers[1]!.url}/4/auth/access_token`, { method: 'POST', headers: bearer, body: JSON.stringify({ request_token: requestToken }) })
+    const answer = await request(`${suite.servers[1]!.url}/4/auth/access_token`, {
+      method: 'POST',
+      headers: bearer,
+      body: JSON.stringify({ request_token: requestToken }),
+    })
     expect(answer.status).toBe(200)
     return answer.body.access_token as string
   }
@@ -114,48 +118,52 @@ describe.each(kinds)('credential changes racing sign-ins on %s', (kind) => {
     return working
   }
 
-  it(
-    `users set-password ends every session, website session and converted session issued before or during it, ${ROUNDS} rounds`,
-    async () => {
-      const user = { ...suite.seeded.users[0]! }
-      let issuedCount = 0
-      let lateCount = 0
-      for (let round = 0; round < ROUNDS; round++) {
-        const token = await accessToken(user)
-        const newPassword = `changed-${round}-${user.password}`
-        const { issued, late } = await signInsDuring(user, token, () => cli(['users', 'set-password', user.username, '--password-stdin'], newPassword))
-        user.password = newPassword
-        expect(await stillWorking(issued), `round ${round}: ${issued.length} issued, ${late} answered after the change began`).toEqual({ api: 0, web: 0, convert: 0 })
-        issuedCount += issued.length
-        lateCount += late
-      }
-      // The race was run: credentials were still being given out while the change was under way.
-      expect(lateCount).toBeGreaterThan(0)
-      console.info(`set-password race (${kind}): ${ROUNDS} rounds, ${issuedCount} credentials issued, ${lateCount} answered after the change began, none still working`)
-    },
-    180_000,
-  )
+  it(`users set-password ends every session, website session and converted session issued before or during it, ${ROUNDS} rounds`, async () => {
+    const user = { ...suite.seeded.users[0]! }
+    let issuedCount = 0
+    let lateCount = 0
+    for (let round = 0; round < ROUNDS; round++) {
+      const token = await accessToken(user)
+      const newPassword = `changed-${round}-${user.password}`
+      const { issued, late } = await signInsDuring(user, token, () => cli(['users', 'set-password', user.username, '--password-stdin'], newPassword))
+      user.password = newPassword
+      expect(await stillWorking(issued), `round ${round}: ${issued.length} issued, ${late} answered after the change began`).toEqual({
+        api: 0,
+        web: 0,
+        convert: 0,
+      })
+      issuedCount += issued.length
+      lateCount += late
+    }
+    // The race was run: credentials were still being given out while the change was under way.
+    expect(lateCount).toBeGreaterThan(0)
+    console.info(
+      `set-password race (${kind}): ${ROUNDS} rounds, ${issuedCount} credentials issued, ${lateCount} answered after the change began, none still working`,
+    )
+  }, 180_000)
 
-  it(
-    `users disable ends every credential issued before or during it, and enable brings none back, ${ROUNDS} rounds`,
-    async () => {
-      const user = suite.seeded.users[1]!
-      let issuedCount = 0
-      let lateCount = 0
-      for (let round = 0; round < ROUNDS; round++) {
-        const token = await accessToken(user)
-        const { issued, late } = await signInsDuring(user, token, () => cli(['users', 'disable', user.username]))
-        await cli(['users', 'enable', user.username])
-        expect(await stillWorking(issued), `round ${round}: ${issued.length} issued, ${late} answered after the change began`).toEqual({ api: 0, web: 0, convert: 0 })
-        issuedCount += issued.length
-        lateCount += late
-      }
-      expect(lateCount).toBeGreaterThan(0)
-      // Enabled again, the user signs in as before.
-      const session = await suite.instances[0]!.sessionNew(await suite.instances[1]!.approvedToken(user))
-      expect((await suite.instances[1]!.account(session.body.session_id)).status).toBe(200)
-      console.info(`disable/enable race (${kind}): ${ROUNDS} rounds, ${issuedCount} credentials issued, ${lateCount} answered after the disable began, none working after enable`)
-    },
-    180_000,
-  )
+  it(`users disable ends every credential issued before or during it, and enable brings none back, ${ROUNDS} rounds`, async () => {
+    const user = suite.seeded.users[1]!
+    let issuedCount = 0
+    let lateCount = 0
+    for (let round = 0; round < ROUNDS; round++) {
+      const token = await accessToken(user)
+      const { issued, late } = await signInsDuring(user, token, () => cli(['users', 'disable', user.username]))
+      await cli(['users', 'enable', user.username])
+      expect(await stillWorking(issued), `round ${round}: ${issued.length} issued, ${late} answered after the change began`).toEqual({
+        api: 0,
+        web: 0,
+        convert: 0,
+      })
+      issuedCount += issued.length
+      lateCount += late
+    }
+    expect(lateCount).toBeGreaterThan(0)
+    // Enabled again, the user signs in as before.
+    const session = await suite.instances[0]!.sessionNew(await suite.instances[1]!.approvedToken(user))
+    expect((await suite.instances[1]!.account(session.body.session_id)).status).toBe(200)
+    console.info(
+      `disable/enable race (${kind}): ${ROUNDS} rounds, ${issuedCount} credentials issued, ${lateCount} answered after the disable began, none working after enable`,
+    )
+  }, 180_000)
 })

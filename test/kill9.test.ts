@@ -61,7 +61,9 @@ describe.each(kinds)('kill -9 loop on %s', (kind) => {
       totals.checked += await checkLedger(v3, ledger, [...ledger.live.keys(), ...ledger.deleted], true)
       await checkConsistency(backend, ledger)
       expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null })
-      console.info(`kill -9 loop (${kind}): ${ROUNDS} rounds, ${totals.requests} requests, ${totals.sessions} sessions and ${totals.deletes} deletes acknowledged, ${totals.checked} checks after restarts`)
+      console.info(
+        `kill -9 loop (${kind}): ${ROUNDS} rounds, ${totals.requests} requests, ${totals.sessions} sessions and ${totals.deletes} deletes acknowledged, ${totals.checked} checks after restarts`,
+      )
       expect(totals.sessions).toBeGreaterThan(0)
       expect(totals.deletes).toBeGreaterThan(0)
     },

@@ -118,7 +118,11 @@ describe.each(kinds)('one-time use under races on %s', (kind) => {
       expect((await web.signIn(user)).status).toBe(303)
       const [before] = await suite.backend.query('SELECT count(*) AS n FROM access_tokens')
       for (let round = 0; round < ROUNDS; round++) {
-        const created = await request(`${suite.servers[round % 2]!.url}/4/auth/request_token`, { method: 'POST', headers: bearer(suite.seeded.readAccessToken), body: '{}' })
+        const created = await request(`${suite.servers[round % 2]!.url}/4/auth/request_token`, {
+          method: 'POST',
+          headers: bearer(suite.seeded.readAccessToken),
+          body: '{}',
+        })
         expect(created.status).toBe(200)
         const requestToken = created.body.request_token as string
         const page = await web.get(`/auth/access?request_token=${encodeURIComponent(requestToken)}`)

@@ -59,7 +59,10 @@ describe.skipIf(skipReason !== null)('two cinepass instances on one PostgreSQL',
     for (let round = 0; round < 5; round++) {
       const token = await a.approvedToken(seeded.users[1]!)
       const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).sessionNew(token)))
-      expect(answers.filter((answer) => answer.status === 200), `round ${round}`).toHaveLength(1)
+      expect(
+        answers.filter((answer) => answer.status === 200),
+        `round ${round}`,
+      ).toHaveLength(1)
       for (const loser of answers.filter((answer) => answer.status !== 200)) expect(loser).toMatchObject({ status: 401, body: { status_code: 33 } })
     }
   })
@@ -111,4 +114,3 @@ describe.skipIf(skipReason !== null)('purging on PostgreSQL', () => {
     expect(Number((await database.query('SELECT count(*) AS n FROM request_tokens'))[0]!.n)).toBe(1)
   }, 60_000)
 })
-

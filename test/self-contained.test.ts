@@ -21,10 +21,7 @@ function filesUnder(folder: string): string[] {
 }
 
 function scannedFiles(root: string): string[] {
-  return [
-    ...scannedFolders.flatMap((folder) => filesUnder(join(root, folder))),
-    ...scannedRootFiles.map((file) => join(root, file)),
-  ]
+  return [...scannedFolders.flatMap((folder) => filesUnder(join(root, folder))), ...scannedRootFiles.map((file) => join(root, file))]
 }
 
 /** Every relative path a file names (`'../x'`, `"../../y"`) that resolves outside `root`, and every

@@ -118,7 +118,11 @@ function classify(failures: Failure[], reasons: Map<string, string[]>): Classifi
         const reason = reasons.get(failure.endpoint)?.[index] ?? 'no reason logged'
         return { ...failure, kind: reason === OVERLOAD && code === 9 ? 'overload' : 'error', reason: `503/${String(code)}: ${reason}` }
       }
-      return { ...failure, kind: 'error', reason: failure.status === 0 ? `no answer (${failure.error})` : `${failure.status}/${code === undefined ? '-' : JSON.stringify(code)}` }
+      return {
+        ...failure,
+        kind: 'error',
+        reason: failure.status === 0 ? `no answer (${failure.error})` : `${failure.status}/${code === undefined ? '-' : JSON.stringify(code)}`,
+      }
     })
 }
 
@@ -253,7 +257,10 @@ describe.skipIf(!LONG).each(LONG ? await availableBackends() : ['sqlite' as cons
       console.info(`soak on ${kind} (${SOAK_MS / 1000} s): ${JSON.stringify(report)}`)
       // The benchmark's report shows the latest soak of each backend (bench/results/).
       mkdirSync(SOAK_RESULTS, { recursive: true })
-      writeFileSync(join(SOAK_RESULTS, `soak-${kind}.json`), `${JSON.stringify({ backend: kind, seconds: SOAK_MS / 1000, finishedAt: new Date().toISOString(), ...report, samples }, null, 2)}\n`)
+      writeFileSync(
+        join(SOAK_RESULTS, `soak-${kind}.json`),
+        `${JSON.stringify({ backend: kind, seconds: SOAK_MS / 1000, finishedAt: new Date().toISOString(), ...report, samples }, null, 2)}\n`,
+      )
       console.info(samples.map((s) => `${s.at}s rss=${s.rssMb.toFixed(1)}MB fds=${s.fds} db=${s.dbMb.toFixed(2)}MB flows=${s.flows}`).join('\n'))
       expect(failures).toBe(0)
       expect(purged).toBeGreaterThan(0)
@@ -282,10 +289,19 @@ describe('the soak report', () => {
     const classified = classify(failed, reasons)
     expect(classified.length).toBeGreaterThan(0)
     for (const failure of classified) {
-      expect(failure).toMatchObject({ endpoint: 'POST /3/authentication/token/validate_with_login', status: 503, kind: 'overload', reason: '503/9: password-hash queue full' })
+      expect(failure).toMatchObject({
+        endpoint: 'POST /3/authentication/token/validate_with_login',
+        status: 503,
+        kind: 'overload',
+        reason: '503/9: password-hash queue full',
+      })
     }
     // Anything else is an error, with what came back.
-    expect(classify([{ at: 1, endpoint: 'GET /3/account', status: 0, error: 'ECONNRESET' }], reasons)).toMatchObject([{ kind: 'error', reason: 'no answer (ECONNRESET)' }])
-    expect(classify([{ at: 2, endpoint: 'GET /3/account', status: 503, body: { status_code: 9 } }], reasons)).toMatchObject([{ kind: 'error', reason: '503/9: no reason logged' }])
+    expect(classify([{ at: 1, endpoint: 'GET /3/account', status: 0, error: 'ECONNRESET' }], reasons)).toMatchObject([
+      { kind: 'error', reason: 'no answer (ECONNRESET)' },
+    ])
+    expect(classify([{ at: 2, endpoint: 'GET /3/account', status: 503, body: { status_code: 9 } }], reasons)).toMatchObject([
+      { kind: 'error', reason: '503/9: no reason logged' },
+    ])
   }, 60_000)
 })

@@ -29,7 +29,15 @@ function analyze(args: string[]): { status: number | null; output: string } {
 describe('the example systemd unit (docs/examples/cinepass.service)', () => {
   it('runs in production, as its own user, with a private data folder and a umask that keeps files private', () => {
     const unit = readFileSync(EXAMPLE, 'utf8')
-    for (const line of ['Environment=NODE_ENV=production', 'User=cinepass', 'StateDirectory=cinepass', 'StateDirectoryMode=0700', 'UMask=0077', 'NoNewPrivileges=yes', 'ProtectSystem=strict']) {
+    for (const line of [
+      'Environment=NODE_ENV=production',
+      'User=cinepass',
+      'StateDirectory=cinepass',
+      'StateDirectoryMode=0700',
+      'UMask=0077',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+    ]) {
       expect(unit.split('\n')).toContain(line)
     }
     // The database lives in the state folder, the one place the service may write.

@@ -43,13 +43,16 @@ afterAll(() => project.remove())
 describe('cinepass/testing as a user installs it', () => {
   it('ships the testing entry point, the fixtures schema and types, and no test file', () => {
     const pkg = join(installed, 'cinepass')
-    for (const file of ['dist/testing/index.js', 'dist/testing/index.d.ts', 'schemas/fixtures.schema.json']) expect(existsSync(join(pkg, file)), file).toBe(true)
+    for (const file of ['dist/testing/index.js', 'dist/testing/index.d.ts', 'schemas/fixtures.schema.json'])
+      expect(existsSync(join(pkg, file)), file).toBe(true)
     expect(existsSync(join(pkg, 'dist', 'testing', 'testing.test.js'))).toBe(false)
     expect(existsSync(join(pkg, 'dist', 'test-support'))).toBe(false)
   })
 
   it('resolves cinepass/fixtures.schema.json, and the examples\' fixtures (with "$schema" pointing at it) match it', async () => {
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', "console.log(import.meta.resolve('cinepass/fixtures.schema.json'))"], { cwd: project.path })
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', "console.log(import.meta.resolve('cinepass/fixtures.schema.json'))"], {
+      cwd: project.path,
+    })
     expect(stdout.trim()).toMatch(/node_modules\/cinepass\/schemas\/fixtures\.schema\.json$/)
     const fixtures = JSON.parse(readFileSync(join(project.path, 'fixtures.json'), 'utf8')) as { $schema: string }
     const schema = JSON.parse(readFileSync(join(project.path, fixtures.$schema), 'utf8')) as object
@@ -74,11 +77,15 @@ describe('cinepass/testing as a user installs it', () => {
   }, 130_000)
 
   it('runs the Playwright example with its global setup', async () => {
-    const result = await runInGroup(process.execPath, [join(installed, '@playwright', 'test', 'cli.js'), 'test', '--config', 'playwright/playwright.config.mjs'], {
-      cwd: project.path,
-      env: { CI: '1' },
-      timeoutMs: 120_000,
-    })
+    const result = await runInGroup(
+      process.execPath,
+      [join(installed, '@playwright', 'test', 'cli.js'), 'test', '--config', 'playwright/playwright.config.mjs'],
+      {
+        cwd: project.path,
+        env: { CI: '1' },
+        timeoutMs: 120_000,
+      },
+    )
     expect(result.code, result.output).toBe(0)
     expect(result.output).toContain('1 passed')
   }, 130_000)

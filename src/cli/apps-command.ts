@@ -88,7 +88,12 @@ export function appsCommand(io: CliIo): Command {
     const named = await secretArgument(io, idOrKey)
     await withCore(io, options, async ({ admin }) => {
       const app = await admin.deleteApplication(named)
-      printResult(io, options.json === true, { id: app.id, name: app.name, deleted: true }, `application ${app.id} "${app.name}" deleted; its sessions and tokens ended`)
+      printResult(
+        io,
+        options.json === true,
+        { id: app.id, name: app.name, deleted: true },
+        `application ${app.id} "${app.name}" deleted; its sessions and tokens ended`,
+      )
     })
   })
   return apps

@@ -47,7 +47,10 @@ describe('cinepass CLI', () => {
   })
 
   it('migrate applies the schema and reports its version as JSON', async () => {
-    expect(oneJsonLine(await cinepass(['migrate', '--database', db, '--json']))).toEqual({ database: 'sqlite', schema_version: SQLITE_MIGRATIONS.at(-1)!.version })
+    expect(oneJsonLine(await cinepass(['migrate', '--database', db, '--json']))).toEqual({
+      database: 'sqlite',
+      schema_version: SQLITE_MIGRATIONS.at(-1)!.version,
+    })
   })
 
   it('apps create --json prints exactly one JSON object with the key and read access token', async () => {
@@ -62,7 +65,11 @@ describe('cinepass CLI', () => {
 
   it('apps list, suspend and resume act on the application', async () => {
     const created = oneJsonLine(await cinepass(['apps', 'create', '--name', 'Suspendable', '--database', db, '--json']))
-    expect(oneJsonLine(await cinepass(['apps', 'suspend', created.api_key, '--database', db, '--json']))).toEqual({ id: created.id, name: 'Suspendable', suspended: true })
+    expect(oneJsonLine(await cinepass(['apps', 'suspend', created.api_key, '--database', db, '--json']))).toEqual({
+      id: created.id,
+      name: 'Suspendable',
+      suspended: true,
+    })
     const listed = oneJsonLine(await cinepass(['apps', 'list', '--database', db, '--json']))
     expect(listed.applications.find((app: { id: string }) => app.id === created.id)).toMatchObject({ suspended: true })
     expect(JSON.stringify(listed)).not.toContain(created.api_key)
@@ -70,7 +77,9 @@ describe('cinepass CLI', () => {
   })
 
   it('users create reads the password from stdin and prints {"id","username"}', async () => {
-    const created = oneJsonLine(await cinepass(['users', 'create', '--username', 'ada', '--name', 'Ada', '--password-stdin', '--database', db, '--json'], { stdin: 'correct horse\n' }))
+    const created = oneJsonLine(
+      await cinepass(['users', 'create', '--username', 'ada', '--name', 'Ada', '--password-stdin', '--database', db, '--json'], { stdin: 'correct horse\n' }),
+    )
     expect(created).toEqual({ id: expect.any(Number), username: 'ada' })
     const listed = oneJsonLine(await cinepass(['users', 'list', '--database', db, '--json']))
     expect(listed.users).toContainEqual({ id: created.id, username: 'ada', name: 'Ada', email: null, disabled: false })
@@ -92,7 +101,11 @@ describe('cinepass CLI', () => {
     expect(run.stdout).toMatch(/^https:\/\/auth\.example\.com\/account\/reset\?token=[0-9a-f]{40}\n$/)
     const token = new URL(run.stdout.trim()).searchParams.get('token')!
     const json = oneJsonLine(await cinepass(['users', 'reset-link', 'carla', '--database', db, '--json', '--public-url', 'https://other.example.com']))
-    expect(json).toEqual({ username: 'carla', url: expect.stringMatching(/^https:\/\/other\.example\.com\/account\/reset\?token=[0-9a-f]{40}$/), expires_at: expect.any(String) })
+    expect(json).toEqual({
+      username: 'carla',
+      url: expect.stringMatching(/^https:\/\/other\.example\.com\/account\/reset\?token=[0-9a-f]{40}$/),
+      expires_at: expect.any(String),
+    })
     expect(Date.parse(json.expires_at) - Date.now()).toBeGreaterThan(59 * 60_000)
     const store = SqliteStore.open(db)
     try {

@@ -31,7 +31,10 @@ export function copyCommand(io: CliIo): Command {
 
 async function copy(io: CliIo, from: string, to: string, force: boolean, json: boolean): Promise<void> {
   // Both are checked before anything is opened or created.
-  const [sourceConfig, targetConfig] = [loadConfig(io.env, { database: databaseSetting('--from', from) }), loadConfig(io.env, { database: databaseSetting('--to', to) })]
+  const [sourceConfig, targetConfig] = [
+    loadConfig(io.env, { database: databaseSetting('--from', from) }),
+    loadConfig(io.env, { database: databaseSetting('--to', to) }),
+  ]
   if (sameDatabase(from, to)) throw new UsageError('--from and --to name the same database')
   // A mistyped source path must not silently copy a new, empty database over the target.
   if (!isPostgresUrl(from) && !existsSync(from)) throw new UsageError(`--from: no database at ${from}`)
@@ -43,7 +46,12 @@ async function copy(io: CliIo, from: string, to: string, force: boolean, json: b
     const snapshot = await source.exportAll()
     await target.replaceAll(snapshot)
     const rows = Object.fromEntries(Object.entries(snapshot).map(([table, list]) => [table, (list as unknown[]).length]))
-    printResult(io, json, { from: source.kind, to: target.kind, rows }, `copied ${Object.values(rows).reduce((a, b) => a + b, 0)} rows from ${source.kind} to ${target.kind}: ${JSON.stringify(rows)}`)
+    printResult(
+      io,
+      json,
+      { from: source.kind, to: target.kind, rows },
+      `copied ${Object.values(rows).reduce((a, b) => a + b, 0)} rows from ${source.kind} to ${target.kind}: ${JSON.stringify(rows)}`,
+    )
   } finally {
     await target?.close()
     await source.close()

@@ -20,11 +20,12 @@ export function keysCommand(io: CliIo): Command {
     }),
   )
 
-  withDatabaseOptions(keys.command('rotate').description('add a new signing key; tokens signed by older keys keep working')).action(async (options: DatabaseOptions) =>
-    withCore(io, options, async ({ keys: ring }) => {
-      const kid = await ring.rotate()
-      printResult(io, options.json === true, { kid }, `new signing key ${kid}`)
-    }),
+  withDatabaseOptions(keys.command('rotate').description('add a new signing key; tokens signed by older keys keep working')).action(
+    async (options: DatabaseOptions) =>
+      withCore(io, options, async ({ keys: ring }) => {
+        const kid = await ring.rotate()
+        printResult(io, options.json === true, { kid }, `new signing key ${kid}`)
+      }),
   )
 
   withDatabaseOptions(keys.command('retire <kid>').description('retire a signing key: every token it signed stops working')).action(

@@ -67,7 +67,15 @@ afterAll(() => new Promise<void>((resolve) => busy.close(() => resolve())))
 
 // Each case is its own process in its own folder: they run side by side.
 describe.concurrent('cinepass start-up fails fast and says why', () => {
-  const cases: { name: string; args: (dir: string) => string[]; env?: NodeJS.ProcessEnv; prepare?: (dir: string) => void; code: number; line: (dir: string) => RegExp | string; skip?: string | null }[] = [
+  const cases: {
+    name: string
+    args: (dir: string) => string[]
+    env?: NodeJS.ProcessEnv
+    prepare?: (dir: string) => void
+    code: number
+    line: (dir: string) => RegExp | string
+    skip?: string | null
+  }[] = [
     {
       name: 'serve on a port in use: EADDRINUSE, before the database is created',
       args: () => ['serve', '--port', String(busyPort), '--database', 'data/c.db'],
@@ -193,7 +201,9 @@ describe('cinepass serve says what it runs with', () => {
         demo: false,
       })
       const warnings = server.log.filter((entry) => entry.level === 40).map((entry) => entry.msg as string)
-      expect(warnings).toContainEqual(expect.stringMatching(/^the public URL http:\/\/0\.0\.0\.0:0 cannot be reached from other machines, yet cinepass listens on 0\.0\.0\.0/))
+      expect(warnings).toContainEqual(
+        expect.stringMatching(/^the public URL http:\/\/0\.0\.0\.0:0 cannot be reached from other machines, yet cinepass listens on 0\.0\.0\.0/),
+      )
       expect(warnings).toContainEqual(expect.stringMatching(/^the redis counter store cannot be reached: ECONNREFUSED .*kept in this process's memory/))
       expect(JSON.stringify(server.log)).not.toContain('redis-secret')
       // It serves all the same.
@@ -207,7 +217,9 @@ describe('cinepass serve says what it runs with', () => {
 
   it('does not warn when listening on loopback, or when the public URL is set', async () => {
     const dir = temporaryDirectory()
-    const server = await serveProcess(['--port', '0', '--no-demo', '--database', join(dir.path, 'c.db'), '--public-url', 'https://auth.example.test'], { env: { NODE_ENV: '' } })
+    const server = await serveProcess(['--port', '0', '--no-demo', '--database', join(dir.path, 'c.db'), '--public-url', 'https://auth.example.test'], {
+      env: { NODE_ENV: '' },
+    })
     try {
       expect(server.log[0]).toMatchObject({ msg: 'cinepass starting', counterStore: "memory (this process's)", publicUrl: 'https://auth.example.test' })
       expect(server.log.filter((entry) => entry.level === 40)).toEqual([])
@@ -260,7 +272,11 @@ describe('the admin CLI', () => {
     try {
       const run = await cinepassProcess(['config', '--port', '9999'], {
         cwd: empty.path,
-        env: { NODE_ENV: 'production', CINEPASS_DATABASE: 'postgres://ada:pg-secret@db.example.test/cinepass', CINEPASS_REDIS_URL: 'redis://:redis-secret@cache:6379' },
+        env: {
+          NODE_ENV: 'production',
+          CINEPASS_DATABASE: 'postgres://ada:pg-secret@db.example.test/cinepass',
+          CINEPASS_REDIS_URL: 'redis://:redis-secret@cache:6379',
+        },
       })
       expect(run.code, run.stderr).toBe(0)
       expect(run.stdout).toContain('CINEPASS_DATABASE=postgres://ada:***@db.example.test/cinepass\n')
@@ -285,12 +301,17 @@ describe('the admin CLI', () => {
   })
 
   it('apps suspend and resume take the id apps list shows, or the API key, also as "-" from stdin', async () => {
-    const created = JSON.parse((await cinepassProcess(['apps', 'create', '--name', 'Named', '--database', db, '--json'])).stdout) as { id: string; api_key: string }
+    const created = JSON.parse((await cinepassProcess(['apps', 'create', '--name', 'Named', '--database', db, '--json'])).stdout) as {
+      id: string
+      api_key: string
+    }
     const suspended = await cinepassProcess(['apps', 'suspend', created.id, '--database', db, '--json'])
     expect(JSON.parse(suspended.stdout)).toEqual({ id: created.id, name: 'Named', suspended: true })
     const resumed = await cinepassProcess(['apps', 'resume', '-', '--database', db, '--json'], { stdin: `${created.api_key}\n` })
     expect(JSON.parse(resumed.stdout)).toEqual({ id: created.id, name: 'Named', suspended: false })
-    const listed = JSON.parse((await cinepassProcess(['apps', 'list', '--database', db, '--json'])).stdout) as { applications: { id: string; suspended: boolean }[] }
+    const listed = JSON.parse((await cinepassProcess(['apps', 'list', '--database', db, '--json'])).stdout) as {
+      applications: { id: string; suspended: boolean }[]
+    }
     expect(listed.applications.find((app) => app.id === created.id)).toMatchObject({ suspended: false })
     const unknown = await cinepassProcess(['apps', 'suspend', 'a'.repeat(24), '--database', db])
     expect(unknown.code).toBe(2)
@@ -331,7 +352,8 @@ describe('apps rotate-key, apps delete and users delete', () => {
     expect(run.stdout.endsWith('\n') && run.stdout.split('\n').length === 2, run.stdout).toBe(true)
     return JSON.parse(run.stdout) as Record<string, unknown>
   }
-  const created = async (name: string) => json(await cinepassProcess(['apps', 'create', '--name', name, '--database', db, '--json'])) as { id: string; api_key: string; read_access_token: string }
+  const created = async (name: string) =>
+    json(await cinepassProcess(['apps', 'create', '--name', name, '--database', db, '--json'])) as { id: string; api_key: string; read_access_token: string }
 
   it('refuse every mistake with one line on stderr and exit 2, and change nothing', async () => {
     const app = await created('Kept')
@@ -343,7 +365,10 @@ describe('apps rotate-key, apps delete and users delete', () => {
       { args: ['apps', 'delete', 'f'.repeat(32)], line: 'cinepass: no application has that id or API key' },
       { args: ['apps', 'delete', '-'], stdin: '\n', line: 'cinepass: "-" reads the value from standard input, which was empty' },
       { args: ['apps', 'delete'], line: `cinepass: missing required argument 'id_or_api_key' (see "cinepass apps delete --help")` },
-      { args: ['apps', 'delete', app.id, 'extra'], line: /^cinepass: too many arguments for 'delete'\. Expected 1 argument but got 2\. \(see "cinepass apps delete --help"\)$/ },
+      {
+        args: ['apps', 'delete', app.id, 'extra'],
+        line: /^cinepass: too many arguments for 'delete'\. Expected 1 argument but got 2\. \(see "cinepass apps delete --help"\)$/,
+      },
       { args: ['users', 'delete', 'kept', '--frobnicate'], line: `cinepass: unknown option '--frobnicate' (see "cinepass users delete --help")` },
       { args: ['users', 'delete', 'nobody'], line: 'cinepass: no user is named "nobody"' },
       { args: ['users', 'delete', 'not a username!'], line: 'cinepass: no user is named "not a username!"' },
@@ -364,7 +389,9 @@ describe('apps rotate-key, apps delete and users delete', () => {
   }, 60_000)
 
   it('users create and set-password read the password from standard input when it is not a terminal, with or without --password-stdin', async () => {
-    expect(json(await cinepassProcess(['users', 'create', '--username', 'piped', '--database', db, '--json'], { stdin: 'piped password\n' }))).toMatchObject({ username: 'piped' })
+    expect(json(await cinepassProcess(['users', 'create', '--username', 'piped', '--database', db, '--json'], { stdin: 'piped password\n' }))).toMatchObject({
+      username: 'piped',
+    })
     expect(await passwordIs(db, 'piped', 'piped password')).toBe(true)
     const changed = await cinepassProcess(['users', 'set-password', 'piped', '--database', db], { stdin: 'another password' })
     expect(changed.code, changed.stderr).toBe(0)
@@ -374,14 +401,17 @@ describe('apps rotate-key, apps delete and users delete', () => {
     expect(await passwordIs(db, 'piped', 'third password')).toBe(true)
   })
 
-  it('a rotated key and its read access token get 401/7 within a second on a running server, a deleted user\'s session 401/3, a deleted application\'s key 401/7', async () => {
+  it("a rotated key and its read access token get 401/7 within a second on a running server, a deleted user's session 401/3, a deleted application's key 401/7", async () => {
     const server = await serveProcess(['--port', '0', '--no-demo', '--database', db])
     try {
       const app = await created('Rotated')
       json(await cinepassProcess(['users', 'create', '--username', 'leaving', '--database', db, '--json'], { stdin: 'leaving password' }))
       const api = apiOf(server.url)
       const { body: token } = await api('authentication/token/new', { key: app.api_key })
-      await api('authentication/token/validate_with_login', { key: app.api_key, body: { username: 'leaving', password: 'leaving password', request_token: token.request_token } })
+      await api('authentication/token/validate_with_login', {
+        key: app.api_key,
+        body: { username: 'leaving', password: 'leaving password', request_token: token.request_token },
+      })
       const { body: session } = await api('authentication/session/new', { key: app.api_key, body: { request_token: token.request_token } })
       const sessionId = session.session_id as string
       expect(sessionId).toMatch(/^[0-9a-f]{40}$/)
@@ -408,8 +438,15 @@ describe('apps rotate-key, apps delete and users delete', () => {
       expect(stale.code).toBe(2)
       expect(oneLine(stale)).toBe('cinepass: no application has that id or API key')
 
-      expect(json(await cinepassProcess(['users', 'delete', 'LEAVING', '--database', db, '--json']))).toEqual({ id: expect.any(Number), username: 'leaving', deleted: true })
-      expect(await api(`account?session_id=${sessionId}`, { key: rotated.api_key as string })).toEqual({ status: 401, body: expect.objectContaining({ status_code: 3, success: false }) })
+      expect(json(await cinepassProcess(['users', 'delete', 'LEAVING', '--database', db, '--json']))).toEqual({
+        id: expect.any(Number),
+        username: 'leaving',
+        deleted: true,
+      })
+      expect(await api(`account?session_id=${sessionId}`, { key: rotated.api_key as string })).toEqual({
+        status: 401,
+        body: expect.objectContaining({ status_code: 3, success: false }),
+      })
       const users = json(await cinepassProcess(['users', 'list', '--database', db, '--json'])) as { users: { username: string }[] }
       expect(users.users.map((user) => user.username)).not.toContain('leaving')
 
@@ -442,14 +479,21 @@ describe('sessions list and sessions revoke', () => {
       const api = apiOf(server.url)
       const signIn = async (): Promise<string> => {
         const { body: token } = await api('authentication/token/new', { key: app.api_key })
-        await api('authentication/token/validate_with_login', { key: app.api_key, body: { username: 'lister', password: 'lister password', request_token: token.request_token } })
+        await api('authentication/token/validate_with_login', {
+          key: app.api_key,
+          body: { username: 'lister', password: 'lister password', request_token: token.request_token },
+        })
         return (await api('authentication/session/new', { key: app.api_key, body: { request_token: token.request_token } })).body.session_id as string
       }
       const sessionIds = [await signIn(), await signIn(), await signIn()]
-      const live = async (): Promise<number[]> => Promise.all(sessionIds.map(async (id) => (await api(`account?session_id=${id}`, { key: app.api_key })).status))
+      const live = async (): Promise<number[]> =>
+        Promise.all(sessionIds.map(async (id) => (await api(`account?session_id=${id}`, { key: app.api_key })).status))
       expect(await live()).toEqual([200, 200, 200])
 
-      const listed = json(await run(['sessions', 'list', '--user', 'LISTER', '--json'])) as { user: { username: string }; sessions: { ref: string; kind: string; application: string }[] }
+      const listed = json(await run(['sessions', 'list', '--user', 'LISTER', '--json'])) as {
+        user: { username: string }
+        sessions: { ref: string; kind: string; application: string }[]
+      }
       expect(listed.user.username).toBe('lister')
       expect(listed.sessions).toHaveLength(3)
       for (const row of listed.sessions) expect(row).toMatchObject({ ref: expect.stringMatching(/^[0-9a-f]{32}$/), kind: 'session', application: 'Listed' })

@@ -15,8 +15,21 @@ import { usersCommand } from './users-command.js'
 
 /** Builds the `cinepass` command line over `io`. */
 export function buildProgram(io: CliIo): Command {
-  const program = new Command('cinepass').description('A TMDB-compatible authentication service.').version(VERSION, '-V, --version', 'print the version and exit')
-  for (const command of [serveCommand(io), configCommand(io), migrateCommand(io), appsCommand(io), usersCommand(io), sessionsCommand(io), keysCommand(io), purgeCommand(io), backupCommand(io), copyCommand(io)]) {
+  const program = new Command('cinepass')
+    .description('A TMDB-compatible authentication service.')
+    .version(VERSION, '-V, --version', 'print the version and exit')
+  for (const command of [
+    serveCommand(io),
+    configCommand(io),
+    migrateCommand(io),
+    appsCommand(io),
+    usersCommand(io),
+    sessionsCommand(io),
+    keysCommand(io),
+    purgeCommand(io),
+    backupCommand(io),
+    copyCommand(io),
+  ]) {
     program.addCommand(command)
   }
   behaveAlike(program, io)
@@ -29,7 +42,13 @@ function behaveAlike(command: Command, io: CliIo, path = command.name()): void {
   command.exitOverride().configureOutput({
     writeOut: (text) => void io.stdout.write(text),
     writeErr: (text) => void io.stderr.write(text),
-    outputError: (text) => void io.stderr.write(`cinepass: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see "${path} --help")\n`),
+    outputError: (text) =>
+      void io.stderr.write(
+        `cinepass: ${text
+          .trim()
+          .replace(/^error: /, '')
+          .replace(/\s*\n\s*/g, ' ')} (see "${path} --help")\n`,
+      ),
   })
   for (const sub of command.commands) behaveAlike(sub, io, `${path} ${sub.name()}`)
 }

@@ -9,7 +9,9 @@ import { printResult } from './output.js'
  * of theirs. Prints one line, the link under the public URL; an operator hands it over (no email).
  */
 export function resetLinkCommand(io: CliIo): Command {
-  return withDatabaseOptions(new Command('reset-link').argument('<username>').description('print a one-time link (valid 1 hour) where the user sets a new password'))
+  return withDatabaseOptions(
+    new Command('reset-link').argument('<username>').description('print a one-time link (valid 1 hour) where the user sets a new password'),
+  )
     .addOption(new Option('--public-url <url>', 'URL users reach the server at (CINEPASS_PUBLIC_URL)'))
     .action(async (username: string, options: DatabaseOptions & { publicUrl?: string }) =>
       withCore(io, options, async ({ account: accounts }, config) => {

@@ -41,10 +41,11 @@ export async function serve(config: Config, workers = 1, testing: TestingServeOp
   announceStart(logger, config)
   const store = testing.fixtures || testing.autoApprove !== undefined ? await openStore(config, 'serve') : undefined
   // Fixtures are in place before the server listens: whoever waits for /readyz finds them.
-  if (store) await prepareTestingServe(buildCore(store, config), testing, logger).catch(async (error: unknown) => {
-    await store.close()
-    throw error
-  })
+  if (store)
+    await prepareTestingServe(buildCore(store, config), testing, logger).catch(async (error: unknown) => {
+      await store.close()
+      throw error
+    })
   const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS, plugins, ...(store ? { store } : {}) })
   lowerThreadpoolPriority(config.abuse.hashNice)
   if (config.demo) await printDemoOnce(server.store, server.core, config)

@@ -56,12 +56,22 @@ export function sessionsCommand(io: CliIo): Command {
         const user = await admin.findUser(options.user)
         if (value === undefined) {
           await accounts.logOutEverywhere(user)
-          printResult(io, options.json === true, { user: { id: user.id, username: user.username }, revoked: 'all' }, `every session of "${user.username}" ended`)
+          printResult(
+            io,
+            options.json === true,
+            { user: { id: user.id, username: user.username }, revoked: 'all' },
+            `every session of "${user.username}" ended`,
+          )
           return
         }
         const revoked = await accounts.revoke(user, value)
         if (!revoked) throw new UsageError(`"${user.username}" has no live session with that REF (see cinepass sessions list --user ${user.username})`)
-        printResult(io, options.json === true, { user: { id: user.id, username: user.username }, revoked: 1, kind: revoked.kind }, `${KIND_NAMES[revoked.kind]} ended`)
+        printResult(
+          io,
+          options.json === true,
+          { user: { id: user.id, username: user.username }, revoked: 1, kind: revoked.kind },
+          `${KIND_NAMES[revoked.kind]} ended`,
+        )
       })
     })
 

@@ -50,35 +50,47 @@ async function whileServing<T>(command: string[], env: NodeJS.ProcessEnv, read: 
 }
 
 describe('the cinepass entry point', () => {
-  it.skipIf(!HAS_PROC)('sizes the libuv threadpool above the hashing cap (CINEPASS_HASH_CONCURRENCY + 4) before the pool starts', async () => {
-    const env = { CINEPASS_HASH_CONCURRENCY: '3', NODE_ENV: 'production' }
-    // The same server started without the CommonJS entry gets libuv's default pool of 4 threads.
-    const [entry, plain] = [await threadsOf('cinepass.cjs', env), await threadsOf('main.js', env)]
-    expect(entry - plain).toBe(3 + 4 - 4)
-  }, 60_000)
+  it.skipIf(!HAS_PROC)(
+    'sizes the libuv threadpool above the hashing cap (CINEPASS_HASH_CONCURRENCY + 4) before the pool starts',
+    async () => {
+      const env = { CINEPASS_HASH_CONCURRENCY: '3', NODE_ENV: 'production' }
+      // The same server started without the CommonJS entry gets libuv's default pool of 4 threads.
+      const [entry, plain] = [await threadsOf('cinepass.cjs', env), await threadsOf('main.js', env)]
+      expect(entry - plain).toBe(3 + 4 - 4)
+    },
+    60_000,
+  )
 
   it('sizes the pool for the same default hashing cap as the hasher uses', () => {
     const entry = readFileSync(join(DIST, 'cinepass.cjs'), 'utf8')
     expect(Number(/const MAX_DEFAULT_HASH_CONCURRENCY = (\d+)/.exec(entry)?.[1])).toBe(MAX_DEFAULT_HASH_CONCURRENCY)
   })
 
-  it.skipIf(!HAS_PROC)('lowers the priority of the threadpool, where hashes run, and of the WAL checkpointer to CINEPASS_HASH_NICE, and leaves the event loop alone', async () => {
-    const nices = await nicesOf('cinepass.cjs', { CINEPASS_HASH_CONCURRENCY: '2', CINEPASS_HASH_NICE: '7', NODE_ENV: 'production' })
-    // The pool is 2 + 4 threads, and SQLite's WAL checkpointer thread is background work too; the main
-    // thread and V8's keep nice 0.
-    expect(nices.filter((nice) => nice === 7)).toHaveLength(2 + 4 + 1)
-    expect(nices.filter((nice) => nice === 0).length).toBeGreaterThanOrEqual(1)
-    expect(nices.filter((nice) => nice !== 0 && nice !== 7)).toEqual([])
-  }, 60_000)
+  it.skipIf(!HAS_PROC)(
+    'lowers the priority of the threadpool, where hashes run, and of the WAL checkpointer to CINEPASS_HASH_NICE, and leaves the event loop alone',
+    async () => {
+      const nices = await nicesOf('cinepass.cjs', { CINEPASS_HASH_CONCURRENCY: '2', CINEPASS_HASH_NICE: '7', NODE_ENV: 'production' })
+      // The pool is 2 + 4 threads, and SQLite's WAL checkpointer thread is background work too; the main
+      // thread and V8's keep nice 0.
+      expect(nices.filter((nice) => nice === 7)).toHaveLength(2 + 4 + 1)
+      expect(nices.filter((nice) => nice === 0).length).toBeGreaterThanOrEqual(1)
+      expect(nices.filter((nice) => nice !== 0 && nice !== 7)).toEqual([])
+    },
+    60_000,
+  )
 
-  it.skipIf(!HAS_PROC)('starts Node with the V8 memory flags of its first line, which `npm start` passes too', async () => {
-    const entry = join(DIST, 'cinepass.cjs')
-    const flags = /^#!\/usr\/bin\/env -S node (.+)$/.exec(readFileSync(entry, 'utf8').split('\n', 1)[0]!)?.[1]?.split(' ')
-    expect(flags?.length).toBeGreaterThan(0)
-    // Run as a command (npx, a bin link), so the kernel reads that first line.
-    const commandLine = await whileServing([entry], { NODE_ENV: 'production' }, (pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))
-    expect(commandLine.slice(1, 1 + flags!.length)).toEqual(flags)
-    const packageJson = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }
-    expect(packageJson.scripts.start).toBe(`node ${flags!.join(' ')} dist/cli/cinepass.cjs serve`)
-  }, 60_000)
+  it.skipIf(!HAS_PROC)(
+    'starts Node with the V8 memory flags of its first line, which `npm start` passes too',
+    async () => {
+      const entry = join(DIST, 'cinepass.cjs')
+      const flags = /^#!\/usr\/bin\/env -S node (.+)$/.exec(readFileSync(entry, 'utf8').split('\n', 1)[0]!)?.[1]?.split(' ')
+      expect(flags?.length).toBeGreaterThan(0)
+      // Run as a command (npx, a bin link), so the kernel reads that first line.
+      const commandLine = await whileServing([entry], { NODE_ENV: 'production' }, (pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))
+      expect(commandLine.slice(1, 1 + flags!.length)).toEqual(flags)
+      const packageJson = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }
+      expect(packageJson.scripts.start).toBe(`node ${flags!.join(' ')} dist/cli/cinepass.cjs serve`)
+    },
+    60_000,
+  )
 })

@@ -9,7 +9,9 @@ import { newPassword } from './secrets.js'
 export function usersCommand(io: CliIo): Command {
   const users = new Command('users').description('manage user accounts')
 
-  withDatabaseOptions(users.command('create').description('create a user; the password is asked for on a terminal (not echoed), or else read from standard input'))
+  withDatabaseOptions(
+    users.command('create').description('create a user; the password is asked for on a terminal (not echoed), or else read from standard input'),
+  )
     .requiredOption('--username <name>', 'the login name')
     .option('--name <text>', 'the display name')
     .option('--email <address>', 'the email address (its gravatar hash appears in /3/account)')
@@ -49,21 +51,36 @@ export function usersCommand(io: CliIo): Command {
     )
   }
 
-  withDatabaseOptions(users.command('set-password <username>').description("set a new password (asked for on a terminal, or else read from standard input) and end all the user's sessions"))
+  withDatabaseOptions(
+    users
+      .command('set-password <username>')
+      .description("set a new password (asked for on a terminal, or else read from standard input) and end all the user's sessions"),
+  )
     .option('--password-stdin', 'read the password from standard input, even on a terminal')
     .action(async (username: string, options: DatabaseOptions & { passwordStdin?: boolean }) => {
       const password = await newPassword(io, options.passwordStdin)
       await withCore(io, options, async ({ admin }) => {
         const account = await admin.setUserPassword(username, password)
-        printResult(io, options.json === true, { id: account.id, username: account.username }, `password of "${account.username}" changed; their sessions ended`)
+        printResult(
+          io,
+          options.json === true,
+          { id: account.id, username: account.username },
+          `password of "${account.username}" changed; their sessions ended`,
+        )
       })
     })
 
-  withDatabaseOptions(users.command('delete <username>').description('delete a user and end all their sessions and tokens')).action(async (username: string, options: DatabaseOptions) =>
-    withCore(io, options, async ({ admin }) => {
-      const account = await admin.deleteUser(username)
-      printResult(io, options.json === true, { id: account.id, username: account.username, deleted: true }, `user "${account.username}" deleted; their sessions and tokens ended`)
-    }),
+  withDatabaseOptions(users.command('delete <username>').description('delete a user and end all their sessions and tokens')).action(
+    async (username: string, options: DatabaseOptions) =>
+      withCore(io, options, async ({ admin }) => {
+        const account = await admin.deleteUser(username)
+        printResult(
+          io,
+          options.json === true,
+          { id: account.id, username: account.username, deleted: true },
+          `user "${account.username}" deleted; their sessions and tokens ended`,
+        )
+      }),
   )
   users.addCommand(resetLinkCommand(io))
   return users

@@ -157,7 +157,7 @@ describe('AuthenticationApi against cinepass', () => {
     await expectRefusal(api({ apiKey: other.apiKey }).getNewAuthenticationSession(await approvedToken(client)), 401, 33)
   })
 
-  it('deleteAuthenticationSession() refuses an unknown, a deleted and another application\'s session with 404/37', async () => {
+  it("deleteAuthenticationSession() refuses an unknown, a deleted and another application's session with 404/37", async () => {
     const client = api()
     await expectRefusal(client.deleteAuthenticationSession('0'.repeat(40)), 404, 37)
     const { session_id: sessionId } = await client.getNewAuthenticationSession(await approvedToken(client))
@@ -167,7 +167,7 @@ describe('AuthenticationApi against cinepass', () => {
     await expectRefusal(client.deleteAuthenticationSession(sessionId), 404, 37)
   })
 
-  it('getAccountDetails() refuses a bad session (401/3) and an account id that is not the session\'s (404/34)', async () => {
+  it("getAccountDetails() refuses a bad session (401/3) and an account id that is not the session's (404/34)", async () => {
     const client = api()
     await expectRefusal(client.getAccountDetails('0'.repeat(40)), 401, 3)
     await expectRefusal(client.getAccountDetails('garbage'), 401, 3)

@@ -66,7 +66,13 @@ describe('cinepass/client in a browser', () => {
         response.json().then(
           (body: unknown) => {
             try {
-              validator.check({ method: response.request().method(), url: url.pathname, status: response.status(), contentType: response.headers()['content-type'] ?? null, body })
+              validator.check({
+                method: response.request().method(),
+                url: url.pathname,
+                status: response.status(),
+                contentType: response.headers()['content-type'] ?? null,
+                body,
+              })
             } catch (error) {
               failures.push(String(error))
             }
@@ -76,7 +82,12 @@ describe('cinepass/client in a browser', () => {
       )
     })
     await page.goto(siteBase)
-    const input = { baseUrl: `${cinepass.base}/3`, apiKey: cinepass.application.apiKey, readAccessToken: cinepass.application.readAccessToken, user: cinepass.user }
+    const input = {
+      baseUrl: `${cinepass.base}/3`,
+      apiKey: cinepass.application.apiKey,
+      readAccessToken: cinepass.application.readAccessToken,
+      user: cinepass.user,
+    }
     // Plain JavaScript as a string: the test runner would rewrite a dynamic import() inside a function.
     const flow = `(async ({ baseUrl, apiKey, readAccessToken, user }) => {
       const { AuthenticationApi, TmdbError } = await import('/client/index.js')

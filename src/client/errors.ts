@@ -29,7 +29,9 @@ export class TmdbError extends TmdbClientError {
   readonly body: unknown
 
   constructor(init: { httpStatus: number; statusCode: number | null; statusMessage: string | null; retryAfter?: number | undefined; body?: unknown }) {
-    super(`TMDB answered HTTP ${init.httpStatus}${init.statusCode === null ? '' : ` (status_code ${init.statusCode})`}: ${init.statusMessage ?? 'no TMDB error body'}`)
+    super(
+      `TMDB answered HTTP ${init.httpStatus}${init.statusCode === null ? '' : ` (status_code ${init.statusCode})`}: ${init.statusMessage ?? 'no TMDB error body'}`,
+    )
     this.name = 'TmdbError'
     this.httpStatus = init.httpStatus
     this.statusCode = init.statusCode

@@ -48,7 +48,10 @@ describe('cinepass/client as a user installs it', () => {
     expect(files.sort()).toEqual(['authentication-api.js', 'errors.js', 'index.js', 'shapes.js'])
     for (const file of files) {
       const specifiers = [...readFileSync(join(dir, file), 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((match) => match[1])
-      expect(specifiers.every((specifier) => specifier?.startsWith('./')), `${file}: ${specifiers.join(', ')}`).toBe(true)
+      expect(
+        specifiers.every((specifier) => specifier?.startsWith('./')),
+        `${file}: ${specifiers.join(', ')}`,
+      ).toBe(true)
     }
   })
 

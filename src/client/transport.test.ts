@@ -173,7 +173,12 @@ describe('AuthenticationApi requests on the wire', () => {
     await client.deleteAuthenticationSession('s1')
     await client.postAuthenticationSessionConvert4({ access_token: 'a.b.c' })
     expect(scripted.seen.map(({ method, url, headers, body }) => ({ method, url, type: headers['content-type'], body: JSON.parse(body) }))).toEqual([
-      { method: 'POST', url: '/3/authentication/token/validate_with_login?api_key=key', type: 'application/json', body: { username: 'ann', password: 'pässword', request_token: 't1' } },
+      {
+        method: 'POST',
+        url: '/3/authentication/token/validate_with_login?api_key=key',
+        type: 'application/json',
+        body: { username: 'ann', password: 'pässword', request_token: 't1' },
+      },
       { method: 'POST', url: '/3/authentication/session/new?api_key=key', type: 'application/json', body: { request_token: 't1' } },
       { method: 'DELETE', url: '/3/authentication/session?api_key=key', type: 'application/json', body: { session_id: 's1' } },
       { method: 'POST', url: '/3/authentication/session/convert/4?api_key=key', type: 'application/json', body: { access_token: 'a.b.c' } },
@@ -184,7 +189,8 @@ describe('AuthenticationApi requests on the wire', () => {
   it('sends the v4 requests of wire.md to the /4 root with the bearer', async () => {
     const v4Token = 'h.p.s'
     const scripted = await scriptedServer((seen, _index, response) => {
-      if (seen.url === '/4/auth/request_token') return json(response, 200, { success: true, status_code: 1, status_message: 'Success.', request_token: v4Token })
+      if (seen.url === '/4/auth/request_token')
+        return json(response, 200, { success: true, status_code: 1, status_message: 'Success.', request_token: v4Token })
       if (seen.method === 'POST') {
         return json(response, 200, { success: true, status_code: 1, status_message: 'Success.', access_token: 'u.a.t', account_id: 'c'.repeat(24) })
       }

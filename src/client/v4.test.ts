@@ -80,9 +80,16 @@ describe('AuthenticationApi v4 against cinepass', () => {
 
     const { session_id: sessionId } = await client.postAuthenticationSessionConvert4({ access_token: access.access_token })
     expect(sessionId).toMatch(/^[0-9a-f]{40}$/)
-    expect(await app({ accessToken: undefined, apiKey: server.application.apiKey }).getAccountDetails(sessionId)).toMatchObject({ id: server.user.id, username: server.user.username })
+    expect(await app({ accessToken: undefined, apiKey: server.application.apiKey }).getAccountDetails(sessionId)).toMatchObject({
+      id: server.user.id,
+      username: server.user.username,
+    })
 
-    expect(await client.deleteAccessToken(access.access_token)).toEqual({ success: true, status_code: 13, status_message: 'The item/record was deleted successfully.' })
+    expect(await client.deleteAccessToken(access.access_token)).toEqual({
+      success: true,
+      status_code: 13,
+      status_message: 'The item/record was deleted successfully.',
+    })
     expect(await refusal(client.postAuthenticationSessionConvert4({ access_token: access.access_token }))).toEqual({ httpStatus: 401, statusCode: 35 })
     expect(await refusal(client.deleteAccessToken(access.access_token))).toEqual({ httpStatus: 401, statusCode: 35 })
   }, 60_000)
@@ -99,7 +106,7 @@ describe('AuthenticationApi v4 against cinepass', () => {
     expect((await client.createAccessToken(token)).account_id).toMatch(/^[0-9a-f]{24}$/)
   }, 60_000)
 
-  it('createAccessToken() refuses unknown tokens (401/33) and another application\'s token (401/33)', async () => {
+  it("createAccessToken() refuses unknown tokens (401/33) and another application's token (401/33)", async () => {
     const client = app()
     expect(await refusal(client.createAccessToken('a.b.c'))).toEqual({ httpStatus: 401, statusCode: 33 })
     const other = await createTestApplication(server.core, 'Other v4 app')
@@ -109,7 +116,10 @@ describe('AuthenticationApi v4 against cinepass', () => {
 
   it('postAuthenticationSessionConvert4() refuses a read access token (401/36) and an invalid token (401/35)', async () => {
     const client = app()
-    expect(await refusal(client.postAuthenticationSessionConvert4({ access_token: server.application.readAccessToken }))).toEqual({ httpStatus: 401, statusCode: 36 })
+    expect(await refusal(client.postAuthenticationSessionConvert4({ access_token: server.application.readAccessToken }))).toEqual({
+      httpStatus: 401,
+      statusCode: 36,
+    })
     expect(await refusal(client.postAuthenticationSessionConvert4({ access_token: 'a.b.c' }))).toEqual({ httpStatus: 401, statusCode: 35 })
     expect(await refusal(client.postAuthenticationSessionConvert4({ access_token: 'not-a-jwt' }))).toEqual({ httpStatus: 401, statusCode: 35 })
   })

@@ -19,7 +19,9 @@ describe('loadConfig()', () => {
     expect(refusal({ CINEPASS_RATE_LIMIT: '-1' })).toBe('CINEPASS_RATE_LIMIT must be a whole number from 0 to 1000000000, not "-1"')
     expect(refusal({ CINEPASS_REQUEST_TOKEN_TTL: 'soon' })).toBe('CINEPASS_REQUEST_TOKEN_TTL (seconds) must be a whole number from 1 to 315360000, not "soon"')
     expect(refusal({ CINEPASS_SIGNUP: 'maybe' })).toBe('CINEPASS_SIGNUP must be "open" or "closed", not "maybe"')
-    expect(refusal({ CINEPASS_LOG_LEVEL: 'verbose' })).toBe('CINEPASS_LOG_LEVEL must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", not "verbose"')
+    expect(refusal({ CINEPASS_LOG_LEVEL: 'verbose' })).toBe(
+      'CINEPASS_LOG_LEVEL must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", not "verbose"',
+    )
     expect(refusal({}, { workers: '65' })).toBe('CINEPASS_WORKERS / --workers must be a whole number from 1 to 64, not "65"')
     expect(refusal({ CINEPASS_PUBLIC_URL: 'ftp://example.com' })).toBe('CINEPASS_PUBLIC_URL / --public-url must be an http(s) URL, not "ftp://example.com"')
   })
@@ -34,7 +36,16 @@ describe('loadConfig()', () => {
 
   it('has its defaults when nothing is set, and takes flags over the environment', () => {
     const config = loadConfig({})
-    expect(config).toMatchObject({ database: 'data/cinepass.db', host: '127.0.0.1', port: 8080, publicUrl: 'http://127.0.0.1:8080', signup: 'open', demo: true, logLevel: 'info', workers: 1 })
+    expect(config).toMatchObject({
+      database: 'data/cinepass.db',
+      host: '127.0.0.1',
+      port: 8080,
+      publicUrl: 'http://127.0.0.1:8080',
+      signup: 'open',
+      demo: true,
+      logLevel: 'info',
+      workers: 1,
+    })
     expect(loadConfig({ CINEPASS_PORT: '9000' }, { port: '9001' }).port).toBe(9001)
   })
 

@@ -99,9 +99,19 @@ export function loadConfig(env: Record<string, Raw>, flags: ConfigFlags = {}, pr
     sqliteSync: oneOf('CINEPASS_SQLITE_SYNC', env.CINEPASS_SQLITE_SYNC, ['normal', 'full'], 'normal'),
     postgres: {
       poolSize: wholeNumber('CINEPASS_PG_POOL', env.CINEPASS_PG_POOL, { min: 1, max: 1000 }, DEFAULT_PG_POOL),
-      statementTimeoutMs: wholeNumber('CINEPASS_PG_STATEMENT_TIMEOUT (ms)', env.CINEPASS_PG_STATEMENT_TIMEOUT, { min: 100, max: 3_600_000 }, DEFAULT_PG_STATEMENT_TIMEOUT_MS),
+      statementTimeoutMs: wholeNumber(
+        'CINEPASS_PG_STATEMENT_TIMEOUT (ms)',
+        env.CINEPASS_PG_STATEMENT_TIMEOUT,
+        { min: 100, max: 3_600_000 },
+        DEFAULT_PG_STATEMENT_TIMEOUT_MS,
+      ),
     },
-    purgeIntervalSeconds: wholeNumber('CINEPASS_PURGE_INTERVAL (seconds)', env.CINEPASS_PURGE_INTERVAL, { min: 0, max: 7 * 24 * 3600 }, DEFAULT_PURGE_INTERVAL_SECONDS),
+    purgeIntervalSeconds: wholeNumber(
+      'CINEPASS_PURGE_INTERVAL (seconds)',
+      env.CINEPASS_PURGE_INTERVAL,
+      { min: 0, max: 7 * 24 * 3600 },
+      DEFAULT_PURGE_INTERVAL_SECONDS,
+    ),
     demo: flags.demo ?? !production,
     logLevel: oneOf('CINEPASS_LOG_LEVEL', env.CINEPASS_LOG_LEVEL, LOG_LEVELS, 'info'),
     abuse: loadAbuseConfig(env, processes ?? workers),

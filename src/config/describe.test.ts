@@ -25,7 +25,11 @@ describe('effectiveSettings()', () => {
     expect(JSON.stringify(effectiveSettings(config))).not.toMatch(/pw1|pw2/)
   })
 
-  it('names every limit, the website\'s and the memory bound included', () => {
-    expect(effectiveSettings(loadConfig({ CINEPASS_WEB_FORM_LIMIT: '30' }))).toMatchObject({ CINEPASS_WEB_FORM_LIMIT: 30, CINEPASS_SIGNUP_LIMIT: 10, CINEPASS_LIMITER_MEMORY_KEYS: 50_000 })
+  it("names every limit, the website's and the memory bound included", () => {
+    expect(effectiveSettings(loadConfig({ CINEPASS_WEB_FORM_LIMIT: '30' }))).toMatchObject({
+      CINEPASS_WEB_FORM_LIMIT: 30,
+      CINEPASS_SIGNUP_LIMIT: 10,
+      CINEPASS_LIMITER_MEMORY_KEYS: 50_000,
+    })
   })
 })

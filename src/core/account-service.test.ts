@@ -30,7 +30,9 @@ describe('AccountService', () => {
     const change = { account: await accountOf(user), webSessionToken: token, address: '192.0.2.1' }
     expect(await refusal(core.account.changePassword({ ...change, currentPassword: undefined, newPassword: 'long enough now' }))).toBe('CREDENTIALS_REQUIRED')
     expect(await refusal(core.account.changePassword({ ...change, currentPassword: 'wrong one', newPassword: 'long enough now' }))).toBe('INVALID_LOGIN')
-    expect(await refusal(core.account.changePassword({ ...change, currentPassword: user.password, newPassword: 'short' }))).toBe('usage: the password must have at least 8 characters')
+    expect(await refusal(core.account.changePassword({ ...change, currentPassword: user.password, newPassword: 'short' }))).toBe(
+      'usage: the password must have at least 8 characters',
+    )
     await expect(core.auth.verifyLogin(user.username, user.password)).resolves.toMatchObject({ id: user.id })
     expect(await core.website.accountOf(token)).not.toBeNull()
   })
@@ -39,7 +41,13 @@ describe('AccountService', () => {
     const user = await createTestUser(core)
     const kept = await webSession(user)
     const ended = await webSession(user)
-    await core.account.changePassword({ account: await accountOf(user), webSessionToken: kept, address: '192.0.2.1', currentPassword: user.password, newPassword: 'ｆｕｌｌ width phrase' })
+    await core.account.changePassword({
+      account: await accountOf(user),
+      webSessionToken: kept,
+      address: '192.0.2.1',
+      currentPassword: user.password,
+      newPassword: 'ｆｕｌｌ width phrase',
+    })
     expect(await core.website.accountOf(kept)).not.toBeNull()
     expect(await core.website.accountOf(ended)).toBeNull()
     // Stored normalised: the same phrase in plain letters logs in.
@@ -53,7 +61,13 @@ describe('AccountService', () => {
     const kept = await webSession(user)
     const before = (await core.auth.createRequestToken(client)).requestToken
     await core.website.approveV3(before, undefined, (await core.website.accountOf(kept))!)
-    await core.account.changePassword({ account: await accountOf(user), webSessionToken: kept, address: '192.0.2.1', currentPassword: user.password, newPassword: 'another long phrase' })
+    await core.account.changePassword({
+      account: await accountOf(user),
+      webSessionToken: kept,
+      address: '192.0.2.1',
+      currentPassword: user.password,
+      newPassword: 'another long phrase',
+    })
     expect(await refusal(core.auth.createSession(client, before))).toBe('SESSION_DENIED')
     const after = (await core.auth.createRequestToken(client)).requestToken
     await core.website.approveV3(after, undefined, (await core.website.accountOf(kept))!)
@@ -98,7 +112,7 @@ describe('AccountService', () => {
     expect(await refusal(core.account.createResetToken(user.username))).toMatch(/is disabled/)
   })
 
-  it('revoke() ignores an unknown name and another account\'s rows', async () => {
+  it("revoke() ignores an unknown name and another account's rows", async () => {
     const alice = await createTestUser(core)
     const bob = await createTestUser(core)
     const aliceToken = await webSession(alice)

@@ -40,7 +40,7 @@ describe('AdminService.createApplication() with given keys', () => {
     expect((await core.admin.listApplications()).map((app) => app.name)).toEqual(['Fixed'])
   })
 
-  it('accepts a read access token issued elsewhere for that API key, as the application\'s own, and nothing like it', async () => {
+  it("accepts a read access token issued elsewhere for that API key, as the application's own, and nothing like it", async () => {
     const issued = await other.admin.createApplication({ name: 'Elsewhere', apiKey: KEY })
     const created = await core.admin.createApplication({ name: 'Fixed', apiKey: KEY, readAccessToken: issued.read_access_token })
     expect(created).toMatchObject({ id: issued.id, read_access_token: issued.read_access_token })
@@ -59,7 +59,13 @@ describe('AdminService.createApplication() with given keys', () => {
     await expect(core.admin.createApplication({ name: 'B', apiKey: 'f'.repeat(32), readAccessToken: issued.read_access_token })).rejects.toThrow('"aud"')
     await expect(core.admin.createApplication({ name: 'C', apiKey: KEY, readAccessToken: 'a.b.c' })).rejects.toThrow('not a JWT')
     const own = await core.admin.createApplication({ name: 'Own' })
-    await expect(core.admin.createApplication({ name: 'D', apiKey: own.api_key.slice(0, -1) + (own.api_key.endsWith('0') ? '1' : '0'), readAccessToken: own.read_access_token })).rejects.toThrow('"aud"')
+    await expect(
+      core.admin.createApplication({
+        name: 'D',
+        apiKey: own.api_key.slice(0, -1) + (own.api_key.endsWith('0') ? '1' : '0'),
+        readAccessToken: own.read_access_token,
+      }),
+    ).rejects.toThrow('"aud"')
     const mine = await core.admin.readAccessToken((await core.admin.listApplications())[0]!, KEY)
     await expect(core.admin.createApplication({ name: 'E', apiKey: KEY, readAccessToken: mine })).rejects.toThrow('names a signing key of this database')
     expect((await core.admin.listApplications()).map((app) => app.name)).toEqual(['Own'])

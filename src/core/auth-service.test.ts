@@ -28,8 +28,7 @@ async function setUp(config: Parameters<typeof testCore>[1] = {}): Promise<void>
   client = await core.auth.authenticateClient({ apiKey: app.apiKey })
 }
 
-const login = (requestToken: string, who = user) =>
-  core.auth.validateWithLogin(client, { username: who.username, password: who.password, requestToken })
+const login = (requestToken: string, who = user) => core.auth.validateWithLogin(client, { username: who.username, password: who.password, requestToken })
 
 describe('AuthService', () => {
   beforeEach(async () => setUp())
@@ -93,7 +92,7 @@ describe('AuthService', () => {
     expect(await store.findSession(sessionHash)).toBeNull()
   })
 
-  it('createSession() refuses a token approved before the user\'s password changed or the user was disabled', async () => {
+  it("createSession() refuses a token approved before the user's password changed or the user was disabled", async () => {
     const changed = await core.auth.createRequestToken(client)
     await login(changed.requestToken)
     await core.admin.setUserPassword(user.username, 'a brand new password')
@@ -105,7 +104,7 @@ describe('AuthService', () => {
     await rejectsWith(core.auth.createSession(client, disabled.requestToken), 'SESSION_DENIED')
   })
 
-  it('createSession() refuses another application\'s token', async () => {
+  it("createSession() refuses another application's token", async () => {
     const other = await createTestApplication(core, 'Other')
     const otherClient = await core.auth.authenticateClient({ apiKey: other.apiKey })
     const { requestToken } = await core.auth.createRequestToken(client)
@@ -118,7 +117,9 @@ describe('AuthService', () => {
     const { requestToken } = await core.auth.createRequestToken(client)
     expect((await store.exportAll()).requestTokens).toEqual([])
     await login(requestToken)
-    expect((await store.exportAll()).requestTokens).toMatchObject([{ tokenHash: hashSecret(requestToken), appId: app.id, status: 'approved', accountId: user.id }])
+    expect((await store.exportAll()).requestTokens).toMatchObject([
+      { tokenHash: hashSecret(requestToken), appId: app.id, status: 'approved', accountId: user.id },
+    ])
   })
 
   it('a token with any one byte changed is refused with 33 by validateWithLogin() and createSession(), as an unknown one', async () => {
@@ -156,10 +157,26 @@ describe('AuthService', () => {
   it('a token stored by the previous version (random, with a pending row) is approved and exchanged as before', async () => {
     const stored = randomHex(cryptoRandom, 20)
     const now = core.clock.now()
-    await store.insertRequestToken({ tokenHash: hashSecret(stored), appId: app.id, createdAt: now, expiresAt: now + HOUR, status: 'pending', accountId: null, consumedAt: null, epoch: null })
+    await store.insertRequestToken({
+      tokenHash: hashSecret(stored),
+      appId: app.id,
+      createdAt: now,
+      expiresAt: now + HOUR,
+      status: 'pending',
+      accountId: null,
+      consumedAt: null,
+      epoch: null,
+    })
     await rejectsWith(core.auth.createSession(client, stored), 'SESSION_DENIED')
     const other = await createTestApplication(core, 'Other')
-    await rejectsWith(core.auth.validateWithLogin(await core.auth.authenticateClient({ apiKey: other.apiKey }), { username: user.username, password: user.password, requestToken: stored }), 'INVALID_REQUEST_TOKEN')
+    await rejectsWith(
+      core.auth.validateWithLogin(await core.auth.authenticateClient({ apiKey: other.apiKey }), {
+        username: user.username,
+        password: user.password,
+        requestToken: stored,
+      }),
+      'INVALID_REQUEST_TOKEN',
+    )
     await expect(login(stored)).resolves.toEqual({ requestToken: stored, expiresAt: now + HOUR, accountId: user.id })
     await expect(core.auth.createSession(client, stored)).resolves.toMatchObject({ accountId: user.id })
     await rejectsWith(core.auth.createSession(client, stored), 'INVALID_REQUEST_TOKEN')
@@ -237,7 +254,7 @@ describe('AuthService', () => {
     await expect(core.auth.accountFor(client, sessionId)).resolves.toMatchObject({ id: user.id })
   })
 
-  it('accountFor() refuses a deleted session, another application\'s session and a malformed id with code 3', async () => {
+  it("accountFor() refuses a deleted session, another application's session and a malformed id with code 3", async () => {
     const { requestToken } = await core.auth.createRequestToken(client)
     await login(requestToken)
     const { sessionId } = await core.auth.createSession(client, requestToken)

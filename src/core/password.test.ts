@@ -54,12 +54,14 @@ describe('Argon2Hasher and hostile stored hashes (security.md T30)', () => {
     expect(await hasher.verify(honest, 'secret')).toBe(true)
   })
 
-  it.each(['$argon2id$v=19$m=19456,t=200,p=1$c2FsdHNhbHQ$aGFzaA', '$argon2id$v=19$m=19456,t=2,p=64$c2FsdHNhbHQ$aGFzaA', '$argon2id$v=19$garbage$x$y', 'plain text'])(
-    'verify() refuses %s',
-    async (phc) => {
-      expect(await new Argon2Hasher(FAST).verify(phc, 'secret')).toBe(false)
-    },
-  )
+  it.each([
+    '$argon2id$v=19$m=19456,t=200,p=1$c2FsdHNhbHQ$aGFzaA',
+    '$argon2id$v=19$m=19456,t=2,p=64$c2FsdHNhbHQ$aGFzaA',
+    '$argon2id$v=19$garbage$x$y',
+    'plain text',
+  ])('verify() refuses %s', async (phc) => {
+    expect(await new Argon2Hasher(FAST).verify(phc, 'secret')).toBe(false)
+  })
 
   it('long passwords (64 to 1,024 characters, any Unicode) hash and verify', async () => {
     const hasher = new Argon2Hasher(FAST)

@@ -20,7 +20,8 @@ describe('purging expired rows', () => {
     expiresAt,
     status: 'pending',
     accountId: null,
-    consumedAt: null, epoch: null,
+    consumedAt: null,
+    epoch: null,
   })
 
   beforeEach(async () => {

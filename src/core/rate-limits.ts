@@ -118,10 +118,14 @@ export class AbuseLimits {
     const on = settings.apiPerSecond > 0
     this.#api = on ? counters({ name: 'api', points: settings.apiPerSecond, durationSeconds: 1 }) : null
     this.#burst = on && settings.apiBurst > 0 ? counters({ name: 'api_burst', points: settings.apiBurst, durationSeconds: 10 }) : null
-    this.#requestTokens = on && settings.requestTokensPerHour > 0 ? counters({ name: 'request_token', points: settings.requestTokensPerHour, durationSeconds: HOUR }) : null
-    this.#guestSessions = on && settings.guestSessionsPerHour > 0 ? counters({ name: 'guest_session', points: settings.guestSessionsPerHour, durationSeconds: HOUR }) : null
+    this.#requestTokens =
+      on && settings.requestTokensPerHour > 0 ? counters({ name: 'request_token', points: settings.requestTokensPerHour, durationSeconds: HOUR }) : null
+    this.#guestSessions =
+      on && settings.guestSessionsPerHour > 0 ? counters({ name: 'guest_session', points: settings.guestSessionsPerHour, durationSeconds: HOUR }) : null
     this.#sessionConversions =
-      on && settings.sessionConversionsPerHour > 0 ? counters({ name: 'session_conversion', points: settings.sessionConversionsPerHour, durationSeconds: HOUR }) : null
+      on && settings.sessionConversionsPerHour > 0
+        ? counters({ name: 'session_conversion', points: settings.sessionConversionsPerHour, durationSeconds: HOUR })
+        : null
     this.#webForms = on && settings.webFormsPerMinute > 0 ? counters({ name: 'web_form', points: settings.webFormsPerMinute, durationSeconds: 60 }) : null
     this.#signups = on && settings.signupsPerHour > 0 ? counters({ name: 'signup', points: settings.signupsPerHour, durationSeconds: HOUR }) : null
     this.login = new LoginThrottle(counters, settings)

@@ -139,10 +139,7 @@ export interface Store {
    * while the account still has that epoch and is not disabled. The account's id, or null when the
    * guard failed.
    */
-  createSessionFromAccessToken(
-    accessTokenIdHash: string,
-    session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>,
-  ): Promise<number | null>
+  createSessionFromAccessToken(accessTokenIdHash: string, session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>): Promise<number | null>
 
   /** Stores a session as it is given (no guard: for copies and tests; core issues sessions through the guarded methods). */
   insertSession(session: SessionRecord): Promise<void>
@@ -434,9 +431,7 @@ export interface IssuedV4RequestToken extends IssuedRequestToken {
   redirectTo: string | null
 }
 
-export type ConsumeResult =
-  | { ok: true; accountId: number }
-  | { ok: false; reason: 'pending' | 'denied' | 'invalid' }
+export type ConsumeResult = { ok: true; accountId: number } | { ok: false; reason: 'pending' | 'denied' | 'invalid' }
 
 export interface SessionRecord {
   sessionHash: string

@@ -12,7 +12,12 @@ async function codeOf(promise: Promise<unknown>): Promise<number | string> {
     await promise
     return 'resolved'
   } catch (error) {
-    if (error instanceof AuthError) return { INVALID_PARAMETERS: 5, INVALID_API_KEY: 7, INVALID_REQUEST_TOKEN: 33, INVALID_TOKEN: 35, NO_WRITE_PERMISSION: 36, REQUEST_TOKEN_NOT_APPROVED: 41 }[error.code as string] ?? error.code
+    if (error instanceof AuthError)
+      return (
+        { INVALID_PARAMETERS: 5, INVALID_API_KEY: 7, INVALID_REQUEST_TOKEN: 33, INVALID_TOKEN: 35, NO_WRITE_PERMISSION: 36, REQUEST_TOKEN_NOT_APPROVED: 41 }[
+          error.code as string
+        ] ?? error.code
+      )
     throw error
   }
 }
@@ -83,12 +88,14 @@ describe('V4Service', () => {
     expect(await codeOf(core.v4.createAccessToken(client, requestToken))).toBe(33)
   })
 
-  it('createAccessToken() refuses expired, unknown, denied, missing and other applications\' tokens', async () => {
+  it("createAccessToken() refuses expired, unknown, denied, missing and other applications' tokens", async () => {
     const expiring = await core.v4.createRequestToken(client, undefined)
     await core.website.approveV4(expiring, await account())
     core.clock.advance(15 * 60 * 1000 + 1000)
     expect(await codeOf(core.v4.createAccessToken(client, expiring))).toBe(33)
-    expect(await codeOf(core.v4.createAccessToken(client, await forge({ aud: app.apiKey, jti: 'never-issued', scopes: ['pending_request_token'], version: 2 })))).toBe(33)
+    expect(
+      await codeOf(core.v4.createAccessToken(client, await forge({ aud: app.apiKey, jti: 'never-issued', scopes: ['pending_request_token'], version: 2 }))),
+    ).toBe(33)
     const denied = await core.v4.createRequestToken(client, undefined)
     await core.website.denyV4(denied)
     expect(await codeOf(core.v4.createAccessToken(client, denied))).toBe(41)

@@ -80,7 +80,8 @@ export class V4Service {
     const now = clock.now()
     const jti = randomHex(random, 20)
     const idHash = hashSecret(jti)
-    const consume = () => store.createAccessTokenFromRequestToken(claims.idHash, client.app.id, now, { idHash, appId: client.app.id, createdAt: now, revokedAt: null })
+    const consume = () =>
+      store.createAccessTokenFromRequestToken(claims.idHash, client.app.id, now, { idHash, appId: client.app.id, createdAt: now, revokedAt: null })
     let result = await consume()
     if (!result.ok && result.reason === 'invalid') result = await pendingUnlessStored(consume, () => store.findV4RequestToken(claims.idHash))
     if (!result.ok) throw new AuthError(result.reason === 'invalid' ? 'INVALID_REQUEST_TOKEN' : 'REQUEST_TOKEN_NOT_APPROVED')

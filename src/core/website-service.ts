@@ -112,7 +112,13 @@ export class WebsiteService {
     const { store, clock, random } = this.deps
     const sessionToken = randomHex(random, 20)
     const now = clock.now()
-    const session = { sessionHash: hashSecret(sessionToken), accountId: account.id, createdAt: now, expiresAt: now + this.options.webSessionTtlMs, epoch: account.epoch }
+    const session = {
+      sessionHash: hashSecret(sessionToken),
+      accountId: account.id,
+      createdAt: now,
+      expiresAt: now + this.options.webSessionTtlMs,
+      epoch: account.epoch,
+    }
     if (!(await store.insertWebSession(session))) throw new AuthError('INVALID_LOGIN')
     return sessionToken
   }
@@ -165,7 +171,10 @@ export class WebsiteService {
     return approval.redirect ? withQuery(approval.redirect, { request_token: requestToken, denied: 'true' }) : null
   }
 
-  async #v3Pending(requestToken: string, redirectTo: string | undefined): Promise<{ approval: PendingApproval; row: RequestTokenRecord; issued: IssuedRequestToken | null }> {
+  async #v3Pending(
+    requestToken: string,
+    redirectTo: string | undefined,
+  ): Promise<{ approval: PendingApproval; row: RequestTokenRecord; issued: IssuedRequestToken | null }> {
     const { row, issued } = await this.#v3Row(requestToken)
     if (row.status === 'denied') throw new AuthError('INVALID_REQUEST_TOKEN')
     const app = await this.#application(row.appId)

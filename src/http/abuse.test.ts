@@ -60,7 +60,14 @@ describe('API rate limit over HTTP', () => {
 
   it('counts every spelling of an API path (//3, /%33, /3//, dot segments) against the one API limit', async () => {
     const s = await server({ CINEPASS_RATE_LIMIT: '4', CINEPASS_RATE_LIMIT_BURST: '0' })
-    const spellings = ['//3/authentication', '/%33/authentication', '/3//authentication', '/x/../3/authentication', '/3/./authentication', '/%2e%2e//3/authentication']
+    const spellings = [
+      '//3/authentication',
+      '/%33/authentication',
+      '/3//authentication',
+      '/x/../3/authentication',
+      '/3/./authentication',
+      '/%2e%2e//3/authentication',
+    ]
     const statuses = []
     for (const path of spellings) statuses.push((await rawCall(s.base, 'GET', `${path}?api_key=${s.application.apiKey}`)).status)
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429])
@@ -231,7 +238,10 @@ describe('login throttle memory over HTTP', () => {
   /** A server on in-memory counters of at most `maxKeys` windows per limit, with a cheap real hasher. */
   async function memoryServer(maxKeys: number, env: NodeJS.ProcessEnv = {}) {
     const limiters = memoryLimiterBackend({ maxKeys })
-    const s = await server({ CINEPASS_TRUST_PROXY: '127.0.0.1', ...env }, { overrides: { limiters, hasher: new Argon2Hasher({ memoryCost: 1024, timeCost: 1 }) } })
+    const s = await server(
+      { CINEPASS_TRUST_PROXY: '127.0.0.1', ...env },
+      { overrides: { limiters, hasher: new Argon2Hasher({ memoryCost: 1024, timeCost: 1 }) } },
+    )
     return { s, limiters }
   }
 

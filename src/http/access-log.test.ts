@@ -19,7 +19,11 @@ async function serverLogging(accessLog: string | undefined): Promise<{ server: T
       done()
     },
   })
-  const server = await startTestServer({ logger: pino({ level: 'info' }, sink), env: accessLog === undefined ? {} : { CINEPASS_ACCESS_LOG: accessLog }, transport: 'inject' })
+  const server = await startTestServer({
+    logger: pino({ level: 'info' }, sink),
+    env: accessLog === undefined ? {} : { CINEPASS_ACCESS_LOG: accessLog },
+    transport: 'inject',
+  })
   servers.push(server)
   return { server, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) }
 }
@@ -31,7 +35,13 @@ describe('the access log', () => {
     expect((await call(`${server.base}/3/account?api_key=${server.application.apiKey}&session_id=${'0'.repeat(40)}`)).status).toBe(401)
     const requests = lines().filter((line) => line.msg === 'request')
     expect(requests).toEqual([
-      expect.objectContaining({ method: 'GET', route: '/3/authentication/token/new', status: 200, url: '/3/authentication/token/new?api_key=[REDACTED]', reqId: expect.any(String) }),
+      expect.objectContaining({
+        method: 'GET',
+        route: '/3/authentication/token/new',
+        status: 200,
+        url: '/3/authentication/token/new?api_key=[REDACTED]',
+        reqId: expect.any(String),
+      }),
       expect.objectContaining({ method: 'GET', route: '/3/account', status: 401, url: `/3/account?api_key=[REDACTED]&session_id=[REDACTED]` }),
     ])
   })
@@ -44,7 +54,11 @@ describe('the access log', () => {
     expect((await call(`${server.base}/3/authentication/token/validate_with_login?api_key=${key}&${login}`)).status).toBe(200)
     expect((await call(`${server.base}/3/authentication/session/new?api_key=${key}&request_token=${token}`)).status).toBe(200)
     expect(lines().filter((line) => line.msg === 'request')).toEqual([])
-    expect(lines().filter((line) => line.msg === 'security event').map((line) => line.securityEvent)).toEqual(['login_succeeded', 'request_token_approved', 'session_created'])
+    expect(
+      lines()
+        .filter((line) => line.msg === 'security event')
+        .map((line) => line.securityEvent),
+    ).toEqual(['login_succeeded', 'request_token_approved', 'session_created'])
   })
 
   it('refuses a setting other than on or off', () => {

@@ -161,19 +161,20 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   // The access log: at thousands of requests a second, its line is a fifth of a request's cost.
-  if (options.accessLog !== false) app.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      {
-        method: request.method,
-        url: redactUrl(request.url),
-        route: request.routeOptions.url ?? null,
-        status: reply.statusCode,
-        durationMs: Math.round(reply.elapsedTime * 100) / 100,
-      },
-      'request',
-    )
-    done()
-  })
+  if (options.accessLog !== false)
+    app.addHook('onResponse', (request, reply, done) => {
+      request.log.info(
+        {
+          method: request.method,
+          url: redactUrl(request.url),
+          route: request.routeOptions.url ?? null,
+          status: reply.statusCode,
+          durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        },
+        'request',
+      )
+      done()
+    })
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof AuthError) {
@@ -223,4 +224,3 @@ function describe(error: unknown): { name?: string; code?: unknown; message?: st
 function notFoundPage(): string {
   return '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found</title></head><body><h1>Not found</h1><p>There is no page at this address.</p></body></html>'
 }
-

@@ -48,7 +48,13 @@ describe('CORS', () => {
     expect([keyed.status, keyed.body.status_code]).toEqual([405, 42])
     for (const observed of [anonymous, keyed]) {
       expect(observed.headers.get('access-control-allow-origin')).toBe('*')
-      validator.check({ method: 'OPTIONS', url: '/3/authentication', status: observed.status, contentType: observed.headers.get('content-type'), body: observed.body })
+      validator.check({
+        method: 'OPTIONS',
+        url: '/3/authentication',
+        status: observed.status,
+        contentType: observed.headers.get('content-type'),
+        body: observed.body,
+      })
     }
   })
 

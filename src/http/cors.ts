@@ -23,8 +23,7 @@ export function registerCors(app: FastifyInstance): void {
     if (!isApiPath(request.url)) return done()
     reply.header('access-control-allow-origin', '*')
     reply.header('access-control-expose-headers', EXPOSED_HEADERS)
-    const preflight =
-      request.method === 'OPTIONS' && request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined
+    const preflight = request.method === 'OPTIONS' && request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined
     // A bare OPTIONS is not a preflight: it goes on to the credential check and the 405 of its route.
     if (!preflight) return done()
     const asked = request.headers['access-control-request-headers']

@@ -45,7 +45,9 @@ describe('a URL the router cannot take', () => {
     for (const secret of secrets) expect(answer.text).not.toContain(secret)
     // The access log line is written once the response has gone.
     await new Promise((resolve) => setTimeout(resolve, 50))
-    const requests = logLines().slice(before).filter((line) => line.msg === 'request')
+    const requests = logLines()
+      .slice(before)
+      .filter((line) => line.msg === 'request')
     expect(requests).toEqual([expect.objectContaining({ method: 'GET', status: 400 })])
     for (const secret of secrets) expect(JSON.stringify(requests)).not.toContain(secret)
     return answer

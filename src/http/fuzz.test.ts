@@ -23,7 +23,21 @@ const ENDPOINTS = [
   '/3/no/such/endpoint',
 ]
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND', 'get']
-const NAMES = ['api_key', 'username', 'password', 'request_token', 'session_id', 'access_token', 'redirect_to', 'language', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty']
+const NAMES = [
+  'api_key',
+  'username',
+  'password',
+  'request_token',
+  'session_id',
+  'access_token',
+  'redirect_to',
+  'language',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+]
 const CONTENT_TYPES = [
   null,
   'application/json',
@@ -68,14 +82,26 @@ function hostileString(): fc.Arbitrary<string> {
 
 /** A JSON value that is not always a string. */
 function hostileJson(): fc.Arbitrary<unknown> {
-  return fc.oneof(hostileString(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 2 }))
+  return fc.oneof(
+    hostileString(),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 2 }),
+  )
 }
 
 interface FuzzRequest {
   method: string
   query: [string, string][]
   rawQueryBytes: number[] | null
-  body: { kind: 'none' } | { kind: 'json'; entries: [string, unknown][]; protoText: boolean } | { kind: 'form'; entries: [string, string][] } | { kind: 'raw'; bytes: number[] } | { kind: 'huge'; size: number }
+  body:
+    | { kind: 'none' }
+    | { kind: 'json'; entries: [string, unknown][]; protoText: boolean }
+    | { kind: 'form'; entries: [string, string][] }
+    | { kind: 'raw'; bytes: number[] }
+    | { kind: 'huge'; size: number }
   contentType: string | null
   credential: 'api_key' | 'bearer' | 'bad_bearer' | 'none'
   /** CORS: an Origin, and sometimes a preflight's Access-Control-Request-* headers with hostile values. */
@@ -87,10 +113,17 @@ function fuzzRequest(): fc.Arbitrary<FuzzRequest> {
   return fc.record({
     method: fc.constantFrom(...METHODS),
     query: pairs,
-    rawQueryBytes: fc.option(fc.uint8Array({ minLength: 1, maxLength: 20 }).map((bytes) => [...bytes]), { freq: 5 }),
+    rawQueryBytes: fc.option(
+      fc.uint8Array({ minLength: 1, maxLength: 20 }).map((bytes) => [...bytes]),
+      { freq: 5 },
+    ),
     body: fc.oneof(
       fc.constant({ kind: 'none' as const }),
-      fc.record({ kind: fc.constant('json' as const), entries: fc.array(fc.tuple(fc.constantFrom(...NAMES), hostileJson()), { maxLength: 4 }), protoText: fc.boolean() }),
+      fc.record({
+        kind: fc.constant('json' as const),
+        entries: fc.array(fc.tuple(fc.constantFrom(...NAMES), hostileJson()), { maxLength: 4 }),
+        protoText: fc.boolean(),
+      }),
       fc.record({ kind: fc.constant('form' as const), entries: pairs }),
       fc.record({ kind: fc.constant('raw' as const), bytes: fc.uint8Array({ maxLength: 64 }).map((bytes) => [...bytes]) }),
       fc.record({ kind: fc.constant('huge' as const), size: fc.integer({ min: 16 * 1024 - 8, max: 40 * 1024 }) }),
@@ -118,7 +151,8 @@ function encodeBody(request: FuzzRequest): Buffer {
       if (body.entries.length > 0 && !Object.hasOwn(object, 'api_key') && request.credential === 'api_key') object.api_key = server.application.apiKey
       let text = JSON.stringify(object)
       // JSON.stringify cannot write a literal "__proto__" key of a plain object; splice one in.
-      if (body.protoText) text = `{"__proto__":{"polluted":"yes","api_key":"x"},"constructor":{"prototype":{"polluted":"yes"}}${text.length > 2 ? ',' + text.slice(1) : '}'}`
+      if (body.protoText)
+        text = `{"__proto__":{"polluted":"yes","api_key":"x"},"constructor":{"prototype":{"polluted":"yes"}}${text.length > 2 ? ',' + text.slice(1) : '}'}`
       return Buffer.from(text)
     }
     case 'form':
@@ -238,7 +272,11 @@ describe('fuzzing every API endpoint (fast-check, real HTTP)', () => {
       body: JSON.stringify({ username, password, request_token: token }),
     })
     expect(validated.status).toBe(200)
-    const headRequest = fuzzRequest().map((request) => ({ ...request, method: 'HEAD', query: [...request.query, ['request_token', token] as [string, string]] }))
+    const headRequest = fuzzRequest().map((request) => ({
+      ...request,
+      method: 'HEAD',
+      query: [...request.query, ['request_token', token] as [string, string]],
+    }))
     await fc.assert(
       fc.asyncProperty(headRequest, async (request) => {
         checkResponse(request, await send(rawRequest('/3/authentication/session/new', request)))

@@ -3,7 +3,8 @@ import { call, loginOverHttp, startTestServer, type TestServer } from '../test-s
 import { sample } from '../test-support/metrics.js'
 
 // One exposition line: a comment (# HELP / # TYPE) or `name{label="value",…} number`.
-const LINE = /^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf))$/
+const LINE =
+  /^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf))$/
 
 describe('GET /metrics with CINEPASS_METRICS=on', () => {
   let server: TestServer
@@ -21,7 +22,15 @@ describe('GET /metrics with CINEPASS_METRICS=on', () => {
     await new Promise((resolve) => setTimeout(resolve, 1100))
     const burst = await Promise.all(Array.from({ length: 40 }, () => call(`${server.base}/3/authentication/token/new?api_key=${key}&session_id=${sessionId}`)))
     expect(burst.some((answer) => answer.status === 429)).toBe(true)
-    secrets = [key, sessionId, guest, token, server.application.readAccessToken, server.user.password, ...burst.filter((a) => a.status === 200).map((a) => a.body.request_token as string)]
+    secrets = [
+      key,
+      sessionId,
+      guest,
+      token,
+      server.application.readAccessToken,
+      server.user.password,
+      ...burst.filter((a) => a.status === 200).map((a) => a.body.request_token as string),
+    ]
     const scraped = await fetch(`${server.base}/metrics`)
     expect(scraped.status).toBe(200)
     expect(scraped.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)

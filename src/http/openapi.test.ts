@@ -108,7 +108,9 @@ describe('GET /docs', () => {
     await page.addInitScript(() => {
       const violations: string[] = []
       ;(window as unknown as { cspViolations: string[] }).cspViolations = violations
-      document.addEventListener('securitypolicyviolation', (event: SecurityPolicyViolationEvent) => violations.push(`${event.violatedDirective} ${event.blockedURI}`))
+      document.addEventListener('securitypolicyviolation', (event: SecurityPolicyViolationEvent) =>
+        violations.push(`${event.violatedDirective} ${event.blockedURI}`),
+      )
     })
     await page.goto(`${server.base}/docs`)
     await page.locator('.opblock').first().waitFor({ timeout: 20_000 })

@@ -187,8 +187,7 @@ function v3Operations(): Json {
     '422': errorResponse([5]),
   }
   const inQuery = (method: string): string => (method === 'get' ? 'The GET form.' : 'Also read from the query, after the body.')
-  const loginParameters = (method: string): Json[] =>
-    ['username', 'password', 'request_token'].map((name) => queryParameter(name, inQuery(method)))
+  const loginParameters = (method: string): Json[] => ['username', 'password', 'request_token'].map((name) => queryParameter(name, inQuery(method)))
   const tokenParameter = (method: string): Json[] => [queryParameter('request_token', inQuery(method))]
   const validate = (method: string): Json => ({
     operationId: `${method}ValidateWithLogin`,
@@ -267,7 +266,7 @@ function v3Operations(): Json {
         summary: 'Create a v3 session from a user access token',
         parameters: [queryParameter('access_token', 'The fallback after the body.')],
         requestBody: body('AccessTokenBody', 'access_token.'),
-        responses: { '200': ok('SessionResponse', 'A new session for the token\'s user.'), ...commonErrors([35, 36]), '422': errorResponse([5]) },
+        responses: { '200': ok('SessionResponse', "A new session for the token's user."), ...commonErrors([35, 36]), '422': errorResponse([5]) },
       },
     },
     '/3/account': account(false),
@@ -291,7 +290,7 @@ function v4Operations(): Json {
           ...commonErrors(),
           '422': errorResponse([5], {
             description:
-              'redirect_to refused: not an absolute http(s) URL or app scheme, a refused scheme, or an origin outside the application\'s list. status_code 5.',
+              "redirect_to refused: not an absolute http(s) URL or app scheme, a refused scheme, or an origin outside the application's list. status_code 5.",
           }),
         },
       },

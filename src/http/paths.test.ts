@@ -41,7 +41,8 @@ describe('isApiPath()', () => {
 
 describe('routableUrl()', () => {
   it('is canonicalUrl() for a path the router can take', () => {
-    for (const url of ['/3/account?api_key=k', '//3/%61ccount?x=%ff', `/authenticate/${'a'.repeat(MAX_PATH_SEGMENT_LENGTH)}`, '/login/%C3%A9']) expect(routableUrl(url), url).toBe(canonicalUrl(url))
+    for (const url of ['/3/account?api_key=k', '//3/%61ccount?x=%ff', `/authenticate/${'a'.repeat(MAX_PATH_SEGMENT_LENGTH)}`, '/login/%C3%A9'])
+      expect(routableUrl(url), url).toBe(canonicalUrl(url))
   })
 
   it("sends a path with an undecodable escape or an over-long segment to its side's unroutable path, keeping the query", () => {

@@ -1,16 +1,6 @@
 // Query parameters that carry secrets: TMDB clients put credentials in URLs, so URLs are logged
 // only with these values replaced.
-const SECRET_PARAMETERS = new Set([
-  'api_key',
-  'password',
-  'session_id',
-  'guest_session_id',
-  'request_token',
-  'access_token',
-  'token',
-  'csrf',
-  '_csrf',
-])
+const SECRET_PARAMETERS = new Set(['api_key', 'password', 'session_id', 'guest_session_id', 'request_token', 'access_token', 'token', 'csrf', '_csrf'])
 
 // A query whose keys are plain text (no escapes, no `+`): its secret keys can be matched as written.
 const SECRET_PAIR = new RegExp(`(^|&)(${[...SECRET_PARAMETERS].join('|')})=[^&]*`, 'gi')
@@ -24,20 +14,18 @@ export function redactUrl(url: string): string {
   const query = url.slice(questionMark + 1)
   // Every request has a query to redact: the common one, without escapes, in one pass.
   if (!ESCAPED.test(query)) return `${path}?${query.replace(SECRET_PAIR, '$1$2=[REDACTED]')}`
-  const parts = query
-    .split('&')
-    .map((pair) => {
-      const equals = pair.indexOf('=')
-      const rawKey = equals === -1 ? pair : pair.slice(0, equals)
-      let key: string
-      try {
-        key = decodeURIComponent(rawKey.replace(/\+/g, ' '))
-      } catch {
-        // An undecodable key is logged as sent; its value is redacted below all the same.
-        return `${rawKey}=[REDACTED]`
-      }
-      return SECRET_PARAMETERS.has(key.toLowerCase()) && equals !== -1 ? `${rawKey}=[REDACTED]` : pair
-    })
+  const parts = query.split('&').map((pair) => {
+    const equals = pair.indexOf('=')
+    const rawKey = equals === -1 ? pair : pair.slice(0, equals)
+    let key: string
+    try {
+      key = decodeURIComponent(rawKey.replace(/\+/g, ' '))
+    } catch {
+      // An undecodable key is logged as sent; its value is redacted below all the same.
+      return `${rawKey}=[REDACTED]`
+    }
+    return SECRET_PARAMETERS.has(key.toLowerCase()) && equals !== -1 ? `${rawKey}=[REDACTED]` : pair
+  })
   return `${path}?${parts.join('&')}`
 }
 
@@ -60,7 +48,8 @@ export function maskSecretFields<T extends Record<string, unknown>>(fields: T, d
     const value = fields[key]
     let replacement: unknown = value
     if (SECRET_FIELDS.has(key.toLowerCase())) replacement = '[REDACTED]'
-    else if (depth < 4 && value !== null && typeof value === 'object' && !Array.isArray(value)) replacement = maskSecretFields(value as Record<string, unknown>, depth + 1)
+    else if (depth < 4 && value !== null && typeof value === 'object' && !Array.isArray(value))
+      replacement = maskSecretFields(value as Record<string, unknown>, depth + 1)
     if (replacement !== value) (masked ??= { ...fields })[key] = replacement
   }
   return (masked ?? fields) as T

@@ -6,11 +6,7 @@ import { JSON_CONTENT_TYPE, type StatusResponse } from '../wire/types.js'
 
 /** Sends `body` as TMDB does: JSON with TMDB's exact Content-Type, never cached. */
 export function sendJson(reply: FastifyReply, httpStatus: number, body: unknown): FastifyReply {
-  return reply
-    .code(httpStatus)
-    .header('content-type', JSON_CONTENT_TYPE)
-    .header('cache-control', 'no-store')
-    .send(JSON.stringify(body))
+  return reply.code(httpStatus).header('content-type', JSON_CONTENT_TYPE).header('cache-control', 'no-store').send(JSON.stringify(body))
 }
 
 /** TMDB's error (or status) body for `code`. */

@@ -47,7 +47,7 @@ afterAll(async () => {
   await (server as TestServer | undefined)?.stop() // undefined when beforeAll failed before assigning it
 })
 
-describe('responses match TMDB\'s OpenAPI schemas (tightened)', () => {
+describe("responses match TMDB's OpenAPI schemas (tightened)", () => {
   it('GET /3/authentication: 200 and 401', async () => {
     expectConforms(validatorFor('/3/authentication', 'get', '200'), (await call(`${server.base}/3/authentication?api_key=${key}`)).body)
     expectConforms(validatorFor('/3/authentication', 'get', '401'), (await call(`${server.base}/3/authentication`)).body)

@@ -8,7 +8,6 @@ let server: TestServer
 let base: string
 let key: string
 
-
 const json = (body: unknown, init: RequestInit = {}): RequestInit => ({
   ...init,
   headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
@@ -23,7 +22,9 @@ function expectTmdbError(response: { status: number; headers: Headers; body: any
   const expected: Record<string, unknown> = { success: false, status_code: status.status_code, status_message: status.message }
   if (code === 'SESSION_DENIED') expected.failure = true
   expect(response.body).toEqual(expected)
-  expect(Object.keys(response.body)).toEqual(code === 'SESSION_DENIED' ? ['success', 'failure', 'status_code', 'status_message'] : ['success', 'status_code', 'status_message'])
+  expect(Object.keys(response.body)).toEqual(
+    code === 'SESSION_DENIED' ? ['success', 'failure', 'status_code', 'status_message'] : ['success', 'status_code', 'status_message'],
+  )
 }
 
 async function newToken(apiKey = key): Promise<string> {
@@ -178,7 +179,10 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
         await call(`${base}/3/authentication`),
         await call(`${base}/3/nothing?api_key=${key}`),
         await call(`${base}/3/authentication?api_key=${key}`, { method: 'PUT' }),
-        await call(`${base}/3/authentication?api_key=${key}`, { method: 'OPTIONS', headers: { origin: 'https://a.example', 'access-control-request-method': 'GET' } }),
+        await call(`${base}/3/authentication?api_key=${key}`, {
+          method: 'OPTIONS',
+          headers: { origin: 'https://a.example', 'access-control-request-method': 'GET' },
+        }),
         await call(`${base}/3/authentication?api_key=${key}`, { headers: { 'x-big': 'y'.repeat(40_000) } }),
         await rawCall(base, 'HEAD', `/3/authentication?api_key=${key}`),
       ]
@@ -257,7 +261,10 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
 
     it('treats an empty parameter value or a JSON null as missing: 422/5 where the parameter is required', async () => {
       expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=`), 'INVALID_PARAMETERS')
-      expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: null }, { method: 'POST' })), 'INVALID_PARAMETERS')
+      expectTmdbError(
+        await call(`${base}/3/authentication/session/new?api_key=${key}`, json({ request_token: null }, { method: 'POST' })),
+        'INVALID_PARAMETERS',
+      )
       expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}&session_id=`, { method: 'DELETE' }), 'INVALID_PARAMETERS')
       expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}`, json({ session_id: '' }, { method: 'DELETE' })), 'INVALID_PARAMETERS')
       const { username, password } = server.user
@@ -265,15 +272,26 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
         await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ username, password, request_token: '' }, { method: 'POST' })),
         'INVALID_PARAMETERS',
       )
-      expectTmdbError(await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=&password=x&request_token=${'a'.repeat(40)}`), 'CREDENTIALS_REQUIRED')
+      expectTmdbError(
+        await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}&username=&password=x&request_token=${'a'.repeat(40)}`),
+        'CREDENTIALS_REQUIRED',
+      )
       // An empty value in the body does not hide the query string's.
       const token = await approvedToken()
-      expect((await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`, json({ request_token: '' }, { method: 'POST' }))).status).toBe(200)
+      expect(
+        (await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`, json({ request_token: '' }, { method: 'POST' }))).status,
+      ).toBe(200)
     })
 
     it('reads the parameters of a GET from its JSON body, as from any other body', async () => {
       const token = await approvedToken()
-      const viaBody = await rawCall(base, 'GET', `/3/authentication/session/new?api_key=${key}`, { 'Content-Type': 'application/json' }, JSON.stringify({ request_token: token }))
+      const viaBody = await rawCall(
+        base,
+        'GET',
+        `/3/authentication/session/new?api_key=${key}`,
+        { 'Content-Type': 'application/json' },
+        JSON.stringify({ request_token: token }),
+      )
       expect(viaBody.status).toBe(200)
       expect(viaBody.body.session_id).toMatch(/^[0-9a-f]{40}$/)
       const broken = await rawCall(base, 'GET', `/3/authentication/session/new?api_key=${key}`, { 'Content-Type': 'application/json' }, '{"request_token":')
@@ -305,7 +323,7 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
       expect(response.headers.get('authentication-callback')).toBe(`${base}/authenticate/${response.body.request_token}`)
     })
 
-    it('validate_with_login works as GET with query parameters and as POST with JSON, returning the token\'s own expiry', async () => {
+    it("validate_with_login works as GET with query parameters and as POST with JSON, returning the token's own expiry", async () => {
       const created = await call(`${base}/3/authentication/token/new?api_key=${key}`)
       const token = created.body.request_token
       const { username, password } = server.user
@@ -314,7 +332,10 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
       )
       expect(viaGet.status).toBe(200)
       expect(viaGet.body).toEqual({ success: true, expires_at: created.body.expires_at, request_token: token })
-      const viaPost = await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ username, password, request_token: token }, { method: 'POST' }))
+      const viaPost = await call(
+        `${base}/3/authentication/token/validate_with_login?api_key=${key}`,
+        json({ username, password, request_token: token }, { method: 'POST' }),
+      )
       expect(viaPost.body).toEqual(viaGet.body)
     })
 
@@ -343,7 +364,10 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
         const user = await createTestUser(server.core, { password })
         const token = await newToken()
         const url = `${base}/3/authentication/token/validate_with_login?api_key=${key}`
-        expectTmdbError(await call(url, json({ username: user.username, password: password.slice(0, -1), request_token: token }, { method: 'POST' })), 'INVALID_LOGIN')
+        expectTmdbError(
+          await call(url, json({ username: user.username, password: password.slice(0, -1), request_token: token }, { method: 'POST' })),
+          'INVALID_LOGIN',
+        )
         const validated = await call(url, json({ username: user.username, password, request_token: token }, { method: 'POST' }))
         expect(validated).toMatchObject({ status: 200, body: { success: true, request_token: token } })
       }
@@ -432,22 +456,31 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
       expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${tokens[0]}`), 'SESSION_DENIED')
       expect(await rows()).toBe(before)
       const { username, password } = server.user
-      const validated = await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ username, password, request_token: tokens[1] }, { method: 'POST' }))
+      const validated = await call(
+        `${base}/3/authentication/token/validate_with_login?api_key=${key}`,
+        json({ username, password, request_token: tokens[1] }, { method: 'POST' }),
+      )
       expect(validated.status).toBe(200)
       expect(await rows()).toBe(before + 1)
     })
 
-    it('session/new and validate_with_login answer 401/33 for a token with one byte changed and for another application\'s pending token', async () => {
+    it("session/new and validate_with_login answer 401/33 for a token with one byte changed and for another application's pending token", async () => {
       const token = await newToken()
       const creds = { username: server.user.username, password: server.user.password }
       for (const position of [0, 4, 12, 30, 39]) {
         const tampered = `${token.slice(0, position)}${token[position] === '0' ? '1' : '0'}${token.slice(position + 1)}`
         expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${tampered}`), 'INVALID_REQUEST_TOKEN')
-        expectTmdbError(await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ ...creds, request_token: tampered }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
+        expectTmdbError(
+          await call(`${base}/3/authentication/token/validate_with_login?api_key=${key}`, json({ ...creds, request_token: tampered }, { method: 'POST' })),
+          'INVALID_REQUEST_TOKEN',
+        )
       }
       const other = await server.core.admin.createApplication({ name: 'Elsewhere' })
       expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${other.api_key}&request_token=${token}`), 'INVALID_REQUEST_TOKEN')
-      expectTmdbError(await call(`${base}/3/authentication/token/validate_with_login?api_key=${other.api_key}`, json({ ...creds, request_token: token }, { method: 'POST' })), 'INVALID_REQUEST_TOKEN')
+      expectTmdbError(
+        await call(`${base}/3/authentication/token/validate_with_login?api_key=${other.api_key}`, json({ ...creds, request_token: token }, { method: 'POST' })),
+        'INVALID_REQUEST_TOKEN',
+      )
       expectTmdbError(await call(`${base}/3/authentication/session/new?api_key=${key}&request_token=${token}`), 'SESSION_DENIED')
     })
 
@@ -474,7 +507,7 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
   })
 
   describe('sessions and the account', () => {
-    it('GET /3/account returns the account in TMDB\'s shape, by session_id', async () => {
+    it("GET /3/account returns the account in TMDB's shape, by session_id", async () => {
       const sessionId = await loginOverHttp(server)
       const response = await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`)
       expect(response.status).toBe(200)
@@ -489,13 +522,13 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
       })
     })
 
-    it('GET /3/account/{account_id} serves the session\'s own account and 404/34 for another id', async () => {
+    it("GET /3/account/{account_id} serves the session's own account and 404/34 for another id", async () => {
       const sessionId = await loginOverHttp(server)
       expect((await call(`${base}/3/account/${server.user.id}?api_key=${key}&session_id=${sessionId}`)).body.id).toBe(server.user.id)
       expectTmdbError(await call(`${base}/3/account/${server.user.id + 1000}?api_key=${key}&session_id=${sessionId}`), 'NOT_FOUND')
     })
 
-    it('GET /3/account answers 401/3 for a missing, unknown, malformed or other application\'s session', async () => {
+    it("GET /3/account answers 401/3 for a missing, unknown, malformed or other application's session", async () => {
       expectTmdbError(await call(`${base}/3/account?api_key=${key}`), 'AUTHENTICATION_FAILED')
       expectTmdbError(await call(`${base}/3/account?api_key=${key}&session_id=${'b'.repeat(40)}`), 'AUTHENTICATION_FAILED')
       expectTmdbError(await call(`${base}/3/account?api_key=${key}&session_id=short`), 'AUTHENTICATION_FAILED')
@@ -536,10 +569,13 @@ describe.each(await testBackends('v3 routes'))('the v3 API on %s', (backend) => 
       expectTmdbError(await call(`${base}/3/authentication/session?api_key=${key}`, { method: 'DELETE' }), 'INVALID_PARAMETERS')
     })
 
-    it('DELETE session refuses another application\'s session with 404/37 and leaves it working', async () => {
+    it("DELETE session refuses another application's session with 404/37 and leaves it working", async () => {
       const sessionId = await loginOverHttp(server)
       const other = await server.core.admin.createApplication({ name: 'Fourth' })
-      expectTmdbError(await call(`${base}/3/authentication/session?api_key=${other.api_key}&session_id=${sessionId}`, { method: 'DELETE' }), 'SESSION_NOT_FOUND')
+      expectTmdbError(
+        await call(`${base}/3/authentication/session?api_key=${other.api_key}&session_id=${sessionId}`, { method: 'DELETE' }),
+        'SESSION_NOT_FOUND',
+      )
       expect((await call(`${base}/3/account?api_key=${key}&session_id=${sessionId}`)).status).toBe(200)
     })
 

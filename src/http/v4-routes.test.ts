@@ -38,7 +38,11 @@ describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %
   }
   const bearer = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' })
   const convert = (accessToken: string) =>
-    call(`${server.base}/3/authentication/session/convert/4`, { method: 'POST', headers: bearer(server.application.readAccessToken), body: JSON.stringify({ access_token: accessToken }) })
+    call(`${server.base}/3/authentication/session/convert/4`, {
+      method: 'POST',
+      headers: bearer(server.application.readAccessToken),
+      body: JSON.stringify({ access_token: accessToken }),
+    })
 
   it('POST /4/auth/request_token stores no row: the token is stored only once the user decides', async () => {
     const rows = async () => (await server.store.exportAll()).v4RequestTokens.length
@@ -46,7 +50,10 @@ describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %
     const tmdb = tmdbClient()
     const tokens = await Promise.all(Array.from({ length: 10 }, () => tmdb.v4.auth.create_request_token()))
     expect(await rows()).toBe(before)
-    await expect(tmdb.v4.auth.create_access_token({ request_token: tokens[0]!.request_token })).rejects.toMatchObject({ http_status_code: 422, tmdb_status_code: 41 })
+    await expect(tmdb.v4.auth.create_access_token({ request_token: tokens[0]!.request_token })).rejects.toMatchObject({
+      http_status_code: 422,
+      tmdb_status_code: 41,
+    })
     expect(await rows()).toBe(before)
     await approve(tokens[1]!.request_token)
     expect(await rows()).toBe(before + 1)
@@ -102,7 +109,11 @@ describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %
     for (let i = 0; i < 5; i++) converted.push((await convert(deleted)).body.session_id)
     const fromKept = (await convert(kept)).body.session_id
     for (const sessionId of [...converted, fromKept]) expect((await account(sessionId)).status).toBe(200)
-    const answer = await call(`${server.base}/4/auth/access_token`, { method: 'DELETE', headers: bearer(server.application.readAccessToken), body: JSON.stringify({ access_token: deleted }) })
+    const answer = await call(`${server.base}/4/auth/access_token`, {
+      method: 'DELETE',
+      headers: bearer(server.application.readAccessToken),
+      body: JSON.stringify({ access_token: deleted }),
+    })
     expect(answer.status).toBe(200)
     for (const sessionId of converted) expect(await account(sessionId)).toMatchObject({ status: 401, body: { success: false, status_code: 3 } })
     expect((await account(fromKept)).status).toBe(200)
@@ -140,9 +151,17 @@ describe.each(await testBackends('v4 routes'))('v4 authentication over HTTP on %
     const nullRedirect = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: readBearer, body: JSON.stringify({ redirect_to: null }) })
     expect(nullRedirect.status).toBe(200)
     expect(decodeJwt(nullRedirect.body.request_token).redirect_to).toBeNull()
-    const emptyAccessToken = await call(`${server.base}/4/auth/access_token`, { method: 'DELETE', headers: readBearer, body: JSON.stringify({ access_token: '' }) })
+    const emptyAccessToken = await call(`${server.base}/4/auth/access_token`, {
+      method: 'DELETE',
+      headers: readBearer,
+      body: JSON.stringify({ access_token: '' }),
+    })
     expect(emptyAccessToken.status).toBe(422)
-    const badRedirect = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: readBearer, body: JSON.stringify({ redirect_to: 'javascript:alert(1)' }) })
+    const badRedirect = await call(`${server.base}/4/auth/request_token`, {
+      method: 'POST',
+      headers: readBearer,
+      body: JSON.stringify({ redirect_to: 'javascript:alert(1)' }),
+    })
     expect(badRedirect.status).toBe(422)
   })
 
@@ -200,8 +219,13 @@ describe.each(await testBackends('convert/4 limits'))('convert/4 limits over HTT
     const headers = { authorization: `Bearer ${server.application.readAccessToken}`, 'content-type': 'application/json' }
     const created = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers, body: '{}' })
     await server.core.website.approveV4(created.body.request_token, (await server.store.findAccountById(server.user.id))!)
-    const access = await call(`${server.base}/4/auth/access_token`, { method: 'POST', headers, body: JSON.stringify({ request_token: created.body.request_token }) })
-    const convert = () => call(`${server.base}/3/authentication/session/convert/4`, { method: 'POST', headers, body: JSON.stringify({ access_token: access.body.access_token }) })
+    const access = await call(`${server.base}/4/auth/access_token`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ request_token: created.body.request_token }),
+    })
+    const convert = () =>
+      call(`${server.base}/3/authentication/session/convert/4`, { method: 'POST', headers, body: JSON.stringify({ access_token: access.body.access_token }) })
     const sessions: string[] = []
     for (let i = 0; i < 3; i++) {
       const converted = await convert()

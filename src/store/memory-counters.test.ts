@@ -16,7 +16,12 @@ describe('MemoryCounter', () => {
     const counter = new MemoryCounter({ name: 't', points: 3, durationSeconds: 10 }, 100)
     const states = []
     for (let i = 0; i < 4; i++) states.push(await counter.consume('k'))
-    expect(states.map((s) => [s.allowed, s.count])).toEqual([[true, 1], [true, 2], [true, 3], [false, 4]])
+    expect(states.map((s) => [s.allowed, s.count])).toEqual([
+      [true, 1],
+      [true, 2],
+      [true, 3],
+      [false, 4],
+    ])
     expect(states[3]?.msBeforeNext).toBe(10_000)
     vi.advanceTimersByTime(9_999)
     expect(await counter.consume('k')).toEqual({ allowed: false, count: 5, msBeforeNext: 1 })

@@ -43,7 +43,8 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expiresAt,
       status: 'pending' as const,
       accountId: null,
-      consumedAt: null, epoch: null,
+      consumedAt: null,
+      epoch: null,
     })
     const newSession = () => ({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: null as number | null, epoch: 0, accessTokenIdHash: null })
 
@@ -118,10 +119,12 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: bob.id, epoch: bob.epoch, now, appId: app.id })).toBeNull()
     })
 
-    it('approveRequestToken() refuses an expired token, another application\'s and an unknown one', async () => {
+    it("approveRequestToken() refuses an expired token, another application's and an unknown one", async () => {
       const token = pendingToken()
       await store.insertRequestToken(token)
-      expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now: token.expiresAt, appId: app.id })).toBeNull()
+      expect(
+        await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now: token.expiresAt, appId: app.id }),
+      ).toBeNull()
       expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now, appId: otherApp.id })).toBeNull()
       expect(await store.approveRequestToken({ tokenHash: hex(32), accountId: alice.id, epoch: alice.epoch, now })).toBeNull()
       expect(await store.approveRequestToken({ tokenHash: token.tokenHash, accountId: alice.id, epoch: alice.epoch, now: token.expiresAt - 1 })).not.toBeNull()
@@ -150,9 +153,23 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
 
     it('approveRequestToken() with issued stores the row of a never-stored token, approved, and then guards it as a stored one', async () => {
       const { tokenHash, ...issued } = pendingToken()
-      const input = { tokenHash, accountId: alice.id, epoch: alice.epoch, now, appId: app.id, issued: { appId: issued.appId, createdAt: issued.createdAt, expiresAt: issued.expiresAt } }
+      const input = {
+        tokenHash,
+        accountId: alice.id,
+        epoch: alice.epoch,
+        now,
+        appId: app.id,
+        issued: { appId: issued.appId, createdAt: issued.createdAt, expiresAt: issued.expiresAt },
+      }
       expect(await store.findRequestToken(tokenHash)).toBeNull()
-      expect(await store.approveRequestToken(input)).toEqual({ tokenHash, ...input.issued, status: 'approved', accountId: alice.id, consumedAt: null, epoch: alice.epoch })
+      expect(await store.approveRequestToken(input)).toEqual({
+        tokenHash,
+        ...input.issued,
+        status: 'approved',
+        accountId: alice.id,
+        consumedAt: null,
+        epoch: alice.epoch,
+      })
       expect(await store.approveRequestToken(input)).toMatchObject({ status: 'approved', accountId: alice.id })
       expect(await store.approveRequestToken({ ...input, accountId: bob.id, epoch: bob.epoch })).toBeNull()
       expect(await store.approveRequestToken({ ...input, appId: otherApp.id, issued: { ...input.issued, appId: otherApp.id } })).toBeNull()
@@ -182,7 +199,17 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         const issued = { appId, createdAt, expiresAt }
         const sessions = Array.from({ length: 10 }, newSession)
         const [approvals, denials, consumptions] = await Promise.all([
-          Promise.all(Array.from({ length: 20 }, (_, i) => store.approveRequestToken({ tokenHash, ...(i % 2 ? { accountId: alice.id, epoch: alice.epoch } : { accountId: bob.id, epoch: bob.epoch }), now, appId: app.id, issued }))),
+          Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              store.approveRequestToken({
+                tokenHash,
+                ...(i % 2 ? { accountId: alice.id, epoch: alice.epoch } : { accountId: bob.id, epoch: bob.epoch }),
+                now,
+                appId: app.id,
+                issued,
+              }),
+            ),
+          ),
           Promise.all(Array.from({ length: round % 2 ? 5 : 0 }, () => store.denyRequestToken(tokenHash, now, issued))),
           Promise.all(sessions.map((session) => store.createSessionFromRequestToken(tokenHash, app.id, now, session))),
         ])
@@ -205,13 +232,28 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       for (let round = 0; round < 10; round++) {
         const idHash = hex(32)
         const issued = { appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: 'https://example.com/cb' }
-        const approvals = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store.approveV4RequestToken(idHash, alice.id, now, alice.epoch, issued) : store.approveV4RequestToken(idHash, bob.id, now, bob.epoch, issued))))
+        const approvals = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            i % 2
+              ? store.approveV4RequestToken(idHash, alice.id, now, alice.epoch, issued)
+              : store.approveV4RequestToken(idHash, bob.id, now, bob.epoch, issued),
+          ),
+        )
         const winners = new Set(approvals.filter((r) => r !== null).map((r) => r.accountId))
         expect(winners.size, `round ${round}`).toBe(1)
         const [winner] = [...winners]
-        expect(await store.findV4RequestToken(idHash)).toEqual({ idHash, ...issued, status: 'approved', accountId: winner, consumedAt: null, epoch: winner === alice.id ? alice.epoch : bob.epoch })
+        expect(await store.findV4RequestToken(idHash)).toEqual({
+          idHash,
+          ...issued,
+          status: 'approved',
+          accountId: winner,
+          consumedAt: null,
+          epoch: winner === alice.id ? alice.epoch : bob.epoch,
+        })
         const results = await Promise.all(
-          Array.from({ length: 10 }, () => store.createAccessTokenFromRequestToken(idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })),
+          Array.from({ length: 10 }, () =>
+            store.createAccessTokenFromRequestToken(idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null }),
+          ),
         )
         expect(results.filter((r) => r.ok)).toEqual([{ ok: true, accountId: winner }])
       }
@@ -293,7 +335,9 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         [raced, app.id, now],
       ]
       const sessions = calls.map(newSession)
-      const results = await Promise.all(calls.map(([tokenHash, appId, at], i) => store.createSessionFromRequestToken(tokenHash, appId, at, { ...sessions[i]!, appId })))
+      const results = await Promise.all(
+        calls.map(([tokenHash, appId, at], i) => store.createSessionFromRequestToken(tokenHash, appId, at, { ...sessions[i]!, appId })),
+      )
       expect(results.slice(0, 8)).toEqual([
         { ok: true, accountId: alice.id },
         { ok: false, reason: 'pending' },
@@ -306,7 +350,17 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       ])
       expect(results.slice(8).filter((r) => r.ok)).toEqual([{ ok: true, accountId: bob.id }])
       const stored = await Promise.all(sessions.map((s) => store.findSession(s.sessionHash)))
-      expect(stored.map((s) => s?.accountId ?? null)).toEqual([alice.id, null, null, alice.id, bob.id, null, null, null, ...results.slice(8).map((r) => (r.ok ? bob.id : null))])
+      expect(stored.map((s) => s?.accountId ?? null)).toEqual([
+        alice.id,
+        null,
+        null,
+        alice.id,
+        bob.id,
+        null,
+        null,
+        null,
+        ...results.slice(8).map((r) => (r.ok ? bob.id : null)),
+      ])
     })
 
     it('createSessionFromRequestToken() that fails in a moment of others fails alone, its token still unspent', async () => {
@@ -317,7 +371,9 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       }
       // The second caller's session id collides with the first's: its insert must fail.
       const [first, third] = [newSession(), newSession()]
-      const results = await Promise.allSettled([first, first, third].map((session, i) => store.createSessionFromRequestToken(tokens[i]!.tokenHash, app.id, now, session)))
+      const results = await Promise.allSettled(
+        [first, first, third].map((session, i) => store.createSessionFromRequestToken(tokens[i]!.tokenHash, app.id, now, session)),
+      )
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
       expect((await store.findRequestToken(tokens[1]!.tokenHash))?.consumedAt).toBeNull()
       expect(await store.findSession(third.sessionHash)).toMatchObject({ accountId: alice.id })
@@ -361,7 +417,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       }
     })
 
-    it('deleteSession() deletes only the application\'s own session, once', async () => {
+    it("deleteSession() deletes only the application's own session, once", async () => {
       const session = { ...newSession(), accountId: alice.id }
       await store.insertSession(session)
       expect(await store.deleteSession(session.sessionHash, otherApp.id)).toBe(false)
@@ -386,7 +442,12 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const results = await Promise.all(calls.map(([sessionHash, appId]) => store.deleteSession(sessionHash, appId)))
       expect(results.slice(0, 5)).toEqual([true, false, true, false, false])
       expect(results.slice(5).filter(Boolean)).toHaveLength(1)
-      expect(await Promise.all([own!, shared!, raced!, kept!].map((s) => store.findSession(s.sessionHash).then((found) => found !== null)))).toEqual([false, false, false, true])
+      expect(await Promise.all([own!, shared!, raced!, kept!].map((s) => store.findSession(s.sessionHash).then((found) => found !== null)))).toEqual([
+        false,
+        false,
+        false,
+        true,
+      ])
     })
 
     it('guest sessions are stored and found by hash', async () => {
@@ -402,7 +463,17 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       await store.insertSession(session)
       const web = { sessionHash: hex(32), accountId: dave.id, createdAt: now, expiresAt: now + 1000, epoch: dave.epoch }
       await store.insertWebSession(web)
-      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null, epoch: null }
+      const v4 = {
+        idHash: hex(32),
+        appId: app.id,
+        createdAt: now,
+        expiresAt: now + 900_000,
+        redirectTo: null,
+        status: 'pending' as const,
+        accountId: null,
+        consumedAt: null,
+        epoch: null,
+      }
       await store.insertV4RequestToken(v4)
       await store.approveV4RequestToken(v4.idHash, dave.id, now, dave.epoch)
       const access = { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null }
@@ -487,7 +558,16 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findApplicationByKeyHash(doomed.apiKeyHash)).toBeNull()
       expect((await store.listApplications()).map((a) => a.id)).not.toContain(doomed.id)
       // Website sessions belong to the account, not to an application.
-      expect(await gone.left()).toEqual({ session: false, guest: false, web: true, approved: false, pending: false, v4Consumed: false, v4Pending: false, access: false })
+      expect(await gone.left()).toEqual({
+        session: false,
+        guest: false,
+        web: true,
+        approved: false,
+        pending: false,
+        v4Consumed: false,
+        v4Pending: false,
+        access: false,
+      })
       expect(await kept.left()).toEqual(ALL_LEFT)
       expect(await store.findAccountById(carol.id)).not.toBeNull()
       expect(await store.deleteApplication(doomed.id)).toBe(false)
@@ -501,7 +581,16 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findAccountById(hank.id)).toBeNull()
       expect(await store.findAccountByUsername(hank.username)).toBeNull()
       // Pending request tokens were nobody's yet: they stay the application's.
-      expect(await gone.left()).toEqual({ session: false, guest: true, web: false, approved: false, pending: true, v4Consumed: false, v4Pending: true, access: false })
+      expect(await gone.left()).toEqual({
+        session: false,
+        guest: true,
+        web: false,
+        approved: false,
+        pending: true,
+        v4Consumed: false,
+        v4Pending: true,
+        access: false,
+      })
       expect(await kept.left()).toEqual(ALL_LEFT)
       expect(await store.findApplicationById(app.id)).toEqual(app)
       expect(await store.deleteAccount(hank.id)).toBe(false)
@@ -513,7 +602,15 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const raced = newApp()
       await store.insertApplication(raced)
       const ivy = (await store.insertAccount(newAccount(`ivy_${hex(3)}`)))!
-      const sessions = Array.from({ length: 10 }, () => ({ sessionHash: hex(32), appId: raced.id, accountId: ivy.id, createdAt: now, expiresAt: null, epoch: ivy.epoch, accessTokenIdHash: null }))
+      const sessions = Array.from({ length: 10 }, () => ({
+        sessionHash: hex(32),
+        appId: raced.id,
+        accountId: ivy.id,
+        createdAt: now,
+        expiresAt: null,
+        epoch: ivy.epoch,
+        accessTokenIdHash: null,
+      }))
       // Each insert either lands before the deletion (and is deleted with it) or is refused after it.
       const outcomes = await Promise.allSettled([...sessions.map((session) => store.insertSession(session)), store.deleteApplication(raced.id)])
       expect(outcomes.at(-1)).toEqual({ status: 'fulfilled', value: true })
@@ -586,7 +683,17 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         const v3 = pendingToken()
         await store.insertRequestToken(v3)
         await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId, epoch, now, appId: app.id })
-        const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null, epoch: null }
+        const v4 = {
+          idHash: hex(32),
+          appId: app.id,
+          createdAt: now,
+          expiresAt: now + 900_000,
+          redirectTo: null,
+          status: 'pending' as const,
+          accountId: null,
+          consumedAt: null,
+          epoch: null,
+        }
         await store.insertV4RequestToken(v4)
         await store.approveV4RequestToken(v4.idHash, accountId, now, epoch)
         return { v3: v3.tokenHash, v4: v4.idHash }
@@ -674,7 +781,10 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       await store.setAccountPassword(ivy.id, 'new', true, now)
       expect(await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId: ivy.id, epoch: ivy.epoch, now })).toBeNull()
       expect(await store.approveV4RequestToken(v4.idHash, ivy.id, now, ivy.epoch)).toBeNull()
-      expect(await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId: ivy.id, epoch: ivy.epoch + 1, now })).toMatchObject({ status: 'approved', epoch: ivy.epoch + 1 })
+      expect(await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId: ivy.id, epoch: ivy.epoch + 1, now })).toMatchObject({
+        status: 'approved',
+        epoch: ivy.epoch + 1,
+      })
       expect(await store.approveV4RequestToken(v4.idHash, ivy.id, now, ivy.epoch + 1)).toMatchObject({ status: 'approved', epoch: ivy.epoch + 1 })
       const later = pendingToken()
       await store.insertRequestToken(later)
@@ -716,7 +826,10 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.approveV4RequestToken(v4.idHash, lena.id, now, lena.epoch, v4.issued)).toBeNull()
       expect(await store.findRequestToken(tokenHash)).toBeNull()
       expect(await store.findV4RequestToken(v4.idHash)).toBeNull()
-      expect(await store.approveRequestToken({ tokenHash, accountId: lena.id, epoch: lena.epoch + 1, now, appId: app.id, issued })).toMatchObject({ status: 'approved', epoch: lena.epoch + 1 })
+      expect(await store.approveRequestToken({ tokenHash, accountId: lena.id, epoch: lena.epoch + 1, now, appId: app.id, issued })).toMatchObject({
+        status: 'approved',
+        epoch: lena.epoch + 1,
+      })
       expect(await store.approveV4RequestToken(v4.idHash, lena.id, now, lena.epoch + 1, v4.issued)).toMatchObject({ status: 'approved', epoch: lena.epoch + 1 })
       await store.setAccountDisabled(lena.id, true, now)
       const { epoch } = (await store.findAccountById(lena.id))!
@@ -761,7 +874,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       expect(await store.findAccessToken(access)).toMatchObject({ epoch: 1 })
     })
 
-    it('insertWebSession() stores a website session only under the account\'s current epoch, and not for a disabled account', async () => {
+    it("insertWebSession() stores a website session only under the account's current epoch, and not for a disabled account", async () => {
       const liam = (await store.insertAccount(newAccount(`liam_${hex(3)}`)))!
       const web = () => ({ sessionHash: hex(32), accountId: liam.id, createdAt: now, expiresAt: now + 1000, epoch: 0 })
       const current = web()
@@ -806,7 +919,12 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
 
     it('createSessionFromAccessToken() callers of one moment each get their own outcome, and one that fails fails alone', async () => {
       const [olga, pete] = [(await store.insertAccount(newAccount(`olga_${hex(3)}`)))!, (await store.insertAccount(newAccount(`pete_${hex(3)}`)))!]
-      const [live, stale, revoked, peteToken] = [await liveAccessToken(olga), await liveAccessToken(olga), await liveAccessToken(olga), await liveAccessToken(pete)]
+      const [live, stale, revoked, peteToken] = [
+        await liveAccessToken(olga),
+        await liveAccessToken(olga),
+        await liveAccessToken(olga),
+        await liveAccessToken(pete),
+      ]
       await store.revokeAccessToken(revoked, app.id, now)
       // A token its account's password change left behind (as a change racing its creation can).
       const leftBehind = (await store.exportAll()).accessTokens.find((token) => token.idHash === stale)!
@@ -859,10 +977,22 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     })
 
     it('createAccessTokenFromRequestToken() consumes an approved v4 token exactly once under a race', async () => {
-      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: 'https://example.com/cb', status: 'pending' as const, accountId: null, consumedAt: null, epoch: null }
+      const v4 = {
+        idHash: hex(32),
+        appId: app.id,
+        createdAt: now,
+        expiresAt: now + 900_000,
+        redirectTo: 'https://example.com/cb',
+        status: 'pending' as const,
+        accountId: null,
+        consumedAt: null,
+        epoch: null,
+      }
       await store.insertV4RequestToken(v4)
       expect(await store.findV4RequestToken(v4.idHash)).toEqual(v4)
-      expect(await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })).toEqual({
+      expect(
+        await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null }),
+      ).toEqual({
         ok: false,
         reason: 'pending',
       })
@@ -878,10 +1008,22 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     })
 
     it('denyV4RequestToken() makes a pending v4 token refuse consumption as denied', async () => {
-      const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null, epoch: null }
+      const v4 = {
+        idHash: hex(32),
+        appId: app.id,
+        createdAt: now,
+        expiresAt: now + 900_000,
+        redirectTo: null,
+        status: 'pending' as const,
+        accountId: null,
+        consumedAt: null,
+        epoch: null,
+      }
       await store.insertV4RequestToken(v4)
       expect(await store.denyV4RequestToken(v4.idHash, now)).toMatchObject({ status: 'denied' })
-      expect(await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })).toEqual({
+      expect(
+        await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null }),
+      ).toEqual({
         ok: false,
         reason: 'denied',
       })
@@ -934,7 +1076,17 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       await store.insertSession({ ...newSession(), accountId: alice.id })
       await store.insertGuestSession({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: at + 1 })
       await store.insertGuestSession({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: at })
-      const v4 = (): V4RequestTokenRecord => ({ idHash: hex(32), appId: app.id, createdAt: now, expiresAt: at + 1, redirectTo: null, status: 'pending', accountId: null, consumedAt: null, epoch: null })
+      const v4 = (): V4RequestTokenRecord => ({
+        idHash: hex(32),
+        appId: app.id,
+        createdAt: now,
+        expiresAt: at + 1,
+        redirectTo: null,
+        status: 'pending',
+        accountId: null,
+        consumedAt: null,
+        epoch: null,
+      })
       const issued: string[] = []
       for (let i = 0; i < 2; i++) {
         const token = v4()
@@ -993,7 +1145,17 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         const session = newSession()
         await store.createSessionFromRequestToken(token.tokenHash, app.id, now, session)
         await store.insertGuestSession({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 1 })
-        const v4 = { idHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 900_000, redirectTo: null, status: 'pending' as const, accountId: null, consumedAt: null, epoch: null }
+        const v4 = {
+          idHash: hex(32),
+          appId: app.id,
+          createdAt: now,
+          expiresAt: now + 900_000,
+          redirectTo: null,
+          status: 'pending' as const,
+          accountId: null,
+          consumedAt: null,
+          epoch: null,
+        }
         await store.insertV4RequestToken(v4)
         await store.approveV4RequestToken(v4.idHash, bob.id, now, bob.epoch)
         await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })
@@ -1075,7 +1237,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       await store.touchWebSession(hex(32), now, 60_000)
     })
 
-    it('endAccountCredential() ends one credential of the account, once, and never another account\'s', async () => {
+    it("endAccountCredential() ends one credential of the account, once, and never another account's", async () => {
       const { account, session, access, web } = await accountWithCredentials('revoker')
       const stranger = (await store.insertAccount(newAccount(`stranger_${hex(3)}`)))!
       expect(await store.endAccountCredential(stranger.id, { kind: 'session', hash: session.sessionHash }, now)).toBe(false)
@@ -1125,7 +1287,9 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const changed = (await store.findAccountById(account.id))!
       expect(changed.epoch).toBe(account.epoch + 1)
       expect((await store.findWebSession(web.sessionHash))?.epoch).toBe(changed.epoch)
-      expect(await store.insertWebSession({ sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 1000, epoch: account.epoch })).toBe(false)
+      expect(await store.insertWebSession({ sessionHash: hex(32), accountId: account.id, createdAt: now, expiresAt: now + 1000, epoch: account.epoch })).toBe(
+        false,
+      )
     })
 
     it('setAccountName() sets the display name', async () => {

@@ -60,7 +60,10 @@ interface ProcessOptions {
 }
 
 function spawnCli(args: string[], options: ProcessOptions): ChildProcess {
-  const command = options.umask === undefined ? [process.execPath, BUILT_CLI, ...args] : ['/bin/sh', '-c', `umask ${options.umask} && exec "$0" "$@"`, process.execPath, BUILT_CLI, ...args]
+  const command =
+    options.umask === undefined
+      ? [process.execPath, BUILT_CLI, ...args]
+      : ['/bin/sh', '-c', `umask ${options.umask} && exec "$0" "$@"`, process.execPath, BUILT_CLI, ...args]
   // Its own process group, so that a test can kill whatever it started.
   return spawn(command[0]!, command.slice(1), { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
 }

@@ -108,7 +108,14 @@ export async function startTestServer(
   const postgres = options.backend === 'postgres' ? await createTemporaryPostgresDatabase() : undefined
   const dbPath = postgres?.url ?? join(dir.path, 'cinepass.db')
   // The API rate limit is off (wire.md: "0 … for benchmarks, tests") unless a test sets it; the login throttles stay on.
-  const config = loadConfig({ CINEPASS_DATABASE: dbPath, CINEPASS_PORT: '0', NODE_ENV: 'production', CINEPASS_SIGNUP: 'open', CINEPASS_RATE_LIMIT: '0', ...options.env })
+  const config = loadConfig({
+    CINEPASS_DATABASE: dbPath,
+    CINEPASS_PORT: '0',
+    NODE_ENV: 'production',
+    CINEPASS_SIGNUP: 'open',
+    CINEPASS_RATE_LIMIT: '0',
+    ...options.env,
+  })
   const server = await startServer(config, {
     ...(options.store ? { store: options.store } : {}),
     ...(options.overrides ? { overrides: options.overrides } : {}),
@@ -136,10 +143,7 @@ export async function startTestServer(
  * fetch() that returns status, headers and the parsed JSON body; to a server started with
  * `transport: 'inject'`, the same request through its `inject()`.
  */
-export async function call(
-  url: string,
-  init: RequestInit = {},
-): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+export async function call(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: any; text: string }> {
   const app = injected.get(new URL(url).origin)
   const response = app ? await injectFetch(app, url, init) : await fetch(url, init)
   const text = await response.text()
@@ -168,7 +172,12 @@ export function rawCall(
   requestBody = '',
 ): Promise<{ status: number; headers: Headers; body: any; text: string }> {
   const { hostname, port } = new URL(base)
-  const lines = [`${method} ${target} HTTP/1.1`, `Host: ${hostname}`, 'Connection: close', ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)]
+  const lines = [
+    `${method} ${target} HTTP/1.1`,
+    `Host: ${hostname}`,
+    'Connection: close',
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ]
   if (requestBody !== '') lines.push(`Content-Length: ${Buffer.byteLength(requestBody)}`)
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname)
@@ -180,7 +189,9 @@ export function rawCall(
       const split = raw.indexOf('\r\n\r\n')
       if (split < 0) return reject(new Error(`no HTTP response to ${method} ${target}`))
       const [statusLine, ...headerLines] = raw.slice(0, split).split('\r\n')
-      const responseHeaders = new Headers(headerLines.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()] as [string, string]))
+      const responseHeaders = new Headers(
+        headerLines.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()] as [string, string]),
+      )
       const text = raw.slice(split + 4)
       let body: unknown
       try {

@@ -13,101 +13,101 @@ export const TMDB_AUTH_RESPONSE_SCHEMAS: Record<string, Record<string, unknown>>
     type: 'object',
     properties: {
       success: {
-        type: 'boolean'
+        type: 'boolean',
       },
       status_code: {
-        type: 'integer'
+        type: 'integer',
       },
       status_message: {
-        type: 'string'
-      }
-    }
+        type: 'string',
+      },
+    },
   },
   'GET /3/authentication 401': {
     type: 'object',
     properties: {
       status_code: {
-        type: 'integer'
+        type: 'integer',
       },
       status_message: {
-        type: 'string'
+        type: 'string',
       },
       success: {
-        type: 'boolean'
-      }
-    }
+        type: 'boolean',
+      },
+    },
   },
   'GET /3/authentication/guest_session/new 200': {
     type: 'object',
     properties: {
       success: {
-        type: 'boolean'
+        type: 'boolean',
       },
       guest_session_id: {
-        type: 'string'
+        type: 'string',
       },
       expires_at: {
-        type: 'string'
-      }
-    }
+        type: 'string',
+      },
+    },
   },
   'GET /3/authentication/token/new 200': {
     type: 'object',
     properties: {
       success: {
-        type: 'boolean'
+        type: 'boolean',
       },
       expires_at: {
-        type: 'string'
+        type: 'string',
       },
       request_token: {
-        type: 'string'
-      }
-    }
+        type: 'string',
+      },
+    },
   },
   'POST /3/authentication/session/new 200': {
     type: 'object',
     properties: {
       success: {
-        type: 'boolean'
+        type: 'boolean',
       },
       session_id: {
-        type: 'string'
-      }
-    }
+        type: 'string',
+      },
+    },
   },
   'POST /3/authentication/session/convert/4 200': {
     type: 'object',
     properties: {
       success: {
-        type: 'boolean'
+        type: 'boolean',
       },
       session_id: {
-        type: 'string'
-      }
-    }
+        type: 'string',
+      },
+    },
   },
   'POST /3/authentication/token/validate_with_login 200': {
     type: 'object',
     properties: {
       success: {
-        type: 'boolean'
+        type: 'boolean',
       },
       expires_at: {
-        type: 'string'
+        type: 'string',
       },
       request_token: {
-        type: 'string'
-      }
-    }
+        type: 'string',
+      },
+    },
   },
   'DELETE /3/authentication/session 200': {
     type: 'object',
     properties: {
       success: {
-        type: 'boolean'
-      }
-    }
+        type: 'boolean',
+      },
+    },
   },
   'GET /3/account/{account_id} 200': {
     type: 'object',
@@ -119,38 +119,38 @@ export const TMDB_AUTH_RESPONSE_SCHEMAS: Record<string, Record<string, unknown>>
             type: 'object',
             properties: {
               hash: {
-                type: 'string'
-              }
-            }
+                type: 'string',
+              },
+            },
           },
           tmdb: {
             type: 'object',
             properties: {
               avatar_path: {
-                type: 'string'
-              }
-            }
-          }
-        }
+                type: 'string',
+              },
+            },
+          },
+        },
       },
       id: {
-        type: 'integer'
+        type: 'integer',
       },
       iso_639_1: {
-        type: 'string'
+        type: 'string',
       },
       iso_3166_1: {
-        type: 'string'
+        type: 'string',
       },
       name: {
-        type: 'string'
+        type: 'string',
       },
       include_adult: {
-        type: 'boolean'
+        type: 'boolean',
       },
       username: {
-        type: 'string'
-      }
-    }
-  }
+        type: 'string',
+      },
+    },
+  },
 }

@@ -55,7 +55,10 @@ async function withField<T>(field: string, work: () => Promise<T>): Promise<T> {
 async function applyApplication(core: Core, app: FixtureApp, at: string): Promise<AppliedApplication> {
   const { store } = core.deps
   const name = app.name.trim()
-  const existing = app.api_key !== undefined ? await store.findApplicationByKeyHash(hashSecret(app.api_key)) : (await store.listApplications()).find((candidate) => candidate.name === name)
+  const existing =
+    app.api_key !== undefined
+      ? await store.findApplicationByKeyHash(hashSecret(app.api_key))
+      : (await store.listApplications()).find((candidate) => candidate.name === name)
   if (!existing) {
     const created = await core.admin.createApplication({
       name,
@@ -65,7 +68,8 @@ async function applyApplication(core: Core, app: FixtureApp, at: string): Promis
     })
     return { id: created.id, name, apiKey: created.api_key, readAccessToken: created.read_access_token, created: true }
   }
-  if (existing.name !== name) throw new FixtureError(`${at}.name: the application with this api_key is named "${existing.name}" (cinepass does not rename applications)`)
+  if (existing.name !== name)
+    throw new FixtureError(`${at}.name: the application with this api_key is named "${existing.name}" (cinepass does not rename applications)`)
   const origins = (app.redirect_origins ?? []).map(normalizeOrigin)
   if (origins.length !== existing.redirectOrigins.length || origins.some((origin) => !existing.redirectOrigins.includes(origin))) {
     throw new FixtureError(`${at}.redirect_origins: the existing application "${name}" has other redirect origins (cinepass does not change them)`)
@@ -93,7 +97,8 @@ async function applyUser(core: Core, user: FixtureUser, at: string): Promise<App
     if (disabled) await core.admin.setUserDisabled(account.username, true)
     return { id: account.id, accountObjectId: account.objectId, username: account.username, created: true, updated: false }
   }
-  if (user.name !== undefined && user.name !== existing.name) throw new FixtureError(`${at}.name: the user "${existing.username}" has another name (cinepass does not rename users)`)
+  if (user.name !== undefined && user.name !== existing.name)
+    throw new FixtureError(`${at}.name: the user "${existing.username}" has another name (cinepass does not rename users)`)
   let updated = false
   // Setting a password ends the user's sessions: only when it really differs.
   if (!(await hasher.verify(existing.passwordHash, user.password))) {

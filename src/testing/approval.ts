@@ -12,7 +12,9 @@ export async function approveAs(core: Core, requestToken: string, username: stri
   const account = await core.deps.store.findAccountByUsername(username)
   if (!account) throw new Error(`approve: no user is named "${username}"`)
   if (account.disabled) throw new Error(`approve: the user "${username}" is disabled`)
-  await explained('approve', () => (isJwtShaped(requestToken) ? core.website.approveV4(requestToken, account) : core.website.approveV3(requestToken, undefined, account)))
+  await explained('approve', () =>
+    isJwtShaped(requestToken) ? core.website.approveV4(requestToken, account) : core.website.approveV3(requestToken, undefined, account),
+  )
 }
 
 /** Denies a v3 or v4 request token, as the website's "Deny" button does. */

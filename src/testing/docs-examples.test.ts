@@ -17,14 +17,24 @@ describe('docs/testing.md examples, run from the repository', () => {
   }, 70_000)
 
   it('the vitest example passes', async () => {
-    const run = await runInGroup(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run'], { cwd: join(EXAMPLES, 'vitest'), timeoutMs: 60_000 })
+    const run = await runInGroup(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run'], {
+      cwd: join(EXAMPLES, 'vitest'),
+      timeoutMs: 60_000,
+    })
     expect(run.code, run.output).toBe(0)
     expect(run.output).toMatch(/Tests\s.*2 passed/)
   }, 70_000)
 
   it('docs/testing.md shows every example file as it is', () => {
     const doc = readFileSync(join(ROOT, 'docs', 'testing.md'), 'utf8')
-    for (const file of ['node-test/login.test.mjs', 'vitest/login.test.ts', 'jest/login.test.mjs', 'playwright/global-setup.mjs', 'ci/run-tests.sh', 'fixtures.json']) {
+    for (const file of [
+      'node-test/login.test.mjs',
+      'vitest/login.test.ts',
+      'jest/login.test.mjs',
+      'playwright/global-setup.mjs',
+      'ci/run-tests.sh',
+      'fixtures.json',
+    ]) {
       expect(doc, file).toContain(`docs/examples/testing/${file}`)
       // The doc quotes the file whole, so that what readers copy is what the tests run.
       expect(doc, file).toContain(readFileSync(join(EXAMPLES, file), 'utf8').trim())

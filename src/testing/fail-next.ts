@@ -58,7 +58,8 @@ export class PlannedFailures {
   /** The failure to answer `method path` with, counted as used; undefined to serve the request. */
   take(method: string, path: string): Pending | undefined {
     const index = this.#pending.findIndex(
-      (pending) => (pending.method === undefined || pending.method === method) && (typeof pending.path === 'string' ? pending.path === path : pending.path.test(path)),
+      (pending) =>
+        (pending.method === undefined || pending.method === method) && (typeof pending.path === 'string' ? pending.path === path : pending.path.test(path)),
     )
     const found = this.#pending[index]
     if (found && --found.left === 0) this.#pending.splice(index, 1)

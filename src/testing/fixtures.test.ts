@@ -51,8 +51,24 @@ const INVALID: [unknown, string][] = [
 // Repeats cannot be said in JSON Schema (unique by one field, ignoring case); only the loader refuses them.
 const REPEATS: [unknown, string][] = [
   [{ apps: [{ name: 'App' }, { name: 'App' }] }, `apps[1].name: repeats apps[0]'s`],
-  [{ apps: [{ name: 'A', api_key: KEY }, { name: 'B', api_key: KEY }] }, `apps[1].api_key: repeats apps[0]'s`],
-  [{ users: [{ username: 'Ann', password: 'x-password' }, { username: 'ann', password: 'y-password' }] }, `users[1].username: repeats users[0]'s`],
+  [
+    {
+      apps: [
+        { name: 'A', api_key: KEY },
+        { name: 'B', api_key: KEY },
+      ],
+    },
+    `apps[1].api_key: repeats apps[0]'s`,
+  ],
+  [
+    {
+      users: [
+        { username: 'Ann', password: 'x-password' },
+        { username: 'ann', password: 'y-password' },
+      ],
+    },
+    `users[1].username: repeats users[0]'s`,
+  ],
 ]
 
 describe('validateFixtures()', () => {
@@ -61,10 +77,13 @@ describe('validateFixtures()', () => {
     expect(matchesSchema(value), JSON.stringify(matchesSchema.errors)).toBe(true)
   })
 
-  it.each(INVALID.map(([value, message]) => [JSON.stringify(value), value, message]))('refuses %s naming the field, as the JSON Schema does', (_name, value, message) => {
-    expect(() => validateFixtures(value)).toThrow(message)
-    expect(matchesSchema(value)).toBe(false)
-  })
+  it.each(INVALID.map(([value, message]) => [JSON.stringify(value), value, message]))(
+    'refuses %s naming the field, as the JSON Schema does',
+    (_name, value, message) => {
+      expect(() => validateFixtures(value)).toThrow(message)
+      expect(matchesSchema(value)).toBe(false)
+    },
+  )
 
   it.each(REPEATS.map(([value, message]) => [JSON.stringify(value), value, message]))('refuses the repeat in %s', (_name, value, message) => {
     expect(() => validateFixtures(value)).toThrow(message)
@@ -99,7 +118,10 @@ describe('applyFixtures()', () => {
 
   const FIXTURES = {
     apps: [{ name: 'Keyed', api_key: KEY, redirect_origins: ['https://app.example'] }, { name: 'Named only' }],
-    users: [{ username: 'alice', password: 'alice-pw', name: 'Alice' }, { username: 'bob', password: 'bob-password', disabled: true }],
+    users: [
+      { username: 'alice', password: 'alice-pw', name: 'Alice' },
+      { username: 'bob', password: 'bob-password', disabled: true },
+    ],
   }
 
   it('applied twice to a database file, changes nothing the second time', async () => {
@@ -126,7 +148,10 @@ describe('applyFixtures()', () => {
     const { core } = fileCore()
     await applyFixtures(core, FIXTURES)
     const changed = await applyFixtures(core, {
-      users: [{ username: 'alice', password: 'new-password', disabled: true }, { username: 'bob', password: 'bob-password' }],
+      users: [
+        { username: 'alice', password: 'new-password', disabled: true },
+        { username: 'bob', password: 'bob-password' },
+      ],
     })
     expect(changed.users.map((user) => user.updated)).toEqual([true, true])
     const alice = (await core.deps.store.findAccountByUsername('alice'))!
@@ -138,14 +163,18 @@ describe('applyFixtures()', () => {
   it('refuses to rename what exists, naming the field', async () => {
     const { core } = fileCore()
     await applyFixtures(core, FIXTURES)
-    await expect(applyFixtures(core, { apps: [{ name: 'Renamed', api_key: KEY }] })).rejects.toThrow('apps[0].name: the application with this api_key is named "Keyed"')
+    await expect(applyFixtures(core, { apps: [{ name: 'Renamed', api_key: KEY }] })).rejects.toThrow(
+      'apps[0].name: the application with this api_key is named "Keyed"',
+    )
     await expect(applyFixtures(core, { apps: [{ name: 'Keyed', api_key: KEY }] })).rejects.toThrow('apps[0].redirect_origins')
     await expect(applyFixtures(core, { users: [{ username: 'alice', password: 'alice-pw', name: 'Other' }] })).rejects.toThrow('users[0].name')
   })
 
   it('names the field when the admin service refuses a value (a read access token that is not ours)', async () => {
     const { core } = fileCore()
-    await expect(applyFixtures(core, { apps: [{ name: 'A', api_key: KEY, read_access_token: JWT }] })).rejects.toThrow('apps[0]: the read access token must be an HS256 JWT with a "kid"')
+    await expect(applyFixtures(core, { apps: [{ name: 'A', api_key: KEY, read_access_token: JWT }] })).rejects.toThrow(
+      'apps[0]: the read access token must be an HS256 JWT with a "kid"',
+    )
     expect(await core.deps.store.listApplications()).toEqual([])
   })
 })

@@ -83,7 +83,8 @@ export function validateFixtures(value: unknown, source = 'fixtures'): Fixtures 
     const at = `apps[${i}]`
     if (!isObject(app)) return fail(at, 'must be an object with a "name"')
     onlyKeys(app, ['name', 'api_key', 'read_access_token', 'redirect_origins'], at, fail)
-    if (typeof app.name !== 'string' || app.name.trim() === '' || app.name.trim().length > 200) return fail(`${at}.name`, 'must be a string of 1 to 200 characters')
+    if (typeof app.name !== 'string' || app.name.trim() === '' || app.name.trim().length > 200)
+      return fail(`${at}.name`, 'must be a string of 1 to 200 characters')
     unique(names, app.name.trim(), i, `${at}.name`, 'apps', fail)
     if (app.api_key !== undefined) {
       if (typeof app.api_key !== 'string' || !HEX_32.test(app.api_key)) return fail(`${at}.api_key`, 'must be 32 lowercase hex characters')
@@ -141,7 +142,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function onlyKeys(value: Record<string, unknown>, allowed: string[], at: string, fail: Fail): void {
   const unknown = Object.keys(value).find((key) => !allowed.includes(key))
-  if (unknown !== undefined) fail(at ? `${at}.${unknown}` : unknown, `is not a fixtures field (expected ${allowed.filter((key) => key !== '$schema').map((key) => `"${key}"`).join(', ')})`)
+  if (unknown !== undefined)
+    fail(
+      at ? `${at}.${unknown}` : unknown,
+      `is not a fixtures field (expected ${allowed
+        .filter((key) => key !== '$schema')
+        .map((key) => `"${key}"`)
+        .join(', ')})`,
+    )
 }
 
 function optionalArray(value: unknown, field: string, fail: Fail): unknown[] {

@@ -129,7 +129,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   }
   const users: TestUser[] = applied.users.map((user, i) => {
     const given = fixtures.users![i]!
-    return { username: given.username, password: given.password, name: given.name ?? '', disabled: given.disabled ?? false, id: user.id, accountObjectId: user.accountObjectId }
+    return {
+      username: given.username,
+      password: given.password,
+      name: given.name ?? '',
+      disabled: given.disabled ?? false,
+      id: user.id,
+      accountObjectId: user.accountObjectId,
+    }
   })
   const close = (): Promise<void> => server.close()
   return {

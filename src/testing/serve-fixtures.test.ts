@@ -16,7 +16,10 @@ writeFileSync(
   FIXTURES,
   JSON.stringify({
     apps: [{ name: 'CI app', api_key: KEY }, { name: 'Generated app' }],
-    users: [{ username: 'ci-user', password: 'ci-password', name: 'CI' }, { username: 'off', password: 'x-password', disabled: true }],
+    users: [
+      { username: 'ci-user', password: 'ci-password', name: 'CI' },
+      { username: 'off', password: 'x-password', disabled: true },
+    ],
   }),
 )
 afterAll(() => dir.remove())
@@ -44,7 +47,9 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProce
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })))
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (code) => resolve({ code, stdout, stderr })),
+  )
   return { child, done }
 }
 
@@ -81,15 +86,23 @@ function post(url: string, body: object, headers: Record<string, string> = {}): 
 }
 
 describe('cinepass serve --fixtures', () => {
-  it('--database :memory: serves the fixtures\' applications and users as soon as /readyz answers, and prints generated keys', async () => {
+  it("--database :memory: serves the fixtures' applications and users as soon as /readyz answers, and prints generated keys", async () => {
     const served = await serve(['--database', ':memory:', '--fixtures', FIXTURES])
     expect((await get(`${served.url}/readyz`)).status).toBe(200)
     const token = (await get(`${served.url}/3/authentication/token/new?api_key=${KEY}`)).body.request_token
-    const login = await post(`${served.url}/3/authentication/token/validate_with_login?api_key=${KEY}`, { username: 'ci-user', password: 'ci-password', request_token: token })
+    const login = await post(`${served.url}/3/authentication/token/validate_with_login?api_key=${KEY}`, {
+      username: 'ci-user',
+      password: 'ci-password',
+      request_token: token,
+    })
     expect(login.status).toBe(200)
     const session = (await post(`${served.url}/3/authentication/session/new?api_key=${KEY}`, { request_token: token })).body.session_id
     expect((await get(`${served.url}/3/account?api_key=${KEY}&session_id=${session}`)).body).toMatchObject({ username: 'ci-user', name: 'CI' })
-    const disabled = await post(`${served.url}/3/authentication/token/validate_with_login?api_key=${KEY}`, { username: 'off', password: 'x-password', request_token: token })
+    const disabled = await post(`${served.url}/3/authentication/token/validate_with_login?api_key=${KEY}`, {
+      username: 'off',
+      password: 'x-password',
+      request_token: token,
+    })
     expect(disabled.body.status_code).toBe(31)
     // The generated application's key is printed once, and works.
     const printed = served.stdout.join('\n').match(/Generated app\n\s+API key:\s+([0-9a-f]{32})\n\s+read access token:\s+(\S+)/)
@@ -153,6 +166,8 @@ describe('cinepass serve --fixtures', () => {
     writeFileSync(badFile, JSON.stringify({ users: [{ username: 'x', password: 'y-password', admin: true }] }))
     const bad = await start(['--database', ':memory:', '--fixtures', badFile]).done
     expect(bad.code).toBe(2)
-    expect(bad.stderr.trim().split('\n')).toEqual([`cinepass: ${badFile}: users[0].admin: is not a fixtures field (expected "username", "password", "name", "disabled")`])
+    expect(bad.stderr.trim().split('\n')).toEqual([
+      `cinepass: ${badFile}: users[0].admin: is not a fixtures field (expected "username", "password", "name", "disabled")`,
+    ])
   })
 })

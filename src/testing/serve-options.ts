@@ -25,7 +25,7 @@ export function testingServeOptions(flags: TestingServeFlags, env: NodeJS.Proces
   if (flags.autoApprove !== undefined && env.NODE_ENV === 'production') {
     throw new UsageError('--auto-approve approves every request token without asking anyone: it is for tests and CI, and refused with NODE_ENV=production')
   }
-  if (database === ':memory:' && workers > 1) throw new UsageError('--database :memory: is one process\'s own: it cannot be shared by --workers')
+  if (database === ':memory:' && workers > 1) throw new UsageError("--database :memory: is one process's own: it cannot be shared by --workers")
   return { fixtures: flags.fixtures === undefined ? undefined : loadFixtures(flags.fixtures), autoApprove: flags.autoApprove }
 }
 
@@ -48,7 +48,10 @@ export async function prepareTestingServe(core: Core, options: TestingServeOptio
     if (shown.length > 0) {
       process.stdout.write(['', 'cinepass: the credentials the fixtures do not give (a generated API key is shown only this once):', ...shown, ''].join('\n'))
     }
-    const count = (list: { created: boolean }[]) => ({ created: list.filter((item) => item.created).length, existing: list.filter((item) => !item.created).length })
+    const count = (list: { created: boolean }[]) => ({
+      created: list.filter((item) => item.created).length,
+      existing: list.filter((item) => !item.created).length,
+    })
     logger.info({ applications: count(applied.apps), users: count(applied.users) }, 'fixtures applied')
   }
   if (options.autoApprove !== undefined) {

@@ -36,7 +36,7 @@ beforeAll(async () => {
 afterAll(() => (cp as TestServer | undefined)?.close()) // undefined when beforeAll failed before assigning it
 
 describe('startTestServer()', () => {
-  it('listens on 127.0.0.1 with the fixtures\' fixed API key, and generates what is not given', async () => {
+  it("listens on 127.0.0.1 with the fixtures' fixed API key, and generates what is not given", async () => {
     expect(cp.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(cp.apiKey).toBe(KEY)
     expect(cp.apps.map((app) => app.name)).toEqual(['Fixed app', 'Second app'])
@@ -56,12 +56,18 @@ describe('startTestServer()', () => {
     expect(cp.users[0]!.accountObjectId).toMatch(/^[0-9a-f]{24}$/)
   })
 
-  it('logs the fixtures\' users in with validate_with_login, and refuses the disabled one (31)', async () => {
+  it("logs the fixtures' users in with validate_with_login, and refuses the disabled one (31)", async () => {
     const token = await newToken(cp)
-    expect((await api(cp, 'POST', '/3/authentication/token/validate_with_login', { username: 'bob', password: 'bob-password', request_token: token })).status).toBe(200)
+    expect(
+      (await api(cp, 'POST', '/3/authentication/token/validate_with_login', { username: 'bob', password: 'bob-password', request_token: token })).status,
+    ).toBe(200)
     const session = (await api(cp, 'POST', '/3/authentication/session/new', { request_token: token })).body.session_id
     expect((await api(cp, 'GET', `/3/account?session_id=${session}`)).body).toMatchObject({ id: cp.users[1]!.id, username: 'bob' })
-    const refused = await api(cp, 'POST', '/3/authentication/token/validate_with_login', { username: 'carol', password: 'carol-pw', request_token: await newToken(cp) })
+    const refused = await api(cp, 'POST', '/3/authentication/token/validate_with_login', {
+      username: 'carol',
+      password: 'carol-pw',
+      request_token: await newToken(cp),
+    })
     expect(refused.body.status_code).toBe(31)
   })
 
@@ -133,7 +139,11 @@ describe('startTestServer()', () => {
     expect([offline.status, offline.body.status_code, offline.headers.get('retry-after')]).toEqual([503, 9, '5'])
     // Before the credential check: even a valid key is refused.
     cp.failNext({ path: '/3/authentication', status: 401, code: 7 })
-    expect((await api(cp, 'GET', '/3/authentication')).body).toEqual({ success: false, status_code: 7, status_message: 'Invalid API key: You must be granted a valid key.' })
+    expect((await api(cp, 'GET', '/3/authentication')).body).toEqual({
+      success: false,
+      status_code: 7,
+      status_message: 'Invalid API key: You must be granted a valid key.',
+    })
     expect((await api(cp, 'GET', '/3/authentication')).status).toBe(200)
   })
 

@@ -116,7 +116,9 @@ describe.each(await testBackends('account forms'))('the account forms over HTTP 
         return { web, csrf: csrfOf(page.text) }
       }),
     )
-    const answers = await Promise.all(clients.map(({ web, csrf }, i) => web.post('/account/reset', { _csrf: csrf, token, new_password: `racing password ${i}` })))
+    const answers = await Promise.all(
+      clients.map(({ web, csrf }, i) => web.post('/account/reset', { _csrf: csrf, token, new_password: `racing password ${i}` })),
+    )
     const winners = answers.flatMap((answer, i) => (answer.status === 200 ? [i] : []))
     expect(winners).toHaveLength(1)
     expect(answers.filter((answer) => answer.status === 410)).toHaveLength(answers.length - 1)
@@ -135,7 +137,8 @@ describe.each(await testBackends('account forms'))('the account forms over HTTP 
     expect(response.status).toBe(401)
     expect(response.text).toContain('Your current password is not right.')
     // The login throttle allows 10 failures per account and address.
-    for (let i = 0; i < 10 && response.status !== 429; i++) response = await web.post('/account/password', { _csrf: csrfOf(page.text), current_password: 'not it', new_password: 'a new password here' })
+    for (let i = 0; i < 10 && response.status !== 429; i++)
+      response = await web.post('/account/password', { _csrf: csrfOf(page.text), current_password: 'not it', new_password: 'a new password here' })
     expect(response.status).toBe(429)
     const retryAfter = Number(response.headers.get('retry-after'))
     expect(retryAfter).toBeGreaterThan(60)
@@ -160,7 +163,10 @@ describe.each(await testBackends('account forms'))('the account forms over HTTP 
     await web.post('/account/logout-everywhere', { _csrf: csrfOf(page.text) })
     expect(web.cookies.has(SESSION_COOKIE)).toBe(false)
     for (const event of ['credential_revoked', 'password_changed', 'logged_out_everywhere']) {
-      expect(securityEvents(event).filter((line) => line.accountId === user.id), event).toHaveLength(1)
+      expect(
+        securityEvents(event).filter((line) => line.accountId === user.id),
+        event,
+      ).toHaveLength(1)
     }
     const lines = logLines.join('\n')
     for (const secret of [user.password, 'logged password change', ref]) expect(lines).not.toContain(secret)

@@ -42,8 +42,16 @@ describe.each(await testBackends('account page in Chromium'))('the account page 
     const created = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: headers() })
     const account = await server.core.deps.store.findAccountById(user.id)
     await server.core.website.approveV4(created.body.request_token, account!)
-    const access = await call(`${server.base}/4/auth/access_token`, { method: 'POST', headers: headers(), body: JSON.stringify({ request_token: created.body.request_token }) })
-    const converted = await call(`${server.base}/3/authentication/session/convert/4`, { method: 'POST', headers: headers(), body: JSON.stringify({ access_token: access.body.access_token }) })
+    const access = await call(`${server.base}/4/auth/access_token`, {
+      method: 'POST',
+      headers: headers(),
+      body: JSON.stringify({ request_token: created.body.request_token }),
+    })
+    const converted = await call(`${server.base}/3/authentication/session/convert/4`, {
+      method: 'POST',
+      headers: headers(),
+      body: JSON.stringify({ access_token: access.body.access_token }),
+    })
     return { accessToken: access.body.access_token as string, converted: converted.body.session_id as string }
   }
 
@@ -247,7 +255,13 @@ describe.each(await testBackends('account page in Chromium'))('the account page 
 
       const page = await openAccount(context, user)
       await expectNoAxeViolations(page, 'account page')
-      for (const [what, path] of [['home', '/'], ['log-out page', '/logout'], ['approval', `/authenticate/${token}`], ['account', '/account']] as const) await visit(page, what, path)
+      for (const [what, path] of [
+        ['home', '/'],
+        ['log-out page', '/logout'],
+        ['approval', `/authenticate/${token}`],
+        ['account', '/account'],
+      ] as const)
+        await visit(page, what, path)
       if (colorScheme === 'dark') await screenshot(page, 'account-dark-desktop.png')
 
       // What axe does not measure: the contrast of input borders and of the focus ring with the card.

@@ -138,7 +138,10 @@ export function registerAccountPages(web: FastifyInstance, options: AccountRoute
     }
     // Every session of the account has ended, whoever's browser this is.
     reply.clearCookie(names.session, cookieOptions)
-    const body = messagePage('Password set', 'Your new password is set, and every session of your account was logged out.', { tone: 'ok', link: { href: '/login', text: 'Log in' } })
+    const body = messagePage('Password set', 'Your new password is set, and every session of your account was logged out.', {
+      tone: 'ok',
+      link: { href: '/login', text: 'Log in' },
+    })
     return sendPage(reply, 200, body)
   })
 }
@@ -153,9 +156,13 @@ async function resetTargetOrNull(accounts: AccountService, token: string | undef
 }
 
 function deadResetLink(reply: FastifyReply): FastifyReply {
-  const body = messagePage('Link not valid', 'This password reset link is unknown, has expired, or has already been used. Ask your cinepass operator for a new one.', {
-    link: { href: '/login', text: 'Go to the log-in page' },
-  })
+  const body = messagePage(
+    'Link not valid',
+    'This password reset link is unknown, has expired, or has already been used. Ask your cinepass operator for a new one.',
+    {
+      link: { href: '/login', text: 'Go to the log-in page' },
+    },
+  )
   return sendPage(reply, 410, body)
 }
 

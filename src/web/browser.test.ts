@@ -126,7 +126,11 @@ describe.each(await testBackends('browser tests'))('the approval website in Chro
   it('v4: approve on /auth/access, then access_token and convert/4', async () => {
     const user = await createTestUser(server.core)
     const headers = { authorization: `Bearer ${server.application.readAccessToken}`, 'content-type': 'application/json' }
-    const created = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers, body: JSON.stringify({ redirect_to: `${callback.url}/v4-done` }) })
+    const created = await call(`${server.base}/4/auth/request_token`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ redirect_to: `${callback.url}/v4-done` }),
+    })
     const requestToken = created.body.request_token as string
     const page = await newPage()
     await page.goto(`${server.base}/auth/access?request_token=${requestToken}`)
@@ -135,7 +139,11 @@ describe.each(await testBackends('browser tests'))('the approval website in Chro
     await page.waitForURL((url) => url.href.startsWith(`${callback.url}/v4-done`))
     const access = await call(`${server.base}/4/auth/access_token`, { method: 'POST', headers, body: JSON.stringify({ request_token: requestToken }) })
     expect(access.status).toBe(200)
-    const converted = await call(`${server.base}/3/authentication/session/convert/4`, { method: 'POST', headers, body: JSON.stringify({ access_token: access.body.access_token }) })
+    const converted = await call(`${server.base}/3/authentication/session/convert/4`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ access_token: access.body.access_token }),
+    })
     expect(converted.status).toBe(200)
     const account = await call(`${server.base}/3/account?api_key=${server.application.apiKey}&session_id=${converted.body.session_id}`)
     expect(account.body.username).toBe(user.username)

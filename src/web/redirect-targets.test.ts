@@ -57,7 +57,11 @@ describe('redirect targets outside ASCII', () => {
 
   it('approving a v4 request token whose redirect_to has non-ASCII characters redirects to it as ASCII, and the token is approved', async () => {
     const bearer = { authorization: `Bearer ${server.application.readAccessToken}`, 'content-type': 'application/json' }
-    const created = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: bearer, body: JSON.stringify({ redirect_to: 'https://a.example/€?x=€' }) })
+    const created = await call(`${server.base}/4/auth/request_token`, {
+      method: 'POST',
+      headers: bearer,
+      body: JSON.stringify({ redirect_to: 'https://a.example/€?x=€' }),
+    })
     expect(created.status).toBe(200)
     const requestToken = created.body.request_token as string
     const web = new WebClient(server.base)
@@ -74,7 +78,11 @@ describe('redirect targets outside ASCII', () => {
 
   it('denying a v4 request token whose redirect_to has non-ASCII characters redirects to it as ASCII', async () => {
     const bearer = { authorization: `Bearer ${server.application.readAccessToken}`, 'content-type': 'application/json' }
-    const created = await call(`${server.base}/4/auth/request_token`, { method: 'POST', headers: bearer, body: JSON.stringify({ redirect_to: 'https://a.example/€' }) })
+    const created = await call(`${server.base}/4/auth/request_token`, {
+      method: 'POST',
+      headers: bearer,
+      body: JSON.stringify({ redirect_to: 'https://a.example/€' }),
+    })
     const requestToken = created.body.request_token as string
     const web = new WebClient(server.base)
     await web.signIn(server.user)

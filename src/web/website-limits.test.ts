@@ -10,7 +10,10 @@ afterEach(async () => {
 
 async function server(env: NodeJS.ProcessEnv = {}, hasher?: Argon2Hasher): Promise<TestServer> {
   // The website's per-address limits are request limits: on unless CINEPASS_RATE_LIMIT is 0.
-  const started = await startTestServer({ env: { CINEPASS_RATE_LIMIT: '1000', CINEPASS_TRUST_PROXY: '127.0.0.1', ...env }, ...(hasher ? { overrides: { hasher } } : {}) })
+  const started = await startTestServer({
+    env: { CINEPASS_RATE_LIMIT: '1000', CINEPASS_TRUST_PROXY: '127.0.0.1', ...env },
+    ...(hasher ? { overrides: { hasher } } : {}),
+  })
   servers.push(started)
   return started
 }
@@ -56,7 +59,9 @@ async function signUpFloodDuringLogins(s: TestServer, addressOf: (i: number) => 
     Array.from({ length: 100 }, (_, i) => form.post('/signup', { username: `bot${i}`, password: 'a long password' }, addressOf(i)).then((r) => r.status)),
   )
   await new Promise((resolve) => setTimeout(resolve, 200))
-  const logins = Promise.all(users.map(async ({ web, user, csrf }) => (await web.post('/login', { _csrf: csrf, username: user.username, password: user.password })).status))
+  const logins = Promise.all(
+    users.map(async ({ web, user, csrf }) => (await web.post('/login', { _csrf: csrf, username: user.username, password: user.password })).status),
+  )
   const [floodStatuses, loginStatuses] = await Promise.all([flood, logins])
   return { floodStatuses, loginStatuses }
 }

@@ -95,7 +95,20 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
 
   it('refuses relative and scriptable redirect_to values with a 400 page', async () => {
     const token = await newRequestToken(server)
-    const refused = ['/cb', '//evil.example/cb', 'cb', 'javascript:alert(1)', 'JavaScript://%0aalert(1)', 'java\tscript://x', 'data:text/html,<b>x</b>', 'data://x', 'vbscript://x', 'file:///etc/passwd', 'mailto:a@b.example', ' https://example.com']
+    const refused = [
+      '/cb',
+      '//evil.example/cb',
+      'cb',
+      'javascript:alert(1)',
+      'JavaScript://%0aalert(1)',
+      'java\tscript://x',
+      'data:text/html,<b>x</b>',
+      'data://x',
+      'vbscript://x',
+      'file:///etc/passwd',
+      'mailto:a@b.example',
+      ' https://example.com',
+    ]
     for (const value of refused) {
       const page = await new WebClient(server.base).get(`/authenticate/${token}?redirect_to=${encodeURIComponent(value)}`)
       expect(page.status, value).toBe(400)
@@ -114,7 +127,18 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
 
   it('refuses browser-internal redirect_to schemes for an application without redirect origins, on the page and in v4', async () => {
     const token = await newRequestToken(server)
-    const internal = ['chrome://settings', 'CHROME://settings/passwords', 'chrome-extension://abcdef/page.html', 'chrome-untrusted://terminal/', 'chrome-search://local-ntp/', 'view-source://client.example/', 'about://blank', 'blob://client.example/x', 'filesystem://x', 'javascript://x%0aalert(1)']
+    const internal = [
+      'chrome://settings',
+      'CHROME://settings/passwords',
+      'chrome-extension://abcdef/page.html',
+      'chrome-untrusted://terminal/',
+      'chrome-search://local-ntp/',
+      'view-source://client.example/',
+      'about://blank',
+      'blob://client.example/x',
+      'filesystem://x',
+      'javascript://x%0aalert(1)',
+    ]
     for (const value of internal) {
       const page = await new WebClient(server.base).get(`/authenticate/${token}?redirect_to=${encodeURIComponent(value)}`)
       expect(page.status, value).toBe(400)
@@ -142,7 +166,13 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
 
   it('unknown, malformed and expired tokens get a 404 page that says so', async () => {
     const web = await signedInClient()
-    for (const path of [`/authenticate/${'a'.repeat(40)}`, '/authenticate/not-a-token', '/auth/access?request_token=abc', '/auth/access', `/authenticate/${'a'.repeat(40)}/allow`]) {
+    for (const path of [
+      `/authenticate/${'a'.repeat(40)}`,
+      '/authenticate/not-a-token',
+      '/auth/access?request_token=abc',
+      '/auth/access',
+      `/authenticate/${'a'.repeat(40)}/allow`,
+    ]) {
       const page = await web.get(path)
       expect(page.status, path).toBe(404)
       expect(page.text).toContain('has expired, or has already been used')
@@ -287,7 +317,12 @@ describe.each(await testBackends('website'))('the approval website over HTTP on 
   it('after sign-in, next only leads to local paths', async () => {
     const web = new WebClient(server.base)
     const form = await web.get('/login')
-    const response = await web.post('/login', { _csrf: csrfOf(form.text), username: server.user.username, password: server.user.password, next: '//evil.example/x' })
+    const response = await web.post('/login', {
+      _csrf: csrfOf(form.text),
+      username: server.user.username,
+      password: server.user.password,
+      next: '//evil.example/x',
+    })
     expect(response.headers.get('location')).toBe('/')
     expect(safeNext('/authenticate/abc?redirect_to=x')).toBe('/authenticate/abc?redirect_to=x')
     for (const bad of ['https://evil.example', '//evil.example', '/\\evil.example', 'evil', '/a b', undefined]) expect(safeNext(bad)).toBe('/')

@@ -123,7 +123,12 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     })
 
     web.post('/signup', csrf, async (request, reply) => {
-      const input = { username: formField(request.body, 'username'), password: formField(request.body, 'password'), email: formField(request.body, 'email'), name: formField(request.body, 'name') }
+      const input = {
+        username: formField(request.body, 'username'),
+        password: formField(request.body, 'password'),
+        email: formField(request.body, 'email'),
+        name: formField(request.body, 'name'),
+      }
       const next = safeNext(formField(request.body, 'next'))
       try {
         const { sessionToken } = await website.signUp({ ...input, address: request.ip, previousSession: request.cookies[names.session] })
@@ -133,7 +138,11 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
         const message = error instanceof UsageError ? sentence(error.message) : signInRefusal(error)
         if (message === null) throw error
         const refused = { message, fields: [signupFieldOf(message)] }
-        return sendPage(reply, 400, signupPage({ csrf: reply.generateCsrf(), next, username: input.username, name: input.name, email: input.email, error: refused }))
+        return sendPage(
+          reply,
+          400,
+          signupPage({ csrf: reply.generateCsrf(), next, username: input.username, name: input.name, email: input.email, error: refused }),
+        )
       }
     })
 
@@ -165,8 +174,12 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
         return sendPage(reply, 200, loginPage({ csrf: csrfToken, next: request.url, intro, signupOpen }))
       }
       reply.header('content-security-policy', contentSecurityPolicy(approval.redirect))
-      const returnsTo = approval.redirect ? (approval.redirect.hostname || approval.redirect.protocol) : null
-      return sendPage(reply, 200, approvePage({ csrf: csrfToken, appName: approval.app.name, username: account.username, returnsTo, here: request.url, ...forms }))
+      const returnsTo = approval.redirect ? approval.redirect.hostname || approval.redirect.protocol : null
+      return sendPage(
+        reply,
+        200,
+        approvePage({ csrf: csrfToken, appName: approval.app.name, username: account.username, returnsTo, here: request.url, ...forms }),
+      )
     }
 
     // v3: /authenticate/{request_token}[?redirect_to=URL]
@@ -175,7 +188,11 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
       const redirectTo = queryString(request, 'redirect_to')
       const approval = await website.v3Approval(token, redirectTo)
       const base = `/authenticate/${encodeURIComponent(token)}`
-      return showApproval(request, reply, approval, { approveAction: `${base}/allow`, denyAction: `${base}/deny`, hidden: redirectTo ? { redirect_to: redirectTo } : {} })
+      return showApproval(request, reply, approval, {
+        approveAction: `${base}/allow`,
+        denyAction: `${base}/deny`,
+        hidden: redirectTo ? { redirect_to: redirectTo } : {},
+      })
     })
 
     for (const decision of ['allow', 'deny'] as const) {
@@ -195,9 +212,17 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
         const app = await website.v3Decided(token, decision === 'allow' ? 'approved' : 'denied')
         if (decision === 'allow') {
           reply.header('authentication-callback', `${options.publicUrl()}/3/authentication/session/new?request_token=${encodeURIComponent(token)}`)
-          return sendPage(reply, 200, messagePage('Access approved', `You approved ${app.name}. You can close this window and go back to the application.`, { tone: 'ok' }))
+          return sendPage(
+            reply,
+            200,
+            messagePage('Access approved', `You approved ${app.name}. You can close this window and go back to the application.`, { tone: 'ok' }),
+          )
         }
-        return sendPage(reply, 200, messagePage('Access denied', `You denied ${app.name} access to your account. You can close this window.`, { tone: 'denied' }))
+        return sendPage(
+          reply,
+          200,
+          messagePage('Access denied', `You denied ${app.name} access to your account. You can close this window.`, { tone: 'denied' }),
+        )
       })
     }
 
@@ -205,7 +230,11 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
     web.get('/auth/access', async (request, reply) => {
       const token = queryString(request, 'request_token')
       const approval = await website.v4Approval(token)
-      return showApproval(request, reply, approval, { approveAction: '/auth/access/approve', denyAction: '/auth/access/deny', hidden: { request_token: token ?? '' } })
+      return showApproval(request, reply, approval, {
+        approveAction: '/auth/access/approve',
+        denyAction: '/auth/access/deny',
+        hidden: { request_token: token ?? '' },
+      })
     })
 
     for (const decision of ['approve', 'deny'] as const) {
@@ -222,7 +251,11 @@ export async function registerWebsite(app: FastifyInstance, options: WebsiteRout
       web.get(`/auth/access/${decision}`, async (request, reply) => {
         const app = await website.v4Decided(queryString(request, 'request_token'), decision === 'approve' ? 'approved' : 'denied')
         return decision === 'approve'
-          ? sendPage(reply, 200, messagePage('Access approved', `You approved ${app.name}. You can close this window and go back to the application.`, { tone: 'ok' }))
+          ? sendPage(
+              reply,
+              200,
+              messagePage('Access approved', `You approved ${app.name}. You can close this window and go back to the application.`, { tone: 'ok' }),
+            )
           : sendPage(reply, 200, messagePage('Access denied', `You denied ${app.name} access to your account. You can close this window.`, { tone: 'denied' }))
       })
     }
@@ -256,7 +289,11 @@ function errorPage(error: unknown, request: FastifyRequest, reply: FastifyReply)
     const waitSeconds = retryAfterSeconds(error.retryAfterSeconds)
     switch (error.code) {
       case 'INVALID_REQUEST_TOKEN':
-        return refusal(404, 'Request not found', 'This approval link is unknown, has expired, or has already been used. Go back to the application and start again.')
+        return refusal(
+          404,
+          'Request not found',
+          'This approval link is unknown, has expired, or has already been used. Go back to the application and start again.',
+        )
       case 'INVALID_PARAMETERS':
         return refusal(400, 'Redirect not allowed', 'The address this application asked to return to (redirect_to) is not allowed.')
       case 'NOT_FOUND':

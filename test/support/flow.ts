@@ -32,7 +32,10 @@ export class V3 {
   }
 
   validate(requestToken: string, username: string, password: string, init: RequestInit = {}): Promise<Answer> {
-    return request(`${this.base}/3/authentication/token/validate_with_login?api_key=${this.apiKey}`, { ...json({ username, password, request_token: requestToken }), ...init })
+    return request(`${this.base}/3/authentication/token/validate_with_login?api_key=${this.apiKey}`, {
+      ...json({ username, password, request_token: requestToken }),
+      ...init,
+    })
   }
 
   sessionNew(requestToken: string): Promise<Answer> {

@@ -28,12 +28,7 @@ export interface LoadStats {
  * validate_with_login, session/new, account, and for about a third of the sessions DELETE and a check
  * that the session is gone. Every acknowledged outcome goes into `ledger`.
  */
-export async function runFlowLoad(
-  v3: V3,
-  seeded: Seeded,
-  ledger: Ledger,
-  options: { workers: number; until: Promise<unknown> },
-): Promise<LoadStats> {
+export async function runFlowLoad(v3: V3, seeded: Seeded, ledger: Ledger, options: { workers: number; until: Promise<unknown> }): Promise<LoadStats> {
   let stopped = false
   void options.until.then(() => (stopped = true))
   const stats: LoadStats = { requests: 0, sessions: 0, deletes: 0, unexpected: new Map() }

@@ -44,7 +44,11 @@ export async function startProxiedPair(startProxy: StartProxy, cleanups: Cleanup
   // Whichever instances run at the end (a restart replaces them) are stopped.
   cleanups.push(() => Promise.all(instances.map((instance) => instance.stop())))
 
-  const proxy = await startProxy(listen, instances.map((instance) => instance.url), cleanups)
+  const proxy = await startProxy(
+    listen,
+    instances.map((instance) => instance.url),
+    cleanups,
+  )
   let health = await request(`${publicUrl}/healthz`)
   for (let attempt = 0; attempt < 50 && health.status !== 200; attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 100))
@@ -86,7 +90,10 @@ export async function websiteFlowThroughProxy(pair: ProxiedPair, proxyName: stri
   // latest every 200 ms.)
   await linesWritten()
   const served = instances.map((instance, index) => requestsSeen(instance) - before[index]!)
-  expect(served.every((count) => count > 0), `requests per instance: ${served.join(', ')}`).toBe(true)
+  expect(
+    served.every((count) => count > 0),
+    `requests per instance: ${served.join(', ')}`,
+  ).toBe(true)
   console.info(`${proxyName}: one sign-in and approval flow, ${served.join(' + ')} requests on the two instances`)
   return [seeded.apiKey, token, session.body.session_id as string, user.password]
 }
@@ -135,7 +142,9 @@ export async function rollingRestartThroughProxy(pair: ProxiedPair, proxyName: s
   const failed = answers.filter((answer) => answer.status !== 200)
   const perKind = new Map<string, number>()
   for (const answer of answers) perKind.set(answer.what, (perKind.get(answer.what) ?? 0) + 1)
-  console.info(`${proxyName} rolling restart: ${answers.length} requests (${[...perKind].map(([what, n]) => `${what} ${n}`).join(', ')}), ${failed.length} not 200`)
+  console.info(
+    `${proxyName} rolling restart: ${answers.length} requests (${[...perKind].map(([what, n]) => `${what} ${n}`).join(', ')}), ${failed.length} not 200`,
+  )
   const failureKinds = new Map<string, number>()
   for (const answer of failed) {
     const kind = `${answer.what} ${answer.status} ${answer.error ?? ''}`

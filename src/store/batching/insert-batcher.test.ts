@@ -19,7 +19,15 @@ describe('InsertBatcher', () => {
     const { calls, write } = fakeWriter()
     const batcher = new InsertBatcher('single', 'multi', write)
     await Promise.all([batcher.insert(['a', 1]), batcher.insert(['b', 2]), batcher.insert(['c', 3])])
-    expect(calls).toEqual([{ sql: 'multi', params: [['a', 'b', 'c'], [1, 2, 3]] }])
+    expect(calls).toEqual([
+      {
+        sql: 'multi',
+        params: [
+          ['a', 'b', 'c'],
+          [1, 2, 3],
+        ],
+      },
+    ])
   })
 
   it('a lone insert() uses the single-row statement', async () => {

@@ -76,7 +76,11 @@ describe('TransactionBatcher', () => {
     const db = new FakeConnection()
     const batcher = new TransactionBatcher(db, unavailable)
     const refused = new Error('FOREIGN KEY constraint failed')
-    await expect(batcher.write(() => { throw refused })).rejects.toBe(refused)
+    await expect(
+      batcher.write(() => {
+        throw refused
+      }),
+    ).rejects.toBe(refused)
     expect(db.statements).toEqual(['BEGIN IMMEDIATE', 'ROLLBACK'])
   })
 

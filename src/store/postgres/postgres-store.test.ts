@@ -31,7 +31,16 @@ describe.skipIf(skipReason !== null)('PostgresStore group commit', () => {
   const appId = hex(12)
   let database: TemporaryPostgresDatabase
   let store: PostgresStore
-  const token = (): RequestTokenRecord => ({ tokenHash: hex(32), appId, createdAt: now, expiresAt: now + 3_600_000, status: 'pending', accountId: null, consumedAt: null, epoch: null })
+  const token = (): RequestTokenRecord => ({
+    tokenHash: hex(32),
+    appId,
+    createdAt: now,
+    expiresAt: now + 3_600_000,
+    status: 'pending',
+    accountId: null,
+    consumedAt: null,
+    epoch: null,
+  })
   // Counted on a connection of its own: what it sees has been committed.
   const committed = async (hashes: string[]): Promise<number> =>
     Number((await database.query('SELECT count(*) AS n FROM request_tokens WHERE token_hash = ANY($1::text[])', [hashes]))[0]!.n)
@@ -73,7 +82,17 @@ describe.skipIf(skipReason !== null)('PostgresStore group commit', () => {
   })
 
   it('createSessionFromRequestToken() tells the truth about a token another transaction denies while the batch waits for it', async () => {
-    const account = (await store.insertAccount({ objectId: hex(12), username: `u_${hex(4)}`, name: 'u', email: null, language: 'en', country: 'US', includeAdult: false, passwordHash: 'x', createdAt: now }))!
+    const account = (await store.insertAccount({
+      objectId: hex(12),
+      username: `u_${hex(4)}`,
+      name: 'u',
+      email: null,
+      language: 'en',
+      country: 'US',
+      includeAdult: false,
+      passwordHash: 'x',
+      createdAt: now,
+    }))!
     const denied = token()
     await store.insertRequestToken(denied)
     await store.approveRequestToken({ tokenHash: denied.tokenHash, accountId: account.id, epoch: account.epoch, now, appId })

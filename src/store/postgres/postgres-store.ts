@@ -135,7 +135,10 @@ export class PostgresStore extends SqlStore {
       alone: ({ accessTokenIdHash, session }) => this.write(() => createSessionFromAccessToken(accessTokenIdHash, session)),
       unavailable: failsWholeBatch,
     })
-    this.#accountsById = new LookupBatcher((row) => row.id, (ids) => this.#run(() => this.#rows<AccountRow>(ACCOUNTS_BY_ID, [ids])))
+    this.#accountsById = new LookupBatcher(
+      (row) => row.id,
+      (ids) => this.#run(() => this.#rows<AccountRow>(ACCOUNTS_BY_ID, [ids])),
+    )
     const inserts = (table: Table<never>): InsertBatcher =>
       new InsertBatcher(numbered(insertSql(table)), unnestInsertSql(table), (sql, params) =>
         this.#run(async () => {
@@ -341,7 +344,10 @@ export class PostgresStore extends SqlStore {
     return this.#sessionsFromTokens.write({ tokenHash, appId, now, session })
   }
 
-  override createSessionFromAccessToken(accessTokenIdHash: string, session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>): Promise<number | null> {
+  override createSessionFromAccessToken(
+    accessTokenIdHash: string,
+    session: Omit<SessionRecord, 'accountId' | 'epoch' | 'accessTokenIdHash'>,
+  ): Promise<number | null> {
     return this.#sessionsFromAccessTokens.write({ accessTokenIdHash, session })
   }
 

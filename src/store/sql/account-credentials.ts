@@ -29,7 +29,10 @@ export function* endAccountCredential(accountId: number, credential: CredentialR
       return (yield* run('DELETE FROM web_sessions WHERE session_hash = ? AND account_id = ?', credential.hash, accountId)) === 1
     // Only the token: a session converted from it is a row of its own, revoked on its own.
     case 'access_token':
-      return (yield* run('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND account_id = ? AND revoked_at IS NULL', now, credential.hash, accountId)) === 1
+      return (
+        (yield* run('UPDATE access_tokens SET revoked_at = ? WHERE id_hash = ? AND account_id = ? AND revoked_at IS NULL', now, credential.hash, accountId)) ===
+        1
+      )
   }
 }
 
@@ -45,5 +48,10 @@ export function* changeAccountPassword(input: PasswordChange): Work<boolean> {
 }
 
 export function* touchWebSession(sessionHash: string, now: number, intervalMs: number): Work<void> {
-  yield* run('UPDATE web_sessions SET last_used_at = ? WHERE session_hash = ? AND (last_used_at IS NULL OR last_used_at <= ?)', now, sessionHash, now - intervalMs)
+  yield* run(
+    'UPDATE web_sessions SET last_used_at = ? WHERE session_hash = ? AND (last_used_at IS NULL OR last_used_at <= ?)',
+    now,
+    sessionHash,
+    now - intervalMs,
+  )
 }

@@ -98,10 +98,21 @@ export function* listAccounts(): Work<AccountRecord[]> {
 export function* endAccountCredentials(accountId: number, now: number, keepWebSessionHash: string | null = null): Work<void> {
   const moved = yield* get<{ epoch: number }>('UPDATE accounts SET epoch = epoch + 1 WHERE id = ? RETURNING epoch', accountId)
   if (moved && keepWebSessionHash !== null) {
-    yield* run('UPDATE web_sessions SET epoch = ? WHERE session_hash = ? AND account_id = ? AND epoch = ?', moved.epoch, keepWebSessionHash, accountId, moved.epoch - 1)
+    yield* run(
+      'UPDATE web_sessions SET epoch = ? WHERE session_hash = ? AND account_id = ? AND epoch = ?',
+      moved.epoch,
+      keepWebSessionHash,
+      accountId,
+      moved.epoch - 1,
+    )
   }
   yield* run('DELETE FROM sessions WHERE account_id = ?', accountId)
-  yield* run('DELETE FROM web_sessions WHERE account_id = ? AND (CAST(? AS TEXT) IS NULL OR session_hash <> ?)', accountId, keepWebSessionHash, keepWebSessionHash)
+  yield* run(
+    'DELETE FROM web_sessions WHERE account_id = ? AND (CAST(? AS TEXT) IS NULL OR session_hash <> ?)',
+    accountId,
+    keepWebSessionHash,
+    keepWebSessionHash,
+  )
   yield* run('UPDATE access_tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL', now, accountId)
   // A token the user approved but no client has turned into a session yet would outlive the change.
   yield* run("UPDATE request_tokens SET status = 'denied' WHERE account_id = ? AND status = 'approved' AND consumed_at IS NULL", accountId)
@@ -115,7 +126,12 @@ export function* endAccountCredentials(accountId: number, now: number, keepWebSe
  */
 export function* setAccountDisabled(id: number, disabled: boolean, now: number): Work<boolean> {
   const changed =
-    (yield* run('UPDATE accounts SET disabled = ?, epoch = CASE WHEN disabled AND NOT ? THEN epoch + 1 ELSE epoch END WHERE id = ?', disabled, disabled, id)) === 1
+    (yield* run(
+      'UPDATE accounts SET disabled = ?, epoch = CASE WHEN disabled AND NOT ? THEN epoch + 1 ELSE epoch END WHERE id = ?',
+      disabled,
+      disabled,
+      id,
+    )) === 1
   if (changed && disabled) yield* endAccountCredentials(id, now)
   return changed
 }

@@ -22,11 +22,19 @@ describe('perform() and performAsync()', () => {
       seen.push([kind, sql, params])
       return kind === 'get' ? { balance: 7 } : kind === 'all' ? [{ id: 'b' }, { id: 'b' }] : 1
     }
-    const sync = { run: (sql: string, p: Param[]) => answer('run', sql, p) as number, get: (sql: string, p: Param[]) => answer('get', sql, p), all: (sql: string, p: Param[]) => answer('all', sql, p) as unknown[] }
+    const sync = {
+      run: (sql: string, p: Param[]) => answer('run', sql, p) as number,
+      get: (sql: string, p: Param[]) => answer('get', sql, p),
+      all: (sql: string, p: Param[]) => answer('all', sql, p) as unknown[],
+    }
     expect(perform(transfer('a', 'b'), sync)).toBe(14)
     const statements = [...seen]
     seen.length = 0
-    const async = { run: (sql: string, p: Param[]) => Promise.resolve(sync.run(sql, p)), get: (sql: string, p: Param[]) => Promise.resolve(sync.get(sql, p)), all: (sql: string, p: Param[]) => Promise.resolve(sync.all(sql, p)) }
+    const async = {
+      run: (sql: string, p: Param[]) => Promise.resolve(sync.run(sql, p)),
+      get: (sql: string, p: Param[]) => Promise.resolve(sync.get(sql, p)),
+      all: (sql: string, p: Param[]) => Promise.resolve(sync.all(sql, p)),
+    }
     expect(await performAsync(transfer('a', 'b'), async)).toBe(14)
     expect(seen).toEqual(statements)
     expect(statements.map(([kind, , params]) => [kind, params])).toEqual([

@@ -33,7 +33,18 @@ import { ACCESS_TOKENS, V4_REQUEST_TOKENS } from './v4.js'
 import { WEB_SESSIONS } from './web-sessions.js'
 
 /** Every table, in foreign-key order: parents first (insert in this order, delete in reverse). */
-const TABLES: readonly Table<never>[] = [META, APPLICATIONS, ACCOUNTS, REQUEST_TOKENS, SESSIONS, GUEST_SESSIONS, V4_REQUEST_TOKENS, ACCESS_TOKENS, SIGNING_KEYS, WEB_SESSIONS]
+const TABLES: readonly Table<never>[] = [
+  META,
+  APPLICATIONS,
+  ACCOUNTS,
+  REQUEST_TOKENS,
+  SESSIONS,
+  GUEST_SESSIONS,
+  V4_REQUEST_TOKENS,
+  ACCESS_TOKENS,
+  SIGNING_KEYS,
+  WEB_SESSIONS,
+]
 
 const IS_EMPTY = `SELECT 1 AS found WHERE ${TABLES.map((table) => `EXISTS (SELECT 1 FROM ${table.name})`).join(' OR ')}`
 

@@ -221,7 +221,12 @@ export abstract class SqlStore implements Store {
     return this.write(() => v4.denyV4RequestToken(idHash, now, issued))
   }
 
-  createAccessTokenFromRequestToken(idHash: string, appId: string, now: number, accessToken: Omit<AccessTokenRecord, 'accountId' | 'epoch'>): Promise<ConsumeResult> {
+  createAccessTokenFromRequestToken(
+    idHash: string,
+    appId: string,
+    now: number,
+    accessToken: Omit<AccessTokenRecord, 'accountId' | 'epoch'>,
+  ): Promise<ConsumeResult> {
     return this.transaction(() => v4.createAccessTokenFromRequestToken(idHash, appId, now, accessToken))
   }
 

@@ -75,11 +75,7 @@ describe('WAL checkpointer', () => {
 
     const { writer, isPaused, pauses } = recordingWriter()
     // A RESTART threshold never reached: only the pauses may start the WAL over.
-    const checkpointer = startCheckpointer(
-      path,
-      writer,
-      { intervalMs: 20, pausePages: 256, restartPages: Number.MAX_SAFE_INTEGER },
-    )
+    const checkpointer = startCheckpointer(path, writer, { intervalMs: 20, pausePages: 256, restartPages: Number.MAX_SAFE_INTEGER })
     try {
       const restartsBefore = walSequence(`${path}-wal`)
       let batches = 0
@@ -97,7 +93,9 @@ describe('WAL checkpointer', () => {
       }
       // One writing connection: its count only grows.
       const restarts = walSequence(`${path}-wal`) - restartsBefore
-      console.log(`checkpointer: ${batches} batches of 50 rows, ${pauses.length} pauses (longest ${Math.max(0, ...pauses)} ms), ${restarts} WAL restarts, WAL file ${(statSync(`${path}-wal`).size / 1048576).toFixed(1)} MB`)
+      console.log(
+        `checkpointer: ${batches} batches of 50 rows, ${pauses.length} pauses (longest ${Math.max(0, ...pauses)} ms), ${restarts} WAL restarts, WAL file ${(statSync(`${path}-wal`).size / 1048576).toFixed(1)} MB`,
+      )
       expect(pauses.length).toBeGreaterThanOrEqual(2)
       expect(restarts).toBeGreaterThanOrEqual(2)
       expect(heldBack).toBeGreaterThan(0)
@@ -115,11 +113,7 @@ describe('WAL checkpointer', () => {
     const theirs = openWriter(path)
     const [ourBatch, theirBatch] = [randomRowBatch(ours), randomRowBatch(theirs)]
     const { writer, isPaused, pauses } = recordingWriter()
-    const checkpointer = startCheckpointer(
-      path,
-      writer,
-      { intervalMs: 20, pausePages: 256, restartPages: 4096 },
-    )
+    const checkpointer = startCheckpointer(path, writer, { intervalMs: 20, pausePages: 256, restartPages: 4096 })
     try {
       let sequence = walSequence(`${path}-wal`)
       let restarts = 0

@@ -18,7 +18,14 @@ runStoreContract('sqlite', () => {
 })
 
 const now = Date.UTC(2026, 0, 1, 12)
-const appRecord = () => ({ id: randomBytes(12).toString('hex'), name: 'app', apiKeyHash: randomBytes(32).toString('hex'), suspended: false, createdAt: now, redirectOrigins: [] })
+const appRecord = () => ({
+  id: randomBytes(12).toString('hex'),
+  name: 'app',
+  apiKeyHash: randomBytes(32).toString('hex'),
+  suspended: false,
+  createdAt: now,
+  redirectOrigins: [],
+})
 const token = (appId: string): RequestTokenRecord => ({
   tokenHash: randomBytes(32).toString('hex'),
   appId,
@@ -26,7 +33,8 @@ const token = (appId: string): RequestTokenRecord => ({
   expiresAt: now + 3_600_000,
   status: 'pending',
   accountId: null,
-  consumedAt: null, epoch: null,
+  consumedAt: null,
+  epoch: null,
 })
 
 describe('sqlite group commit', () => {
@@ -130,7 +138,9 @@ describe('sqlite migration 3 (credentials epoch)', () => {
     }
     const app = appRecord()
     old.prepare("INSERT INTO applications (id, name, api_key_hash, created_at) VALUES (?, 'app', ?, ?)").run(app.id, app.apiKeyHash, now)
-    old.prepare("INSERT INTO accounts (id, object_id, username, username_key, password_hash, created_at) VALUES (1, ?, 'ann', 'ann', 'h', ?)").run(randomBytes(12).toString('hex'), now)
+    old
+      .prepare("INSERT INTO accounts (id, object_id, username, username_key, password_hash, created_at) VALUES (1, ?, 'ann', 'ann', 'h', ?)")
+      .run(randomBytes(12).toString('hex'), now)
     const [session, web, access] = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex'), randomBytes(32).toString('hex')]
     old.prepare('INSERT INTO sessions (session_hash, app_id, account_id, created_at) VALUES (?, ?, 1, ?)').run(session, app.id, now)
     old.prepare('INSERT INTO web_sessions (session_hash, account_id, created_at, expires_at) VALUES (?, 1, ?, ?)').run(web, now, now + 1000)
@@ -143,7 +153,9 @@ describe('sqlite migration 3 (credentials epoch)', () => {
       expect(found.session.epoch).toBe(found.account.epoch)
       expect((await store.findWebSession(web))!.epoch).toBe(found.account.epoch)
       expect((await store.findAccessToken(access))!.epoch).toBe(found.account.epoch)
-      expect(await store.createSessionFromAccessToken(access, { sessionHash: randomBytes(32).toString('hex'), appId: app.id, createdAt: now, expiresAt: null })).toBe(1)
+      expect(
+        await store.createSessionFromAccessToken(access, { sessionHash: randomBytes(32).toString('hex'), appId: app.id, createdAt: now, expiresAt: null }),
+      ).toBe(1)
     } finally {
       await store.close()
       dir.remove()

@@ -98,7 +98,12 @@ export class SqliteStore extends SqlStore {
     const db = this.#db
     db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
     const apply = db.transaction(() => {
-      const done = new Set(db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version))
+      const done = new Set(
+        db
+          .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
+          .all()
+          .map((r) => r.version),
+      )
       let applied = 0
       for (const migration of SQLITE_MIGRATIONS) {
         if (done.has(migration.version)) continue
