@@ -308,9 +308,19 @@ export async function seed(database: string, counts: { pending: number; approved
     const pendingTokens = await inBatches(counts.pending, async () => (await core.auth.createRequestToken(client)).requestToken)
     // Approved directly in the store: the password was checked by validate_with_login's own row.
     const approve = async (i: number): Promise<string> => {
-      const { requestToken } = await core.auth.createRequestToken(client)
+      const { requestToken, expiresAt } = await core.auth.createRequestToken(client)
       const account = accounts[i % accounts.length]!
-      await store.approveRequestToken({ tokenHash: hashSecret(requestToken), accountId: account.id, epoch: account.epoch, now, appId: app.id })
+      // A new request token has no row until someone acts on it: the approval stores it.
+      const issued = { appId: client.app.id, createdAt: now, expiresAt }
+      const approved = await store.approveRequestToken({
+        tokenHash: hashSecret(requestToken),
+        accountId: account.id,
+        epoch: account.epoch,
+        now,
+        appId: app.id,
+        issued,
+      })
+      if (!approved) throw new Error('the benchmark could not approve a request token it made')
       return requestToken
     }
     const approvedTokens = await inBatches(counts.approved, approve)

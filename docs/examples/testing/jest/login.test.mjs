@@ -8,12 +8,9 @@ beforeAll(async () => {
 })
 afterAll(() => cp.close())
 
-test("validate_with_login with the fixtures' user gives a session", async () => {
+test('validate_with_login with the fixtures\' user gives a session', async () => {
   const api = (path, body) =>
-    fetch(
-      `${cp.url}/3${path}?api_key=${cp.apiKey}`,
-      body ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {},
-    ).then((r) => r.json())
+    fetch(`${cp.url}/3${path}?api_key=${cp.apiKey}`, body ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}).then((r) => r.json())
   const { request_token } = await api('/authentication/token/new')
   await api('/authentication/token/validate_with_login', { username: 'alice', password: 'alice-password', request_token })
   const { session_id } = await api('/authentication/session/new', { request_token })
