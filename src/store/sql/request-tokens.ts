@@ -44,40 +44,55 @@ export function decisionUpsertSql(table: Table<never>, update: string, accountGu
     ON CONFLICT (${table.key}) DO UPDATE SET ${update} RETURNING *`
 }
 
-// The guards are today's approve and deny, on the row a token already has; an approval also
-// records the epoch, checked on the account both for a new row (above) and on the existing one.
-const APPROVE_ISSUED = decisionUpsertSql(
-  REQUEST_TOKENS,
-  `status = 'approved', account_id = excluded.account_id, epoch = excluded.epoch
-   WHERE request_tokens.consumed_at IS NULL AND request_tokens.expires_at > ? AND request_tokens.app_id = excluded.app_id
-     AND (request_tokens.status = 'pending' OR (request_tokens.status = 'approved' AND request_tokens.account_id = excluded.account_id))
-     AND ${accountStillAt('excluded.account_id', 'excluded.epoch')}`,
-  true,
-)
-const DENY_ISSUED = decisionUpsertSql(
-  REQUEST_TOKENS,
-  `status = 'denied' WHERE request_tokens.consumed_at IS NULL AND request_tokens.expires_at > ? AND request_tokens.status = 'pending'`,
-)
+/** What a person decided on a token: an approval carries the account and its credentials epoch. */
+export type Decision = { status: 'approved'; accountId: number; epoch: number } | { status: 'denied' }
 
-/** The row a decision on a verified token stores when it has none; `epoch` is an approval's (null for a denial). */
-function* decideIssued(
-  sql: string,
-  tokenHash: string,
-  issued: IssuedRequestToken,
-  decision: { status: 'approved'; accountId: number; epoch: number } | { status: 'denied' },
-  now: number,
-): Work<RequestTokenRecord | null> {
-  const approval = decision.status === 'approved' ? decision : null
-  const row: RequestTokenRecord = {
-    tokenHash,
-    ...issued,
-    status: decision.status,
-    accountId: approval?.accountId ?? null,
-    consumedAt: null,
-    epoch: approval?.epoch ?? null,
+/**
+ * The approve and deny upserts of a request-token table (`decisionUpsertSql`). Their guards are the
+ * approve and deny of a stored row; an approval also records the epoch, checked on the account both
+ * for a new row and on the existing one. With `sameApplication`, an approval must name the token's
+ * application (v3's `validate_with_login`; a v4 token is approved on the website, for any).
+ */
+export function decisionStatements(table: Table<never>, sameApplication: boolean): { approve: string; deny: string } {
+  const t = table.name
+  const live = `${t}.consumed_at IS NULL AND ${t}.expires_at > ?`
+  return {
+    approve: decisionUpsertSql(
+      table,
+      `status = 'approved', account_id = excluded.account_id, epoch = excluded.epoch
+   WHERE ${live}${sameApplication ? ` AND ${t}.app_id = excluded.app_id` : ''}
+     AND (${t}.status = 'pending' OR (${t}.status = 'approved' AND ${t}.account_id = excluded.account_id))
+     AND ${accountStillAt('excluded.account_id', 'excluded.epoch')}`,
+      true,
+    ),
+    deny: decisionUpsertSql(table, `status = 'denied' WHERE ${live} AND ${t}.status = 'pending'`),
   }
+}
+
+/**
+ * Runs one of `decisionStatements` for a verified token: `fresh` makes the row the token gets when it
+ * has none, from the decision's fields; the statement returns the row written, if any.
+ */
+export function* decideIssued<R, Row>(
+  table: Table<R>,
+  sql: string,
+  decision: Decision,
+  expiresAt: number,
+  now: number,
+  fresh: (decided: Pick<RequestTokenRecord, 'status' | 'accountId' | 'consumedAt' | 'epoch'>) => R,
+  toRecord: (row: Row) => R,
+): Work<R | null> {
+  const approval = decision.status === 'approved' ? decision : null
+  const row = fresh({ status: decision.status, accountId: approval?.accountId ?? null, consumedAt: null, epoch: approval?.epoch ?? null })
   const guard = approval ? [approval.accountId, approval.epoch] : []
-  return mapped(yield* get<RequestTokenRow>(sql, ...REQUEST_TOKENS.values(row), ...guard, issued.expiresAt, now, now), toRequestToken)
+  return mapped(yield* get<Row>(sql, ...table.values(row), ...guard, expiresAt, now, now), toRecord)
+}
+
+const DECISIONS = decisionStatements(REQUEST_TOKENS, true)
+
+/** A decision on a verified v3 token (see `decideIssued`). */
+function decideIssuedToken(sql: string, tokenHash: string, issued: IssuedRequestToken, decision: Decision, now: number): Work<RequestTokenRecord | null> {
+  return decideIssued(REQUEST_TOKENS, sql, decision, issued.expiresAt, now, (decided) => ({ tokenHash, ...issued, ...decided }), toRequestToken)
 }
 
 export function* insertRequestToken(token: RequestTokenRecord): Work<void> {
@@ -91,7 +106,7 @@ export function* findRequestToken(tokenHash: string): Work<RequestTokenRecord | 
 export function* approveRequestToken(input: ApproveInput): Work<RequestTokenRecord | null> {
   if (input.issued) {
     const approval = { status: 'approved' as const, accountId: input.accountId, epoch: input.epoch }
-    return yield* decideIssued(APPROVE_ISSUED, input.tokenHash, input.issued, approval, input.now)
+    return yield* decideIssuedToken(DECISIONS.approve, input.tokenHash, input.issued, approval, input.now)
   }
   const appId = input.appId ?? null
   const row = yield* get<RequestTokenRow>(
@@ -113,7 +128,7 @@ export function* approveRequestToken(input: ApproveInput): Work<RequestTokenReco
 }
 
 export function* denyRequestToken(tokenHash: string, now: number, issued?: IssuedRequestToken): Work<RequestTokenRecord | null> {
-  if (issued) return yield* decideIssued(DENY_ISSUED, tokenHash, issued, { status: 'denied' }, now)
+  if (issued) return yield* decideIssuedToken(DECISIONS.deny, tokenHash, issued, { status: 'denied' }, now)
   const row = yield* get<RequestTokenRow>(
     `UPDATE request_tokens SET status = 'denied'
      WHERE token_hash = ? AND consumed_at IS NULL AND expires_at > ? AND status = 'pending' RETURNING *`,

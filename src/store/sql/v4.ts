@@ -1,6 +1,6 @@
 import type { AccessTokenRecord, ConsumeResult, IssuedV4RequestToken, V4RequestTokenRecord } from '../../core/store.js'
 import { get, run, type Work } from './queryable.js'
-import { consumeApproved, decisionUpsertSql } from './request-tokens.js'
+import { consumeApproved, decideIssued, decisionStatements, type Decision } from './request-tokens.js'
 import { accountStillAt } from './sessions.js'
 import { mapped, toAccessToken, toV4RequestToken, type AccessTokenRow, type V4RequestTokenRow } from './rows.js'
 import { insertSql, type Table } from './table.js'
@@ -39,40 +39,11 @@ export const ACCESS_TOKENS: Table<AccessTokenRecord> = {
 const INSERT_REQUEST_TOKEN = insertSql(V4_REQUEST_TOKENS)
 const INSERT_ACCESS_TOKEN = insertSql(ACCESS_TOKENS)
 
-// The guards are today's approve and deny, on the row a token already has (an approval's also on
-// the account, for a new row and the existing one: see decisionUpsertSql).
-const APPROVE_ISSUED = decisionUpsertSql(
-  V4_REQUEST_TOKENS,
-  `status = 'approved', account_id = excluded.account_id, epoch = excluded.epoch
-   WHERE v4_request_tokens.consumed_at IS NULL AND v4_request_tokens.expires_at > ?
-     AND (v4_request_tokens.status = 'pending' OR (v4_request_tokens.status = 'approved' AND v4_request_tokens.account_id = excluded.account_id))
-     AND ${accountStillAt('excluded.account_id', 'excluded.epoch')}`,
-  true,
-)
-const DENY_ISSUED = decisionUpsertSql(
-  V4_REQUEST_TOKENS,
-  `status = 'denied' WHERE v4_request_tokens.consumed_at IS NULL AND v4_request_tokens.expires_at > ? AND v4_request_tokens.status = 'pending'`,
-)
+const DECISIONS = decisionStatements(V4_REQUEST_TOKENS, false)
 
-/** The row a decision on a verified token stores when it has none; `epoch` is an approval's (null for a denial). */
-function* decideIssued(
-  sql: string,
-  idHash: string,
-  issued: IssuedV4RequestToken,
-  decision: { status: 'approved'; accountId: number; epoch: number } | { status: 'denied' },
-  now: number,
-): Work<V4RequestTokenRecord | null> {
-  const approval = decision.status === 'approved' ? decision : null
-  const row: V4RequestTokenRecord = {
-    idHash,
-    ...issued,
-    status: decision.status,
-    accountId: approval?.accountId ?? null,
-    consumedAt: null,
-    epoch: approval?.epoch ?? null,
-  }
-  const guard = approval ? [approval.accountId, approval.epoch] : []
-  return mapped(yield* get<V4RequestTokenRow>(sql, ...V4_REQUEST_TOKENS.values(row), ...guard, issued.expiresAt, now, now), toV4RequestToken)
+/** A decision on a verified v4 token (see `decideIssued`). */
+function decideIssuedToken(sql: string, idHash: string, issued: IssuedV4RequestToken, decision: Decision, now: number): Work<V4RequestTokenRecord | null> {
+  return decideIssued(V4_REQUEST_TOKENS, sql, decision, issued.expiresAt, now, (decided) => ({ idHash, ...issued, ...decided }), toV4RequestToken)
 }
 
 export function* insertV4RequestToken(token: V4RequestTokenRecord): Work<void> {
@@ -90,7 +61,7 @@ export function* approveV4RequestToken(
   epoch: number,
   issued?: IssuedV4RequestToken,
 ): Work<V4RequestTokenRecord | null> {
-  if (issued) return yield* decideIssued(APPROVE_ISSUED, idHash, issued, { status: 'approved', accountId, epoch }, now)
+  if (issued) return yield* decideIssuedToken(DECISIONS.approve, idHash, issued, { status: 'approved', accountId, epoch }, now)
   const row = yield* get<V4RequestTokenRow>(
     `UPDATE v4_request_tokens SET status = 'approved', account_id = ?, epoch = ?
      WHERE id_hash = ? AND consumed_at IS NULL AND expires_at > ?
@@ -108,7 +79,7 @@ export function* approveV4RequestToken(
 }
 
 export function* denyV4RequestToken(idHash: string, now: number, issued?: IssuedV4RequestToken): Work<V4RequestTokenRecord | null> {
-  if (issued) return yield* decideIssued(DENY_ISSUED, idHash, issued, { status: 'denied' }, now)
+  if (issued) return yield* decideIssuedToken(DECISIONS.deny, idHash, issued, { status: 'denied' }, now)
   const row = yield* get<V4RequestTokenRow>(
     `UPDATE v4_request_tokens SET status = 'denied'
      WHERE id_hash = ? AND consumed_at IS NULL AND expires_at > ? AND status = 'pending' RETURNING *`,
