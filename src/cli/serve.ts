@@ -11,7 +11,6 @@ import { prepareTestingServe, testingServePlugins, type TestingServeOptions } fr
 import { VERSION } from '../version.js'
 import { lowerThreadpoolPriority } from './thread-priority.js'
 
-const DRAIN_TIMEOUT_MS = 10_000
 // After SIGTERM, requests arriving on open keep-alive connections are still answered this long, so one a
 // client sent just before the signal is not cut off with its idle connection.
 const CLOSE_GRACE_MS = 500
@@ -33,7 +32,7 @@ export async function serve(config: Config, workers = 1, testing: TestingServeOp
     // The primary prepared the database (migrations, signing key, demo, fixtures) before forking.
     const server = await startServer(config, { logger, closeGraceMs: CLOSE_GRACE_MS, plugins })
     lowerThreadpoolPriority(config.abuse.hashNice)
-    onSignals((signal) => drain(logger, signal, () => server.close()))
+    onSignals((signal) => drain(logger, signal, config.drainTimeoutMs, () => server.close()))
     logger.info({ url: server.url, worker: cluster.worker?.id }, 'worker listening')
     process.send?.({ type: 'listening', url: server.url })
     return
@@ -50,7 +49,7 @@ export async function serve(config: Config, workers = 1, testing: TestingServeOp
   lowerThreadpoolPriority(config.abuse.hashNice)
   if (config.demo) await printDemoOnce(server.store, server.core, config)
   // Before the announcement: whoever saw it may send SIGTERM at once.
-  onSignals((signal) => drain(logger, signal, () => server.close()))
+  onSignals((signal) => drain(logger, signal, config.drainTimeoutMs, () => server.close()))
   // Last, so that whoever waits for this line also has the demo banner; written at once, not with the
   // next batch of lines, since scripts and supervisors wait for it.
   logger.info({ url: server.url, database: server.store.kind, publicUrl: config.publicUrl }, 'cinepass listening')
@@ -108,7 +107,7 @@ async function servePrimary(config: Config, count: number, testing: TestingServe
     const timer = setTimeout(() => {
       logger.error('drain timeout passed; exiting')
       process.exit(1)
-    }, DRAIN_TIMEOUT_MS + 2_000)
+    }, config.drainTimeoutMs + 2_000)
     timer.unref()
     const exits = Object.values(cluster.workers ?? {}).map(
       (worker) =>
@@ -146,12 +145,12 @@ function onSignals(handler: (signal: string) => void): void {
   process.once('SIGINT', () => handler('SIGINT'))
 }
 
-function drain(logger: Logger, signal: string, close: () => Promise<void>): void {
+function drain(logger: Logger, signal: string, drainTimeoutMs: number, close: () => Promise<void>): void {
   logger.info({ signal }, 'shutting down: finishing requests in flight')
   const timer = setTimeout(() => {
     logger.error('drain timeout passed; exiting')
     process.exit(1)
-  }, DRAIN_TIMEOUT_MS)
+  }, drainTimeoutMs)
   timer.unref()
   close().then(
     () => {

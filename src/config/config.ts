@@ -38,6 +38,11 @@ export interface Config {
   accessLog: boolean
   /** Longest a client may take to send a whole request, or leave its connection silent (`CINEPASS_REQUEST_TIMEOUT`). */
   requestTimeoutMs: number
+  /**
+   * Longest SIGTERM/SIGINT wait for requests in flight (logins queued for their hash included) before
+   * the process exits 1 anyway (`CINEPASS_DRAIN_TIMEOUT`). A supervisor's stop timeout should exceed it.
+   */
+  drainTimeoutMs: number
   /** Processes serving the port (`CINEPASS_WORKERS` / `--workers`, default 1: no cluster). */
   workers: number
 }
@@ -66,6 +71,7 @@ export const DEFAULT_HOST = '127.0.0.1'
 export const DEFAULT_PORT = 8080
 // A real client sends a request in milliseconds; one that takes longer holds a connection for nothing.
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
 export const DEFAULT_PG_POOL = 10
 export const DEFAULT_PG_STATEMENT_TIMEOUT_MS = 1000
 export const DEFAULT_PURGE_INTERVAL_SECONDS = 300
@@ -119,6 +125,7 @@ export function loadConfig(env: Record<string, Raw>, flags: ConfigFlags = {}, pr
     metrics: onOff('CINEPASS_METRICS', env.CINEPASS_METRICS, false),
     accessLog: onOff('CINEPASS_ACCESS_LOG', env.CINEPASS_ACCESS_LOG, true),
     requestTimeoutMs: durationMs('CINEPASS_REQUEST_TIMEOUT', env.CINEPASS_REQUEST_TIMEOUT, DEFAULT_REQUEST_TIMEOUT_MS),
+    drainTimeoutMs: durationMs('CINEPASS_DRAIN_TIMEOUT', env.CINEPASS_DRAIN_TIMEOUT, DEFAULT_DRAIN_TIMEOUT_MS),
     workers,
   }
 }

@@ -27,6 +27,7 @@ export function effectiveSettings(config: Config): Record<string, string | numbe
     CINEPASS_ACCESS_LOG: config.accessLog ? 'on' : 'off',
     CINEPASS_METRICS: config.metrics ? 'on' : 'off',
     CINEPASS_REQUEST_TIMEOUT: seconds(config.requestTimeoutMs),
+    CINEPASS_DRAIN_TIMEOUT: seconds(config.drainTimeoutMs),
     CINEPASS_REQUEST_TOKEN_TTL: seconds(config.lifetimes.requestTokenTtlMs),
     CINEPASS_GUEST_SESSION_TTL: seconds(config.lifetimes.guestSessionTtlMs),
     CINEPASS_SESSION_TTL: config.lifetimes.sessionTtlMs === null ? 'none' : seconds(config.lifetimes.sessionTtlMs),
