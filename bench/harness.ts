@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 /** This checkout. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const LUA = join(ROOT, 'bench/requests.lua')
+const OPEN_LOOP = join(ROOT, 'bench/open-loop.mjs')
 const PG_ADMIN = process.env.CINEPASS_BENCH_PG_ADMIN ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
 export interface Measurement {
@@ -147,6 +148,29 @@ async function autocannon(base: string, listFile: string, seconds: number, conne
     non2xx: result.non2xx,
     socket_errors: result.errors + result.timeouts,
   }
+}
+
+/** What bench/open-loop.mjs prints: a fixed offered rate, latencies from each request's scheduled send time. */
+export interface OpenLoopMeasurement {
+  offeredRate: number
+  sent: number
+  completed: number
+  /** Non-2xx answers, broken connections and answers still missing 5 s after the last send. */
+  errors: number
+  /** Requests sent more than 1 ms after their scheduled time (no free connection, or the generator behind). */
+  lateSends: number
+  achievedRate: number
+  p50_us: number
+  p90_us: number
+  p99_us: number
+  max_us: number
+}
+
+/** Sends the requests of `listFile` to `base` at `rate` a second for `seconds`, open loop, from the load core. */
+export async function openLoop(base: string, listFile: string, rate: number, seconds: number, connections: number): Promise<OpenLoopMeasurement> {
+  const command = [...loadCpu, process.execPath, OPEN_LOOP, base, listFile, String(rate), String(seconds), String(connections)]
+  const output = await runCapture(command[0]!, command.slice(1))
+  return JSON.parse(output.trim().split('\n').pop()!) as OpenLoopMeasurement
 }
 
 export function runCapture(command: string, args: string[]): Promise<string> {
@@ -349,13 +373,7 @@ export async function createDatabase(kind: 'sqlite' | 'postgres', root = ROOT): 
     }
     return { kind, url: join(dir, 'cinepass.db'), remove }
   }
-  const name = `cinepass_bench_${randomBytes(6).toString('hex')}`
-  execFileSync('psql', ['-X', '-q', '-d', PG_ADMIN, '-c', `CREATE DATABASE ${name}`], { stdio: 'pipe' })
-  const url = PG_ADMIN.replace(/\/[^/]*$/, `/${name}`)
-  const remove = (): Promise<void> => {
-    execFileSync('psql', ['-X', '-q', '-d', PG_ADMIN, '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' })
-    return Promise.resolve()
-  }
+  const { url, remove } = emptyPostgresDatabase()
   try {
     const { loadConfig, openStore } = await build(root)
     const store = await openStore(loadConfig({ CINEPASS_DATABASE: url }))
@@ -365,6 +383,19 @@ export async function createDatabase(kind: 'sqlite' | 'postgres', root = ROOT): 
     throw error
   }
   return { kind, url, remove }
+}
+
+/** A new, empty database on the local PostgreSQL server, and how to drop it. */
+export function emptyPostgresDatabase(): { url: string; remove(): Promise<void> } {
+  const name = `cinepass_bench_${randomBytes(6).toString('hex')}`
+  execFileSync('psql', ['-X', '-q', '-d', PG_ADMIN, '-c', `CREATE DATABASE ${name}`], { stdio: 'pipe' })
+  return {
+    url: PG_ADMIN.replace(/\/[^/]*$/, `/${name}`),
+    remove: () => {
+      execFileSync('psql', ['-X', '-q', '-d', PG_ADMIN, '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' })
+      return Promise.resolve()
+    },
+  }
 }
 
 /** `cinepass serve` of `root`'s build on `database`, on the server core when `pin`. */
@@ -432,7 +463,7 @@ async function build(root: string): Promise<{
 }
 
 /** The endpoints the benchmark drives, by the names its table uses. */
-export const ENDPOINTS = ['token/new', 'guest_session/new', 'GET /3/account', 'session/new', 'DELETE session', 'validate_with_login'] as const
+export const ENDPOINTS = ['GET /3/authentication', 'token/new', 'guest_session/new', 'GET /3/account', 'session/new', 'DELETE session', 'validate_with_login'] as const
 export type Endpoint = (typeof ENDPOINTS)[number]
 
 /** An endpoint's name as it can stand in a file name. */
@@ -451,6 +482,7 @@ export function requestLines(
 ): Record<Endpoint, string[]> {
   const key = `api_key=${seeded.apiKey}`
   return {
+    'GET /3/authentication': [`GET\t/3/authentication?${key}`],
     'token/new': [`GET\t/3/authentication/token/new?${key}`],
     'guest_session/new': [`GET\t/3/authentication/guest_session/new?${key}`],
     'session/new': inputs.approvedTokens.map((t) => `POST\t/3/authentication/session/new?${key}\t{"request_token":"${t}"}`),
