@@ -87,20 +87,24 @@ async function postgresStorage(url) {
   }
   const lookup = perTurn((batch) => {
     const keys = [...new Set(batch.map((item) => item.key))]
-    pool.query('SELECT * FROM rows WHERE key_hash = ANY($1::text[])', [keys]).then(({ rows }) => {
-      const byKey = new Map(rows.map((row) => [row.key_hash, row]))
-      for (const item of batch) item.done(byKey.get(item.key))
-    }, failed.bind(null, batch))
+    pool.query('SELECT * FROM rows WHERE key_hash = ANY($1::text[])', [keys]).then(
+      ({ rows }) => {
+        const byKey = new Map(rows.map((row) => [row.key_hash, row]))
+        for (const item of batch) item.done(byKey.get(item.key))
+      },
+      failed.bind(null, batch),
+    )
   })
   return {
     select: (key, done) => lookup({ key, done }),
     insert: perTurn((batch) => {
       const now = Date.now()
-      pool
-        .query(`INSERT INTO rows SELECT k, 'app', $2, $3, 'pending' FROM unnest($1::text[]) AS k`, [batch.map((item) => item.key), now, now + TTL_MS])
-        .then(() => {
+      pool.query(`INSERT INTO rows SELECT k, 'app', $2, $3, 'pending' FROM unnest($1::text[]) AS k`, [batch.map((item) => item.key), now, now + TTL_MS]).then(
+        () => {
           for (const item of batch) item.done()
-        }, failed.bind(null, batch))
+        },
+        failed.bind(null, batch),
+      )
     }),
   }
 }

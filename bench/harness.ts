@@ -386,7 +386,7 @@ export async function createDatabase(kind: 'sqlite' | 'postgres', root = ROOT): 
 }
 
 /** A new, empty database on the local PostgreSQL server, and how to drop it. */
-export function emptyPostgresDatabase(): { url: string; remove(): Promise<void> } {
+export function emptyPostgresDatabase(): { url: string; remove: () => Promise<void> } {
   const name = `cinepass_bench_${randomBytes(6).toString('hex')}`
   execFileSync('psql', ['-X', '-q', '-d', PG_ADMIN, '-c', `CREATE DATABASE ${name}`], { stdio: 'pipe' })
   return {
@@ -463,7 +463,15 @@ async function build(root: string): Promise<{
 }
 
 /** The endpoints the benchmark drives, by the names its table uses. */
-export const ENDPOINTS = ['GET /3/authentication', 'token/new', 'guest_session/new', 'GET /3/account', 'session/new', 'DELETE session', 'validate_with_login'] as const
+export const ENDPOINTS = [
+  'GET /3/authentication',
+  'token/new',
+  'guest_session/new',
+  'GET /3/account',
+  'session/new',
+  'DELETE session',
+  'validate_with_login',
+] as const
 export type Endpoint = (typeof ENDPOINTS)[number]
 
 /** An endpoint's name as it can stand in a file name. */

@@ -101,7 +101,11 @@ async function run(base, listFile, rate, seconds, connections) {
         const at = idle.indexOf(connection)
         if (at >= 0) idle.splice(at, 1)
         // A closed connection is replaced, so the pool keeps its size.
-        if (start && sent < total) open().then((replacement) => idle.push(replacement), () => socketErrors++)
+        if (start && sent < total)
+          open().then(
+            (replacement) => idle.push(replacement),
+            () => socketErrors++,
+          )
       })
     })
 
@@ -148,6 +152,8 @@ async function run(base, listFile, rate, seconds, connections) {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [base, listFile, rate, seconds, connections] = process.argv.slice(2)
+  if (!(Number(rate) > 0) || !(Number(seconds) > 0))
+    throw new Error('usage: node bench/open-loop.mjs <base URL> <request list> <requests/s> <seconds> [connections]')
   const result = await run(base, listFile, Number(rate), Number(seconds), Number(connections ?? 50))
   process.stdout.write(`${JSON.stringify(result)}\n`)
   // Connections still waiting for an answer past the timeout would keep the process alive.
