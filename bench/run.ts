@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: cinepass against the physical limit of its stack (a bare node:http server), with
- * wrk on loopback. See docs/performance.md for what each row means.
+ * `npm run bench`: cinepass against the physical limit of its stack (a bare node:http server) and
+ * against its storage's building blocks alone, with wrk on loopback for capacity and bench/open-loop.mjs
+ * for latency at half of it. See docs/performance.md for what each row means.
  *
  *   npm run bench -- [--smoke | --quick] [--backends sqlite,postgres (default both)] [--workers 2] [--connections 50] [--out bench/results]
  */
@@ -17,10 +18,12 @@ import {
   createDatabase,
   drive,
   endpointSlug,
+  emptyPostgresDatabase,
   ENDPOINTS,
   freePort,
   generator,
   log,
+  openLoop,
   peakRssMb,
   pinned,
   positiveNumber,
@@ -38,16 +41,18 @@ import {
   type Database,
   type Endpoint,
   type Measurement,
+  type OpenLoopMeasurement,
   type Seeded,
   type Server,
 } from './harness.js'
 import { renderChart } from './chart.js'
 
 type Mode = 'smoke' | 'quick' | 'full'
+type Backend = 'sqlite' | 'postgres'
 
 interface Options {
   mode: Mode
-  backends: ('sqlite' | 'postgres')[]
+  backends: Backend[]
   workers: number
   connections: number
   out: string
@@ -64,13 +69,28 @@ export interface Row {
   /** Answers that were not 2xx, and socket errors: a healthy row has none. */
   errors: number
   peakRssMb: number | null
+  /** req/s over the bare server's (`baselineRps`). */
   ratio: number | null
   /** The baseline's req/s measured just before this row: the ratio's denominator. */
   baselineRps: number
+  /** Every ratio the row is judged by: to the bare server, to its backend's ceiling row, or to raw argon2id. */
+  ratios: JudgedRatio[]
+  /** Latency at a fixed offered rate of half the row's req/s, open loop (bench/open-loop.mjs). */
+  openLoop?: OpenLoopMeasurement
   target: string
   met: boolean | null
   note?: string
 }
+
+interface JudgedRatio {
+  of: Denominator
+  value: number | null
+  min: number
+}
+
+type Block = 'select' | 'insert'
+type Denominator = 'bare' | Block | 'argon2'
+const DENOMINATOR_NAMES: Record<Denominator, string> = { bare: 'bare', select: 'SELECT ceiling', insert: 'INSERT ceiling', argon2: 'raw argon2id' }
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -99,17 +119,26 @@ function parseOptions(argv: string[]): Options {
 const options = parseOptions(process.argv.slice(2))
 const timing = { smoke: { seconds: 1, warmup: 0 }, quick: { seconds: 3, warmup: 1 }, full: { seconds: 10, warmup: 3 } }[options.mode]
 
-const TARGETS: Record<string, { ratio?: number; note: string }> = {
-  'token/new': { ratio: 0.4, note: '≥ 0.40' },
-  'guest_session/new': { ratio: 0.4, note: '≥ 0.40' },
-  'GET /3/account': { ratio: 0.45, note: '≥ 0.45' },
-  'session/new': { ratio: 0.3, note: '≥ 0.30' },
-  'DELETE session': { note: 'p99 < 15 ms' },
-  validate_with_login: { note: '≥ 0.90 of raw argon2id' },
+/**
+ * The ratio targets of the single-statement rows, the same on both backends; each ceiling is the same
+ * backend's. Every one of these rows must also answer with an open-loop p99 under OPEN_LOOP_P99_LIMIT_MS
+ * at half its capacity.
+ */
+const TARGETS: Record<Exclude<Endpoint, 'validate_with_login'>, Partial<Record<Denominator, number>>> = {
+  'GET /3/authentication': { bare: 0.6 },
+  'token/new': { bare: 0.5 },
+  'guest_session/new': { insert: 0.8 },
+  'GET /3/account': { bare: 0.4, select: 0.85 },
+  'session/new': { insert: 0.5 },
+  'DELETE session': { insert: 0.8 },
 }
-const PG_TARGETS: Record<string, number> = { 'token/new': 0.15, 'GET /3/account': 0.15 }
-const P99_LIMIT_MS = 15
+/** Logins against raw argon2id: PostgreSQL's login throttle costs round trips unless its counters are in Redis. */
+const LOGIN_TARGETS = { sqlite: 0.9, postgres: 0.8, 'postgres + Redis': 0.9 } as const
+const OPEN_LOOP_P99_LIMIT_MS = 5
 const RSS_LIMIT_MB = 150
+// Its own database on the shared Redis, emptied before the row, so that neither another run's nor another
+// program's counters count against its logins.
+const REDIS_URL = process.env.CINEPASS_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/13'
 
 const rows: Row[] = []
 const skipped: string[] = []
@@ -118,30 +147,67 @@ let argon2PerSecond = 0
 // Password hashes the server runs at once (its default for the server core, or CINEPASS_HASH_CONCURRENCY).
 let hashConcurrency = 1
 
-function addRow(partial: Omit<Row, 'ratio' | 'met' | 'target' | 'baselineRps'> & { target?: string; ratio?: number | null; met?: boolean | null }): Row {
-  const row: Row = { ratio: null, target: '', met: null, baselineRps, ...partial }
+type Measured = Pick<Row, 'backend' | 'endpoint' | 'workers' | 'connections' | 'reqPerSec' | 'p50Ms' | 'p99Ms' | 'errors' | 'peakRssMb'>
+
+/** A row with no target: the bare server, a ceiling, a scaling row. */
+function addRow(partial: Measured & Partial<Pick<Row, 'ratio' | 'target' | 'note'>>): Row {
+  return pushRow({ ratio: baselineRps > 0 ? partial.reqPerSec / baselineRps : null, target: '', ...partial, ratios: [], met: null, baselineRps })
+}
+
+function pushRow(row: Row): Row {
   rows.push(row)
+  const openLoopText = row.openLoop ? `  open loop ${Math.round(row.openLoop.offeredRate)}/s p99 ${(row.openLoop.p99_us / 1000).toFixed(2)} ms` : ''
   log(
-    `  ${row.backend.padEnd(8)} ${row.endpoint.padEnd(34)} w${row.workers} ${String(Math.round(row.reqPerSec)).padStart(7)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms  rss ${row.peakRssMb ?? '?'} MB  ratio ${row.ratio?.toFixed(2) ?? '-'}  ${row.target} ${row.met === null ? '' : row.met ? 'met' : 'NOT MET'}${row.errors ? `  errors ${row.errors}` : ''}`,
+    `  ${row.backend.padEnd(16)} ${row.endpoint.padEnd(36)} w${row.workers} ${String(Math.round(row.reqPerSec)).padStart(7)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms${openLoopText}  rss ${row.peakRssMb ?? '?'} MB  ${ratiosText(row)}  ${row.met === null ? '' : row.met ? 'met' : 'NOT MET'}${row.errors ? `  errors ${row.errors}` : ''}`,
   )
   return row
 }
 
-function measured(m: Measurement): { reqPerSec: number; p50Ms: number; p99Ms: number; errors: number } {
-  return { reqPerSec: m.requests / (m.duration_us / 1e6), p50Ms: m.p50_us / 1000, p99Ms: m.p99_us / 1000, errors: m.non2xx + m.socket_errors }
+/** `0.55 of bare, 0.91 of SELECT ceiling`: the ratios a row is judged by, or its ratio to bare. */
+function ratiosText(row: Row): string {
+  if (row.ratios.length === 0) return row.ratio === null ? '–' : `${row.ratio.toFixed(2)} of bare`
+  return row.ratios.map((r) => `${r.value === null ? '–' : r.value.toFixed(2)} of ${DENOMINATOR_NAMES[r.of]}`).join(', ')
 }
 
-/** Ratio target, p99 and RSS limits together. */
-function judge(
-  row: Omit<Row, 'met' | 'target' | 'ratio' | 'baselineRps'>,
-  ratioTarget: number | undefined,
-  note: string,
-): Pick<Row, 'ratio' | 'target' | 'met'> {
-  const ratio = baselineRps > 0 ? row.reqPerSec / baselineRps : null
-  const p99ok = row.p99Ms < P99_LIMIT_MS
-  const rssOk = row.peakRssMb === null || row.peakRssMb < RSS_LIMIT_MB
-  const ratioOk = ratioTarget === undefined || (ratio !== null && ratio >= ratioTarget)
-  return { ratio, target: `${note}; p99 < ${P99_LIMIT_MS} ms; RSS < ${RSS_LIMIT_MB} MB`, met: ratioOk && p99ok && rssOk && row.errors === 0 }
+/**
+ * A judged row: each ratio at least its minimum, the open-loop p99 (when measured) under its limit, peak
+ * RSS under its limit, and no errors in either phase.
+ */
+function addJudgedRow(
+  measuredRow: Measured,
+  /** The open-loop phase; null when the row has one but it could not run (not met), undefined when it has none. */
+  open: OpenLoopMeasurement | null | undefined,
+  denominators: Partial<Record<Denominator, number>>,
+  minimums: Partial<Record<Denominator, number>>,
+  note?: string,
+): Row {
+  const ratios = (Object.entries(minimums) as [Denominator, number][]).map(([of, min]) => {
+    const denominator = denominators[of] ?? 0
+    return { of, min, value: denominator > 0 ? measuredRow.reqPerSec / denominator : null }
+  })
+  const targets = ratios.map((r) => `≥ ${r.min.toFixed(2)} of ${DENOMINATOR_NAMES[r.of]}`)
+  if (open !== undefined) targets.push(`open-loop p99 < ${OPEN_LOOP_P99_LIMIT_MS} ms`)
+  targets.push(`RSS < ${RSS_LIMIT_MB} MB`)
+  const met =
+    ratios.every((r) => r.value !== null && r.value >= r.min) &&
+    (open === undefined || (open !== null && open.p99_us < OPEN_LOOP_P99_LIMIT_MS * 1000 && open.errors === 0)) &&
+    measuredRow.peakRssMb !== null &&
+    measuredRow.peakRssMb < RSS_LIMIT_MB &&
+    measuredRow.errors === 0
+  return pushRow({
+    ...measuredRow,
+    ratio: baselineRps > 0 ? measuredRow.reqPerSec / baselineRps : null,
+    baselineRps,
+    ratios,
+    ...(open ? { openLoop: open } : {}),
+    target: targets.join('; '),
+    met,
+    ...(note ? { note } : {}),
+  })
+}
+
+function measured(m: Measurement): { reqPerSec: number; p50Ms: number; p99Ms: number; errors: number } {
+  return { reqPerSec: m.requests / (m.duration_us / 1e6), p50Ms: m.p50_us / 1000, p99Ms: m.p99_us / 1000, errors: m.non2xx + m.socket_errors }
 }
 
 let baseline: { server: Server; list: string } | undefined
@@ -164,7 +230,6 @@ async function startBaseline(): Promise<void> {
     peakRssMb: peakRssMb(server.pid),
     ratio: 1,
     target: 'the physical limit',
-    met: null,
   })
 }
 
@@ -177,64 +242,58 @@ async function refreshBaseline(): Promise<void> {
   baselineRps = measured(await drive(baseline.server.base, baseline.list, Math.max(2, timing.seconds / 2), options.connections)).reqPerSec
 }
 
-const CEILING_BLOCKS = { select: 'one indexed SELECT', insert: 'one group-committed INSERT' } as const
-const ceilingRps: Record<keyof typeof CEILING_BLOCKS, number> = { select: 0, insert: 0 }
-/** What each SQLite row needs at least: the session check a SELECT, the others a durable INSERT. */
-const CEILING_OF: Partial<Record<Endpoint, keyof typeof ceilingRps>> = {
-  'token/new': 'insert',
-  'guest_session/new': 'insert',
-  'GET /3/account': 'select',
-  'session/new': 'insert',
-  'DELETE session': 'insert',
-}
+const CEILING_BLOCKS: Record<Block, string> = { select: 'one indexed SELECT', insert: 'one group-committed INSERT' }
+/** The faster ceiling row of each building block, per backend: the denominators of the ceiling ratios. */
+const ceilingRps: Record<Backend, Record<Block, number>> = { sqlite: { select: 0, insert: 0 }, postgres: { select: 0, insert: 0 } }
 
 /**
  * The building blocks alone, on the server core: one indexed SELECT, and one group-committed INSERT of a
- * random key, each behind bare `node:http` and behind Fastify with nothing else (bench/ceiling-server.mjs).
- * They bound what a cinepass row can reach, which also does an API-key check, hashes its secrets,
- * writes an access line and sends TMDB's headers; the table shows them beside the targets.
+ * random key (bench/ceiling-server.mjs). SQLite's behind bare `node:http` and behind Fastify; PostgreSQL's
+ * behind bare `node:http` with a pool, batched per event-loop turn. They bound what a cinepass row can
+ * reach, which also does an API-key check, hashes its secrets, writes an access line and sends TMDB's
+ * headers; each backend's rows are judged against its own backend's ceilings.
  */
-async function benchCeilings(): Promise<void> {
+async function benchCeilings(kind: Backend): Promise<void> {
   const keys = Array.from({ length: 5000 }, (_, i) => `GET\t/select?k=${hash('sha256', `ceiling-${i}`, 'hex')}`)
   const lists = { select: writeList('ceiling-select', keys), insert: writeList('ceiling-insert', ['GET\t/insert']) }
   const rowsToSeed = options.mode === 'smoke' ? 1000 : 200_000
-  for (const framework of ['node:http', 'fastify'] as const) {
+  const frameworks = kind === 'sqlite' ? (['node:http', 'fastify'] as const) : (['node:http'] as const)
+  for (const framework of frameworks) {
     const dir = mkdtempSync(join(work, 'ceiling-'))
+    let database: { url: string; remove: () => Promise<void> }
+    try {
+      database = kind === 'sqlite' ? { url: join(dir, 'ceiling.db'), remove: () => Promise.resolve() } : emptyPostgresDatabase()
+    } catch (error) {
+      skipped.push(`PostgreSQL ceilings skipped: ${(error as Error).message.split('\n')[0]!}`)
+      return
+    }
     const port = await freePort()
+    const script = join(ROOT, 'bench/ceiling-server.mjs')
     const server = await startProcess(
-      [
-        ...serverCpu,
-        process.execPath,
-        join(ROOT, 'bench/ceiling-server.mjs'),
-        framework === 'fastify' ? 'fastify' : 'bare',
-        String(port),
-        join(dir, 'ceiling.db'),
-        String(rowsToSeed),
-      ],
+      [...serverCpu, process.execPath, script, framework === 'fastify' ? 'fastify' : 'bare', String(port), database.url, String(rowsToSeed)],
       {},
       port,
     )
     try {
-      for (const [block, name] of Object.entries(CEILING_BLOCKS) as [keyof typeof CEILING_BLOCKS, string][]) {
+      for (const [block, name] of Object.entries(CEILING_BLOCKS) as [Block, string][]) {
         await refreshBaseline()
         if (timing.warmup) await drive(server.base, lists[block], timing.warmup, options.connections)
         const m = measured(await drive(server.base, lists[block], timing.seconds, options.connections))
-        ceilingRps[block] = Math.max(ceilingRps[block], m.reqPerSec)
+        ceilingRps[kind][block] = Math.max(ceilingRps[kind][block], m.reqPerSec)
         addRow({
-          backend: 'ceiling',
+          backend: `${kind} ceiling`,
           endpoint: `${framework} + ${name}`,
           workers: 1,
           connections: options.connections,
           ...m,
           peakRssMb: peakRssMb(server.pid),
-          ratio: baselineRps > 0 ? m.reqPerSec / baselineRps : null,
           target: 'a building block alone (no target)',
-          met: null,
           note: `${rowsToSeed.toLocaleString('en-US')}-row table, random 64-hex keys; no API key, hashing, access log or TMDB headers`,
         })
       }
     } finally {
       await server.stop()
+      await database.remove()
       rmSync(dir, { recursive: true, force: true })
     }
   }
@@ -254,6 +313,47 @@ async function benchArgon2(): Promise<void> {
   argon2PerSecond = raw.perSecond
   hashConcurrency = raw.concurrency
   log(`  raw argon2id (m=19456, t=2, p=1, ${hashConcurrency} at once${pinned ? ', on the server core' : ''}): ${argon2PerSecond.toFixed(1)} hashes/s`)
+}
+
+/** validate_with_login at 48 connections: logins a second against raw argon2id's hashes a second. */
+async function benchLogin(label: keyof typeof LOGIN_TARGETS, server: Server, list: string): Promise<void> {
+  const connections = Math.min(options.connections, 48)
+  const login = measured(await drive(server.base, list, timing.seconds, connections))
+  addJudgedRow(
+    { backend: label, endpoint: 'validate_with_login', workers: 1, connections, ...login, peakRssMb: peakRssMb(server.pid) },
+    undefined,
+    { argon2: argon2PerSecond },
+    { argon2: LOGIN_TARGETS[label] },
+    `raw argon2id: ${argon2PerSecond.toFixed(0)} hashes/s; p99 is queueing behind the hash cap`,
+  )
+}
+
+/**
+ * Logins on PostgreSQL with the login throttle's counters in Redis (CINEPASS_REDIS_URL): a fresh server, on
+ * a Redis database emptied first. Skipped, and said so, when Redis does not answer.
+ */
+async function benchRedisLogin(database: string, list: string): Promise<void> {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
+  redis.on('error', () => {})
+  try {
+    await redis.connect()
+    await redis.flushdb()
+  } catch (error) {
+    const reason = `PostgreSQL + Redis login row skipped: ${(error as Error).message}`
+    skipped.push(reason)
+    log(reason)
+    return
+  } finally {
+    redis.disconnect()
+  }
+  const server = await startCinepass(database, 1, true, { CINEPASS_REDIS_URL: REDIS_URL })
+  try {
+    if (timing.warmup) await drive(server.base, list, timing.warmup, Math.min(options.connections, 48))
+    await benchLogin('postgres + Redis', server, list)
+  } finally {
+    await server.stop()
+  }
 }
 
 export interface EnumerationTiming {
@@ -367,7 +467,7 @@ function standardNormalCdf(z: number): number {
   return 0.5 * (1 + erf)
 }
 
-async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
+async function benchBackend(kind: Backend): Promise<void> {
   let database: Database
   try {
     database = await createDatabase(kind)
@@ -380,73 +480,65 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
   try {
     // Enough single-use inputs for a write row, with a margin; a row that runs out shows non-2xx
     // answers. Smoke runs check that everything works, not figures: a few thousand keep CI short.
-    const perRow = Math.ceil(options.mode === 'smoke' ? 3_750 : SINGLE_USE_PER_SECOND_CEILING * timing.seconds * 1.2)
+    const perRow = Math.ceil(options.mode === 'smoke' ? 8_000 : SINGLE_USE_PER_SECOND_CEILING * timing.seconds * 1.2)
+    // The open-loop phase sends half the capacity for as long, from inputs the capacity phase never reaches.
+    const perOpenLoop = Math.ceil(perRow / 2)
     const workerRuns = options.workers > 1 ? 1 : 0
-    log(`  seeding ${kind}: ${USER_COUNT} users, ${perRow * (1 + workerRuns)} approved tokens, ${perRow * (1 + workerRuns)} sessions…`)
+    const singleUse = perRow + perOpenLoop + perRow * workerRuns
+    log(`  seeding ${kind}: ${USER_COUNT} users, ${singleUse} approved tokens, ${singleUse} sessions…`)
     const started = Date.now()
     const seeded = await seed(database.url, {
       pending: Math.ceil(argon2PerSecond * (timing.seconds + timing.warmup) * 3 + 500),
-      approved: perRow * (1 + workerRuns),
-      sessions: perRow * (1 + workerRuns) + ACCOUNT_SESSIONS,
+      approved: singleUse,
+      sessions: singleUse + ACCOUNT_SESSIONS,
     })
     log(`  seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-    const half = (items: string[], second: boolean): string[] => items.slice(second ? perRow : 0, second ? 2 * perRow : perRow)
-    // Lists for the single server, and others (second halves of the single-use inputs) for the workers.
-    const lists = (second: boolean): Record<Endpoint, string> => {
+    // Each phase's own slice of the single-use inputs: wrk's capacity phase, the open-loop phase, the workers' rows.
+    const phases = { capacity: [0, perRow], openLoop: [perRow, perRow + perOpenLoop], workers: [perRow + perOpenLoop, singleUse] } as const
+    const lists = (phase: keyof typeof phases): Record<Endpoint, string> => {
+      const [from, to] = phases[phase]
       const lines = requestLines(seeded, {
-        approvedTokens: half(seeded.approvedTokens, second),
-        deleteSessions: half(seeded.sessions, second),
+        approvedTokens: seeded.approvedTokens.slice(from, to),
+        deleteSessions: seeded.sessions.slice(from, to),
         // Its own sessions, which no DELETE row touches.
         accountSessions: seeded.sessions.slice(-ACCOUNT_SESSIONS),
       })
-      return Object.fromEntries(ENDPOINTS.map((endpoint) => [endpoint, writeList(`${endpointSlug(endpoint)}-${kind}-${second}`, lines[endpoint])])) as Record<
+      return Object.fromEntries(ENDPOINTS.map((endpoint) => [endpoint, writeList(`${endpointSlug(endpoint)}-${kind}-${phase}`, lines[endpoint])])) as Record<
         Endpoint,
         string
       >
     }
+    const l = lists('capacity')
+    const openLoopLists = lists('openLoop')
 
     const server = await startCinepass(database.url, 1, true)
     let tokenIdleP99 = 0
     try {
-      const l = lists(false)
       if (timing.warmup) {
         await drive(server.base, l['token/new'], timing.warmup, options.connections)
         await drive(server.base, l['GET /3/account'], timing.warmup, options.connections)
       }
       // The single-use rows get their warmup from the lists' spare inputs.
-      const order = ['token/new', 'guest_session/new', 'GET /3/account', 'session/new', 'DELETE session'] as const
-      for (const endpoint of order) {
+      for (const endpoint of Object.keys(TARGETS) as (keyof typeof TARGETS)[]) {
         await refreshBaseline()
         const m = measured(await drive(server.base, l[endpoint], timing.seconds, options.connections))
         if (endpoint === 'token/new') tokenIdleP99 = m.p99Ms
-        const base = { backend: kind, endpoint, workers: 1, connections: options.connections, ...m, peakRssMb: peakRssMb(server.pid) }
-        const ratioTarget = kind === 'postgres' ? PG_TARGETS[endpoint] : TARGETS[endpoint]!.ratio
-        const note = ratioTarget !== undefined ? `≥ ${ratioTarget.toFixed(2)}` : 'p99 only'
-        const block = kind === 'sqlite' ? CEILING_OF[endpoint] : undefined
-        const ofCeiling =
-          block && ceilingRps[block] > 0
-            ? `${(m.reqPerSec / ceilingRps[block]).toFixed(2)} of its ceiling (the faster "${CEILING_BLOCKS[block]}" row)`
-            : undefined
-        addRow({ ...base, ...judge(base, ratioTarget, note), note: ofCeiling })
+        // Half of what wrk just reached, at a steady rate: the latency a client sees with capacity to spare.
+        // A row that answered nothing has no capacity to halve: judged without (not met), and noted.
+        const open = m.reqPerSec > 0 ? await openLoop(server.base, openLoopLists[endpoint], m.reqPerSec / 2, timing.seconds, options.connections) : null
+        const row = { backend: kind, endpoint, workers: 1, connections: options.connections, ...m, peakRssMb: peakRssMb(server.pid) }
+        addJudgedRow(
+          row,
+          open,
+          { bare: baselineRps, ...ceilingRps[kind] },
+          TARGETS[endpoint],
+          open ? undefined : 'no answer within the row: no open-loop phase',
+        )
       }
 
       // Login: argon2-bound. Judged against the raw hashes/s of this machine, not the baseline.
       await benchArgon2()
-      const loginConnections = Math.min(options.connections, 48)
-      const login = measured(await drive(server.base, l.validate_with_login, timing.seconds, loginConnections))
-      const loginRatio = argon2PerSecond > 0 ? login.reqPerSec / argon2PerSecond : null
-      addRow({
-        backend: kind,
-        endpoint: 'validate_with_login',
-        workers: 1,
-        connections: loginConnections,
-        ...login,
-        peakRssMb: peakRssMb(server.pid),
-        ratio: loginRatio,
-        target: `≥ 0.90 of raw argon2id (${argon2PerSecond.toFixed(0)}/s); RSS < ${RSS_LIMIT_MB} MB`,
-        met: loginRatio !== null && loginRatio >= 0.9 && login.errors === 0 && (peakRssMb(server.pid) ?? 0) < RSS_LIMIT_MB,
-        note: 'ratio is to raw argon2id hashes/s, not to the baseline; p99 is queueing behind the hash cap',
-      })
+      await benchLogin(kind, server, l.validate_with_login)
 
       // token/new while logins run: the event loop must stay responsive while hashes run.
       await refreshBaseline()
@@ -454,7 +546,6 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
       await new Promise((r) => setTimeout(r, 300))
       const mixed = measured(await drive(server.base, l['token/new'], timing.seconds, options.connections - 16))
       await background
-      const limit = Math.max(2 * tokenIdleP99, 0)
       addRow({
         backend: kind,
         endpoint: 'token/new during login load',
@@ -462,21 +553,20 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
         connections: options.connections - 16,
         ...mixed,
         peakRssMb: peakRssMb(server.pid),
-        ratio: baselineRps > 0 ? mixed.reqPerSec / baselineRps : null,
-        target: `p99 < 2 × idle p99 (${limit.toFixed(2)} ms)`,
-        met: mixed.p99Ms < limit && mixed.errors === 0,
-        note: '16 connections of validate_with_login run beside it',
+        target: 'reported (no target)',
+        note: `16 connections of validate_with_login run beside it; saturated p99 of token/new alone: ${tokenIdleP99.toFixed(2)} ms`,
       })
     } finally {
       await server.stop()
     }
 
+    if (kind === 'postgres') await benchRedisLogin(database.url, l.validate_with_login)
     await benchEnumeration(kind, database.url, seeded)
 
     if (workerRuns) {
       const clustered = await startCinepass(database.url, options.workers, false)
       try {
-        const l = lists(true)
+        const l = lists('workers')
         if (timing.warmup) await drive(clustered.base, l['token/new'], timing.warmup, options.connections, false)
         for (const endpoint of ['token/new', 'GET /3/account', 'session/new'] as const) {
           await refreshBaseline()
@@ -491,7 +581,6 @@ async function benchBackend(kind: 'sqlite' | 'postgres'): Promise<void> {
             peakRssMb: peakRssMb(clustered.pid),
             ratio: baselineRps > 0 ? m.reqPerSec / baselineRps : null,
             target: 'scaling (no target)',
-            met: null,
             note: single ? `${(m.reqPerSec / single.reqPerSec).toFixed(2)}× one worker; server and wrk share all ${cores} cores, unpinned` : undefined,
           })
         }
@@ -533,14 +622,36 @@ function machine(): Machine {
   }
 }
 
+/** "yes", "**no**" or nothing, with the errors of both phases. */
+function metText(row: Row): string {
+  const errors = row.errors + (row.openLoop?.errors ?? 0)
+  return `${row.met === null ? '' : row.met ? 'yes' : '**no**'}${errors ? ` (${errors} errors)` : ''}`
+}
+
+/** One line per judged endpoint and backend, for the README: the full table is latest.md. */
+function summary(report: Report): string {
+  const judged = report.rows.filter((r) => r.met !== null)
+  return [
+    `${report.mode === 'full' ? 'Full' : `${report.mode[0]!.toUpperCase()}${report.mode.slice(1)}`} run of ${report.date.slice(0, 10)}, ${report.machine.cores} cores (${report.machine.pinned}); ${judged.filter((r) => r.met).length} of ${judged.length} rows met every target.`,
+    '',
+    '| backend | endpoint | req/s | ratios | open-loop p99 ms | met? |',
+    '|---|---|---|---|---|---|',
+    ...judged.map(
+      (r) =>
+        `| ${r.backend} | ${r.endpoint} | ${Math.round(r.reqPerSec)} | ${ratiosText(r)} | ${r.openLoop ? (r.openLoop.p99_us / 1000).toFixed(2) : '–'} | ${metText(r)} |`,
+    ),
+    '',
+  ].join('\n')
+}
+
 function markdown(report: Report): string {
   const fmt = (n: number | null, digits = 2): string => (n === null ? '–' : n.toFixed(digits))
   const lines = [
-    `| backend | endpoint | workers | conns | req/s | p50 ms | p99 ms | peak RSS MB | ratio | target | met? |`,
-    `|---|---|---|---|---|---|---|---|---|---|---|`,
+    `| backend | endpoint | workers | conns | req/s | saturated p50 ms | saturated p99 ms | half-capacity rate /s | open-loop p99 ms | peak RSS MB | ratios | target | met? |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
     ...report.rows.map(
       (r) =>
-        `| ${r.backend} | ${r.endpoint} | ${r.workers} | ${r.connections} | ${Math.round(r.reqPerSec)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${r.peakRssMb ?? '–'} | ${fmt(r.ratio)} | ${r.target} | ${r.met === null ? '' : r.met ? 'yes' : '**no**'}${r.errors ? ` (${r.errors} errors)` : ''}${r.note ? ` — ${r.note}` : ''} |`,
+        `| ${r.backend} | ${r.endpoint} | ${r.workers} | ${r.connections} | ${Math.round(r.reqPerSec)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${r.openLoop ? Math.round(r.openLoop.offeredRate) : '–'} | ${r.openLoop ? fmt(r.openLoop.p99_us / 1000) : '–'} | ${r.peakRssMb ?? '–'} | ${ratiosText(r)} | ${r.target} | ${metText(r)}${r.note ? ` — ${r.note}` : ''} |`,
     ),
   ]
   const m = report.machine
@@ -640,8 +751,10 @@ async function main(): Promise<void> {
   if (Number(loadBefore[0]) > cores * 0.5) log(`  warning: the machine is busy (load ${loadBefore[0]}); figures will be low and noisy`)
   await startBaseline()
   await benchArgon2()
-  if (options.backends.includes('sqlite')) await benchCeilings()
-  for (const backend of options.backends) await benchBackend(backend)
+  for (const backend of options.backends) {
+    await benchCeilings(backend)
+    await benchBackend(backend)
+  }
   await baseline?.server.stop()
   if (!options.backends.includes('postgres')) skipped.push('PostgreSQL rows skipped: not asked for (--backends sqlite)')
   const report: Report = {
@@ -662,6 +775,7 @@ async function main(): Promise<void> {
   writeFileSync(join(options.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
   const md = markdown(report)
   writeFileSync(join(options.out, 'latest.md'), md)
+  writeFileSync(join(options.out, 'summary.md'), summary(report))
   writeFileSync(join(options.out, 'latest.svg'), renderChart(report.rows))
   process.stdout.write(`\n${md}`)
   const judged = rows.filter((r) => r.met !== null)
