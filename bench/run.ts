@@ -660,6 +660,7 @@ function markdown(report: Report): string {
     '',
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, Node ${m.node}, ${m.loadGenerator}; ${m.pinned}. Load average before the run: ${report.loadBefore.join(' ')}, after: ${report.loadAfter.join(' ')}.`,
     `Raw argon2id on the server core: ${report.argon2PerSecond.toFixed(1)} hashes/s.`,
+    `Saturated latencies are wrk's (closed loop, reported only); the open-loop p99 is measured at a constant offered rate of half the row's req/s, from each request's scheduled send time. "of SELECT/INSERT ceiling" is a ratio to the faster ceiling row of that building block on the same backend.`,
     '',
     ...lines,
     '',
