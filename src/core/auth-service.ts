@@ -49,6 +49,19 @@ export class AuthService {
     return context
   }
 
+  /**
+   * `authenticateClient` for a request that gives an API key alone, decided from what this process
+   * has cached (every API request asks this first): the client context when the key's application is
+   * cached, fresh and not suspended; undefined otherwise, including every refusal, which
+   * `authenticateClient` then decides and explains.
+   */
+  cachedClient(credentials: Credentials): ClientContext | undefined {
+    const { apiKey, bearer } = credentials
+    if (bearer !== undefined || apiKey === undefined || !HEX_32.test(apiKey)) return undefined
+    const app = this.#applications.peek(hashSecret(apiKey))
+    return app && !app.suspended ? { app, apiKey, user: null } : undefined
+  }
+
   async #application(apiKey: string): Promise<ApplicationRecord | null> {
     if (!HEX_32.test(apiKey)) return null
     const keyHash = hashSecret(apiKey)

@@ -13,10 +13,18 @@ export class TtlCache<K, V> {
     private readonly maxEntries = 10_000,
   ) {}
 
-  async get(key: K, load: () => Promise<V>): Promise<V> {
-    const now = this.clock.now()
+  /** The value cached for `key` while it is fresh, else undefined (nothing is loaded). */
+  peek(key: K): V | undefined {
     const entry = this.#entries.get(key)
-    if (entry && now - entry.loadedAt < this.ttlMs && now >= entry.loadedAt) return entry.value
+    if (!entry) return undefined
+    const now = this.clock.now()
+    return now - entry.loadedAt < this.ttlMs && now >= entry.loadedAt ? entry.value : undefined
+  }
+
+  async get(key: K, load: () => Promise<V>): Promise<V> {
+    const fresh = this.peek(key)
+    if (fresh !== undefined) return fresh
+    const now = this.clock.now()
     const value = await load()
     if (this.#entries.size >= this.maxEntries) this.#entries.clear()
     this.#entries.set(key, { value, loadedAt: now })
