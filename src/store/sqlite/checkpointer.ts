@@ -66,7 +66,10 @@ const timer = setInterval(() => {
   if (sequenceAfterPause !== null && walSequence() !== sequenceAfterPause) sequenceAfterPause = null
   if (result.log > workerData.restartPages) {
     checkpoint('RESTART')
-  } else if (result.log > workerData.pausePages && sequenceAfterPause === null) {
+  } else if (result.log > workerData.pausePages && sequenceAfterPause === null && result.log - result.checkpointed <= workerData.catchUpFrames) {
+    // Only once a pass has nearly caught up with the writer: the paused pass then copies just the frames
+    // written since, and holds the commits back for as short a time as it can. Until then the next
+    // tick's pass catches up, without a pause.
     // One pause per start of the WAL: after a paused pass this process's next commit starts it over,
     // and if it does not (other processes write too, which a pause here cannot hold), RESTART's turn.
     waitingForPause = true
@@ -101,7 +104,7 @@ const MAX_PAUSE_MS = 250
 export function startCheckpointer(
   path: string,
   writer: WritePauser,
-  options: { intervalMs?: number; pausePages?: number; restartPages?: number } = {},
+  options: { intervalMs?: number; pausePages?: number; restartPages?: number; catchUpFrames?: number } = {},
 ): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
@@ -111,6 +114,7 @@ export function startCheckpointer(
       intervalMs: options.intervalMs ?? 100,
       pausePages: options.pausePages ?? 16_384,
       restartPages: options.restartPages ?? 65_536,
+      catchUpFrames: options.catchUpFrames ?? 1024,
     },
   })
   // The thread must not keep a process alive that has nothing else to do.
