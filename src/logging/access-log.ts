@@ -20,9 +20,9 @@ type LoggerInternals = Logger & {
 /**
  * A writer of access lines to `logger`: each the very line `logger.info(entry, 'request')` writes
  * (its level, time and bindings first, then the entry's fields and the message), built as one string.
- * The access line is written for every request, and pino's general-purpose path (a pass of the
- * formatters over the object, each value serialised by type) was over a tenth of the cost of a
- * request; the entry's fields are known, and none is secret-named, so that pass finds nothing to do.
+ * The access line is written for every request, and pino's general-purpose path makes a pass of the
+ * formatters over the object (the secret-field mask) and serialises each value by its type; the
+ * entry's fields are known, and none is secret-named, so that pass has nothing to do here.
  * A destination that routes by level (pino.multistream) gets `logger.info` itself.
  */
 export function accessLogWriter(logger: Logger): (entry: AccessEntry) => void {

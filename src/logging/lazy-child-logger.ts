@@ -10,8 +10,8 @@ function log(logger: FastifyBaseLogger, level: Level, args: unknown[]): void {
 /**
  * A request's logger that makes its parent's child (which serialises the request id into every line's
  * prefix) only when the request first logs. Most requests never do: their access line is written by
- * the parent with the request id as a field, so making a child for each one was a tenth of the cost of
- * a request. Behaves as `parent.child(bindings, options)` in every other respect.
+ * the parent with the request id as a field, and pino's `child()` serialises its bindings each time.
+ * Behaves as `parent.child(bindings, options)` in every other respect.
  */
 export class LazyChildLogger implements FastifyBaseLogger {
   #child: FastifyBaseLogger | undefined
