@@ -56,7 +56,7 @@ describe.each(kinds)('credential changes racing sign-ins on %s', (kind) => {
    * Signs `user` in over and over (API logins, website sign-ins, convert/4 of `token`) on both
    * instances while `change` runs, and for a while after it; returns every credential given out.
    */
-  const signInsDuring = async (user: { username: string; password: string }, token: string, change: () => Promise<void>) => {
+  const signInsDuring = async (user: { username: string; password: string }, token: string, change: () => Promise<unknown>) => {
     let stop = false
     const issued: Issued[] = []
     const loop = (count: number, attempt: (i: number) => Promise<Omit<Issued, 'answeredAt'> | null>) =>
@@ -118,15 +118,22 @@ describe.each(kinds)('credential changes racing sign-ins on %s', (kind) => {
     return working
   }
 
-  it(`users set-password ends every session, website session and converted session issued before or during it, ${ROUNDS} rounds`, async () => {
-    const user = { ...suite.seeded.users[0]! }
+  /**
+   * ROUNDS rounds of sign-ins racing `change` (each round given a fresh access token for the
+   * converted sessions), `afterRace` run once the round's sign-ins have stopped: every credential
+   * issued before or during a change must have stopped working.
+   */
+  const raceRounds = async (
+    user: { username: string; password: string },
+    change: (round: number) => Promise<unknown>,
+    afterRace: (round: number) => unknown,
+  ) => {
     let issuedCount = 0
     let lateCount = 0
     for (let round = 0; round < ROUNDS; round++) {
       const token = await accessToken(user)
-      const newPassword = `changed-${round}-${user.password}`
-      const { issued, late } = await signInsDuring(user, token, () => cli(['users', 'set-password', user.username, '--password-stdin'], newPassword))
-      user.password = newPassword
+      const { issued, late } = await signInsDuring(user, token, () => change(round))
+      await afterRace(round)
       expect(await stillWorking(issued), `round ${round}: ${issued.length} issued, ${late} answered after the change began`).toEqual({
         api: 0,
         web: 0,
@@ -135,6 +142,20 @@ describe.each(kinds)('credential changes racing sign-ins on %s', (kind) => {
       issuedCount += issued.length
       lateCount += late
     }
+    return { issuedCount, lateCount }
+  }
+
+  it(`users set-password ends every session, website session and converted session issued before or during it, ${ROUNDS} rounds`, async () => {
+    const user = { ...suite.seeded.users[0]! }
+    const newPassword = (round: number) => `changed-${round}-${suite.seeded.users[0]!.password}`
+    const { issuedCount, lateCount } = await raceRounds(
+      user,
+      (round) => cli(['users', 'set-password', user.username, '--password-stdin'], newPassword(round)),
+      // Only once the round's sign-ins have stopped: they sign in with the password they began with.
+      (round) => {
+        user.password = newPassword(round)
+      },
+    )
     // The race was run: credentials were still being given out while the change was under way.
     expect(lateCount).toBeGreaterThan(0)
     console.info(
@@ -144,20 +165,11 @@ describe.each(kinds)('credential changes racing sign-ins on %s', (kind) => {
 
   it(`users disable ends every credential issued before or during it, and enable brings none back, ${ROUNDS} rounds`, async () => {
     const user = suite.seeded.users[1]!
-    let issuedCount = 0
-    let lateCount = 0
-    for (let round = 0; round < ROUNDS; round++) {
-      const token = await accessToken(user)
-      const { issued, late } = await signInsDuring(user, token, () => cli(['users', 'disable', user.username]))
-      await cli(['users', 'enable', user.username])
-      expect(await stillWorking(issued), `round ${round}: ${issued.length} issued, ${late} answered after the change began`).toEqual({
-        api: 0,
-        web: 0,
-        convert: 0,
-      })
-      issuedCount += issued.length
-      lateCount += late
-    }
+    const { issuedCount, lateCount } = await raceRounds(
+      user,
+      () => cli(['users', 'disable', user.username]),
+      () => cli(['users', 'enable', user.username]),
+    )
     expect(lateCount).toBeGreaterThan(0)
     // Enabled again, the user signs in as before.
     const session = await suite.instances[0]!.sessionNew(await suite.instances[1]!.approvedToken(user))

@@ -6,6 +6,7 @@ import type { ClientContext } from './context.js'
 import { AuthError } from './errors.js'
 import { cryptoRandom, hashSecret, randomHex } from './secrets.js'
 import type { TmdbStatusName } from '../wire/status.js'
+import { pendingRequestTokenRow } from '../test-support/records.js'
 
 const HOUR = 3_600_000
 
@@ -157,16 +158,7 @@ describe('AuthService', () => {
   it('a token stored by the previous version (random, with a pending row) is approved and exchanged as before', async () => {
     const stored = randomHex(cryptoRandom, 20)
     const now = core.clock.now()
-    await store.insertRequestToken({
-      tokenHash: hashSecret(stored),
-      appId: app.id,
-      createdAt: now,
-      expiresAt: now + HOUR,
-      status: 'pending',
-      accountId: null,
-      consumedAt: null,
-      epoch: null,
-    })
+    await store.insertRequestToken(pendingRequestTokenRow(app.id, now, { tokenHash: hashSecret(stored), expiresAt: now + HOUR }))
     await rejectsWith(core.auth.createSession(client, stored), 'SESSION_DENIED')
     const other = await createTestApplication(core, 'Other')
     await rejectsWith(

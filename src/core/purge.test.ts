@@ -5,6 +5,7 @@ import { ManualClock } from './clock.js'
 import { StoreUnavailableError } from './errors.js'
 import { purgeAllExpired, startPurgeSweep } from './purge.js'
 import type { RequestTokenRecord } from './store.js'
+import { pendingRequestTokenRow } from '../test-support/records.js'
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex')
 
@@ -13,16 +14,7 @@ describe('purging expired rows', () => {
   const clock = new ManualClock()
   const appId = hex(12)
 
-  const token = (expiresAt: number): RequestTokenRecord => ({
-    tokenHash: hex(32),
-    appId,
-    createdAt: clock.now(),
-    expiresAt,
-    status: 'pending',
-    accountId: null,
-    consumedAt: null,
-    epoch: null,
-  })
+  const token = (expiresAt: number): RequestTokenRecord => pendingRequestTokenRow(appId, clock.now(), { expiresAt })
 
   beforeEach(async () => {
     fixture = temporarySqliteStore()

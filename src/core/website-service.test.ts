@@ -4,6 +4,7 @@ import type { ClientContext } from './context.js'
 import { AuthError } from './errors.js'
 import { cryptoRandom, hashSecret, randomHex } from './secrets.js'
 import { DEFAULT_WEB_SESSION_TTL_MS } from './website-service.js'
+import { pendingRequestTokenRow, pendingV4RequestTokenRow } from '../test-support/records.js'
 
 describe('WebsiteService', () => {
   let temp: ReturnType<typeof temporarySqliteStore>
@@ -85,16 +86,7 @@ describe('WebsiteService', () => {
     const stored = () => randomHex(cryptoRandom, 20)
     const [approved, denied] = [stored(), stored()]
     for (const token of [approved, denied]) {
-      await core.deps.store.insertRequestToken({
-        tokenHash: hashSecret(token),
-        appId: app.id,
-        createdAt: now,
-        expiresAt: now + 3_600_000,
-        status: 'pending',
-        accountId: null,
-        consumedAt: null,
-        epoch: null,
-      })
+      await core.deps.store.insertRequestToken(pendingRequestTokenRow(app.id, now, { tokenHash: hashSecret(token) }))
       expect((await core.website.v3Approval(token, undefined)).app.id).toBe(app.id)
     }
     expect(await core.website.approveV3(approved, undefined, await accountOf(alice))).toBeNull()
@@ -104,17 +96,7 @@ describe('WebsiteService', () => {
 
     const v4 = await core.v4.createRequestToken(client, undefined)
     const idHash = (await core.v4.verifyRequestToken(v4))!.idHash
-    await core.deps.store.insertV4RequestToken({
-      idHash,
-      appId: app.id,
-      createdAt: now,
-      expiresAt: now + 900_000,
-      redirectTo: null,
-      status: 'pending',
-      accountId: null,
-      consumedAt: null,
-      epoch: null,
-    })
+    await core.deps.store.insertV4RequestToken(pendingV4RequestTokenRow(app.id, now, { idHash }))
     expect(await core.website.approveV4(v4, await accountOf(bob))).toBeNull()
     expect(await core.deps.store.findV4RequestToken(idHash)).toMatchObject({ status: 'approved', accountId: bob.id, expiresAt: now + 900_000 })
   })

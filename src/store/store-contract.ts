@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AccountRecord, ApplicationRecord, Store, V4RequestTokenRecord } from '../core/store.js'
+import { pendingRequestTokenRow, pendingV4RequestTokenRow } from '../test-support/records.js'
 
 /**
  * The one contract every `Store` backend passes. A backend's test file only calls this with a
@@ -36,16 +37,9 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
       createdAt: now,
     })
-    const pendingToken = (appId = app.id, expiresAt = now + 3_600_000) => ({
-      tokenHash: hex(32),
-      appId,
-      createdAt: now,
-      expiresAt,
-      status: 'pending' as const,
-      accountId: null,
-      consumedAt: null,
-      epoch: null,
-    })
+    const pendingToken = (appId = app.id, expiresAt = now + 3_600_000) => pendingRequestTokenRow(appId, now, { expiresAt })
+    const pendingV4Token = (fields: { appId?: string; redirectTo?: string | null } = {}) =>
+      pendingV4RequestTokenRow(fields.appId ?? app.id, now, { redirectTo: fields.redirectTo ?? null })
     const newSession = () => ({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: null as number | null, epoch: 0, accessTokenIdHash: null })
 
     beforeAll(async () => {
@@ -463,17 +457,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       await store.insertSession(session)
       const web = { sessionHash: hex(32), accountId: dave.id, createdAt: now, expiresAt: now + 1000, epoch: dave.epoch }
       await store.insertWebSession(web)
-      const v4 = {
-        idHash: hex(32),
-        appId: app.id,
-        createdAt: now,
-        expiresAt: now + 900_000,
-        redirectTo: null,
-        status: 'pending' as const,
-        accountId: null,
-        consumedAt: null,
-        epoch: null,
-      }
+      const v4 = pendingV4Token()
       await store.insertV4RequestToken(v4)
       await store.approveV4RequestToken(v4.idHash, dave.id, now, dave.epoch)
       const access = { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null }
@@ -683,17 +667,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         const v3 = pendingToken()
         await store.insertRequestToken(v3)
         await store.approveRequestToken({ tokenHash: v3.tokenHash, accountId, epoch, now, appId: app.id })
-        const v4 = {
-          idHash: hex(32),
-          appId: app.id,
-          createdAt: now,
-          expiresAt: now + 900_000,
-          redirectTo: null,
-          status: 'pending' as const,
-          accountId: null,
-          consumedAt: null,
-          epoch: null,
-        }
+        const v4 = pendingV4Token()
         await store.insertV4RequestToken(v4)
         await store.approveV4RequestToken(v4.idHash, accountId, now, epoch)
         return { v3: v3.tokenHash, v4: v4.idHash }
@@ -977,17 +951,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     })
 
     it('createAccessTokenFromRequestToken() consumes an approved v4 token exactly once under a race', async () => {
-      const v4 = {
-        idHash: hex(32),
-        appId: app.id,
-        createdAt: now,
-        expiresAt: now + 900_000,
-        redirectTo: 'https://example.com/cb',
-        status: 'pending' as const,
-        accountId: null,
-        consumedAt: null,
-        epoch: null,
-      }
+      const v4 = pendingV4Token({ redirectTo: 'https://example.com/cb' })
       await store.insertV4RequestToken(v4)
       expect(await store.findV4RequestToken(v4.idHash)).toEqual(v4)
       expect(
@@ -1008,17 +972,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
     })
 
     it('denyV4RequestToken() makes a pending v4 token refuse consumption as denied', async () => {
-      const v4 = {
-        idHash: hex(32),
-        appId: app.id,
-        createdAt: now,
-        expiresAt: now + 900_000,
-        redirectTo: null,
-        status: 'pending' as const,
-        accountId: null,
-        consumedAt: null,
-        epoch: null,
-      }
+      const v4 = pendingV4Token()
       await store.insertV4RequestToken(v4)
       expect(await store.denyV4RequestToken(v4.idHash, now)).toMatchObject({ status: 'denied' })
       expect(
@@ -1145,17 +1099,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
         const session = newSession()
         await store.createSessionFromRequestToken(token.tokenHash, app.id, now, session)
         await store.insertGuestSession({ sessionHash: hex(32), appId: app.id, createdAt: now, expiresAt: now + 1 })
-        const v4 = {
-          idHash: hex(32),
-          appId: app.id,
-          createdAt: now,
-          expiresAt: now + 900_000,
-          redirectTo: null,
-          status: 'pending' as const,
-          accountId: null,
-          consumedAt: null,
-          epoch: null,
-        }
+        const v4 = pendingV4Token()
         await store.insertV4RequestToken(v4)
         await store.approveV4RequestToken(v4.idHash, bob.id, now, bob.epoch)
         await store.createAccessTokenFromRequestToken(v4.idHash, app.id, now, { idHash: hex(32), appId: app.id, createdAt: now, revokedAt: null })
@@ -1188,17 +1132,7 @@ export function runStoreContract(name: string, factory: () => Promise<{ store: S
       const account = (await store.insertAccount(newAccount(`${prefix}_${hex(3)}`)))!
       const session = { ...newSession(), accountId: account.id, createdAt: now + 1, epoch: account.epoch }
       await store.insertSession(session)
-      const v4 = {
-        idHash: hex(32),
-        appId: otherApp.id,
-        createdAt: now,
-        expiresAt: now + 900_000,
-        redirectTo: null,
-        status: 'pending' as const,
-        accountId: null,
-        consumedAt: null,
-        epoch: null,
-      }
+      const v4 = pendingV4Token({ appId: otherApp.id })
       await store.insertV4RequestToken(v4)
       expect(await store.approveV4RequestToken(v4.idHash, account.id, now, account.epoch)).not.toBeNull()
       const access = { idHash: hex(32), appId: otherApp.id, createdAt: now + 2, revokedAt: null }

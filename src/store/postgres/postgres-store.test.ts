@@ -5,6 +5,7 @@ import type { RequestTokenRecord } from '../../core/store.js'
 import { createTemporaryPostgresDatabase, postgresSkipReason, type TemporaryPostgresDatabase } from '../../test-support/postgres.js'
 import { runStoreContract } from '../store-contract.js'
 import { PostgresStore } from './postgres-store.js'
+import { pendingRequestTokenRow } from '../../test-support/records.js'
 
 const skipReason = await postgresSkipReason('postgres store contract')
 
@@ -31,16 +32,7 @@ describe.skipIf(skipReason !== null)('PostgresStore group commit', () => {
   const appId = hex(12)
   let database: TemporaryPostgresDatabase
   let store: PostgresStore
-  const token = (): RequestTokenRecord => ({
-    tokenHash: hex(32),
-    appId,
-    createdAt: now,
-    expiresAt: now + 3_600_000,
-    status: 'pending',
-    accountId: null,
-    consumedAt: null,
-    epoch: null,
-  })
+  const token = (): RequestTokenRecord => pendingRequestTokenRow(appId, now)
   // Counted on a connection of its own: what it sees has been committed.
   const committed = async (hashes: string[]): Promise<number> =>
     Number((await database.query('SELECT count(*) AS n FROM request_tokens WHERE token_hash = ANY($1::text[])', [hashes]))[0]!.n)

@@ -11,6 +11,7 @@ import { runStoreContract } from '../store-contract.js'
 import { CREDENTIALS_EPOCH } from '../sql/migrations.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { SqliteStore } from './sqlite-store.js'
+import { pendingRequestTokenRow } from '../../test-support/records.js'
 
 runStoreContract('sqlite', () => {
   const { store, remove } = temporarySqliteStore()
@@ -26,16 +27,7 @@ const appRecord = () => ({
   createdAt: now,
   redirectOrigins: [],
 })
-const token = (appId: string): RequestTokenRecord => ({
-  tokenHash: randomBytes(32).toString('hex'),
-  appId,
-  createdAt: now,
-  expiresAt: now + 3_600_000,
-  status: 'pending',
-  accountId: null,
-  consumedAt: null,
-  epoch: null,
-})
+const token = (appId: string): RequestTokenRecord => pendingRequestTokenRow(appId, now)
 
 describe('sqlite group commit', () => {
   it('rejects every write of a batch whose commit fails, keeps none of them, and commits the next batch', async () => {
