@@ -31,6 +31,7 @@ import {
   ROOT,
   runCapture,
   seed,
+  serverCoreKeptAwake,
   serverCpu,
   SINGLE_USE_PER_SECOND_CEILING,
   startCinepass,
@@ -150,7 +151,7 @@ let hashConcurrency = 1
 type Measured = Pick<Row, 'backend' | 'endpoint' | 'workers' | 'connections' | 'reqPerSec' | 'p50Ms' | 'p99Ms' | 'errors' | 'peakRssMb'>
 
 /** A row with no target: the bare server, a ceiling, a scaling row. */
-function addRow(partial: Measured & Partial<Pick<Row, 'ratio' | 'target' | 'note'>>): Row {
+function addRow(partial: Measured & Partial<Pick<Row, 'ratio' | 'target' | 'note' | 'openLoop'>>): Row {
   return pushRow({ ratio: baselineRps > 0 ? partial.reqPerSec / baselineRps : null, target: '', ...partial, ratios: [], met: null, baselineRps })
 }
 
@@ -211,6 +212,8 @@ function measured(m: Measurement): { reqPerSec: number; p50Ms: number; p99Ms: nu
 }
 
 let baseline: { server: Server; list: string } | undefined
+/** The bare server's open-loop rate: about the half-capacity rate of cinepass's fastest rows. */
+const BASELINE_OPEN_LOOP_RATE = 10_000
 
 /** Starts the bare server (kept running, idle between measurements) and measures it once for the table. */
 async function startBaseline(): Promise<void> {
@@ -221,6 +224,7 @@ async function startBaseline(): Promise<void> {
   if (timing.warmup) await drive(server.base, list, timing.warmup, options.connections)
   const m = measured(await drive(server.base, list, timing.seconds, options.connections))
   baselineRps = m.reqPerSec
+  const open = await openLoop(server.base, list, BASELINE_OPEN_LOOP_RATE, timing.seconds, options.connections)
   addRow({
     backend: 'node:http',
     endpoint: 'baseline (fixed JSON body)',
@@ -229,7 +233,9 @@ async function startBaseline(): Promise<void> {
     ...m,
     peakRssMb: peakRssMb(server.pid),
     ratio: 1,
+    openLoop: open,
     target: 'the physical limit',
+    note: `open loop at a fixed ${BASELINE_OPEN_LOOP_RATE.toLocaleString('en-US')}/s: the floor that the generator and this machine set under every row's p99`,
   })
 }
 
@@ -619,7 +625,9 @@ function machine(): Machine {
     memoryGb: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     loadGenerator: generator === 'wrk' ? wrkVersion.replace(/\s*Copyright.*$/, '').trim() : 'autocannon',
-    pinned: pinned ? 'server on CPU 0, load generator on CPU 1 (taskset)' : 'not pinned (one core)',
+    pinned: pinned
+      ? `server on CPU 0, load generator on CPU 1 (taskset)${serverCoreKeptAwake ? ', server core kept awake during open-loop phases' : ''}`
+      : 'not pinned (one core)',
   }
 }
 
@@ -632,8 +640,12 @@ function metText(row: Row): string {
 /** One line per judged endpoint and backend, for the README: the full table is latest.md. */
 function summary(report: Report): string {
   const judged = report.rows.filter((r) => r.met !== null)
+  const floor = report.rows.find((r) => r.backend === 'node:http')?.openLoop
   return [
     `${report.mode === 'full' ? 'Full' : `${report.mode[0]!.toUpperCase()}${report.mode.slice(1)}`} run of ${report.date.slice(0, 10)}, ${report.machine.cores} cores (${report.machine.pinned}); ${judged.filter((r) => r.met).length} of ${judged.length} rows met every target.`,
+    ...(floor
+      ? [`The bare node:http server, open loop at ${Math.round(floor.offeredRate)}/s in the same run: p99 ${(floor.p99_us / 1000).toFixed(2)} ms.`]
+      : []),
     '',
     '| backend | endpoint | req/s | ratios | open-loop p99 ms | met? |',
     '|---|---|---|---|---|---|',
@@ -661,7 +673,7 @@ function markdown(report: Report): string {
     '',
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, Node ${m.node}, ${m.loadGenerator}; ${m.pinned}. Load average before the run: ${report.loadBefore.join(' ')}, after: ${report.loadAfter.join(' ')}.`,
     `Raw argon2id on the server core: ${report.argon2PerSecond.toFixed(1)} hashes/s.`,
-    `Saturated latencies are wrk's (closed loop, reported only); the open-loop p99 is measured at a constant offered rate of half the row's req/s, from each request's scheduled send time. "of SELECT/INSERT ceiling" is a ratio to the faster ceiling row of that building block on the same backend.`,
+    `Saturated latencies are wrk's (closed loop, reported only); the open-loop p99 is measured at a constant offered rate of half the row's req/s, from each request's scheduled send time${report.machine.pinned.includes('kept awake') ? ', with the server core kept from halting (docs/performance.md)' : ''}. "of SELECT/INSERT ceiling" is a ratio to the faster ceiling row of that building block on the same backend.`,
     '',
     ...lines,
     '',

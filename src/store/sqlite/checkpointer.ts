@@ -24,12 +24,23 @@ export interface WritePauser {
 // commits, makes a pass that copies everything, and lets it go on; its next commit then starts the WAL
 // over. The pause lasts one short pass (the frames written since the last), where the RESTART
 // checkpoint this replaces made the serving connection sleep in SQLite's busy handler, the event loop
-// with it, several times a second at full load. A RESTART remains for a WAL past `restartPages`:
+// with it, several times a second at full load. The pause lasts as long as the paused pass, so the
+// thread first writes out what earlier passes copied and chases the writer. A RESTART remains for a WAL past `restartPages`:
 // other processes (cluster workers) writing to the same file, which this process cannot hold back.
 const WORKER_SOURCE = `
+const MAX_CHASE_PASSES = 16
 const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.driver)
-const { closeSync, openSync, readSync } = require('node:fs')
+const { closeSync, fdatasyncSync, openSync, readSync, readlinkSync } = require('node:fs')
+const { setPriority } = require('node:os')
+// Checkpointing is background work. On a core it shares with the serving thread, at the same priority,
+// its passes took the core for milliseconds at a time while requests waited; at a nice of 10 the thread
+// still gets about a tenth of a contended core, and keeps up.
+try {
+  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice)
+} catch {
+  // Not Linux, or not allowed: the thread runs at the process's priority.
+}
 const db = new Database(workerData.path)
 db.pragma('busy_timeout = 100')
 let waitingForPause = false
@@ -58,6 +69,30 @@ const checkpoint = (mode) => {
     return undefined
   }
 }
+const syncDatabaseFile = () => {
+  try {
+    const file = openSync(workerData.path, 'r+')
+    try {
+      fdatasyncSync(file)
+    } finally {
+      closeSync(file)
+    }
+  } catch {
+    // Only an optimisation: the paused pass syncs the file anyway.
+  }
+}
+const framesBehind = (result) => result.log - result.checkpointed
+// Passes back to back from "behind" frames behind the writer, while each gains on it and until it is
+// within chaseFrames: how far behind the last one ended (Infinity when none could run). A disk slower
+// than the writer stops the chase at once.
+const chase = (behind) => {
+  for (let pass = 0; behind > workerData.chaseFrames && pass < MAX_CHASE_PASSES; pass++) {
+    const next = checkpoint('PASSIVE')
+    if (!next || framesBehind(next) >= behind) break
+    behind = framesBehind(next)
+  }
+  return behind
+}
 const timer = setInterval(() => {
   if (waitingForPause) return
   // A pass copies the frames there were when it began; the writer appends more meanwhile.
@@ -66,12 +101,24 @@ const timer = setInterval(() => {
   if (sequenceAfterPause !== null && walSequence() !== sequenceAfterPause) sequenceAfterPause = null
   if (result.log > workerData.restartPages) {
     checkpoint('RESTART')
-  } else if (result.log > workerData.pausePages && sequenceAfterPause === null && result.log - result.checkpointed <= workerData.catchUpFrames) {
-    // Only once a pass has nearly caught up with the writer: the paused pass then copies just the frames
-    // written since, and holds the commits back for as short a time as it can. Until then the next
-    // tick's pass catches up, without a pause.
-    // One pause per start of the WAL: after a paused pass this process's next commit starts it over,
-    // and if it does not (other processes write too, which a pause here cannot hold), RESTART's turn.
+    return
+  }
+  // One pause per start of the WAL: after a paused pass this process's next commit starts it over,
+  // and if it does not (other processes write too, which a pause here cannot hold), RESTART's turn.
+  if (result.log <= workerData.pausePages || sequenceAfterPause !== null) return
+  // The paused pass copies, and syncs to disk, every frame not yet copied: its length is the writer's
+  // wait. So the thread first chases the writer, with passes back to back that each copy only what was
+  // written during the one before.
+  let behind = chase(framesBehind(result))
+  if (behind <= workerData.chaseFrames) {
+    // A pass that ends behind the writer leaves the pages it copied unsynced, and the paused pass, which
+    // ends level with it, would sync them all while the writer waits: written out now, then the few
+    // frames written meanwhile chased down.
+    syncDatabaseFile()
+    behind = chase(Infinity)
+  }
+  // Until a pass has nearly caught up, the next tick's pass catches up, without a pause.
+  if (behind <= workerData.catchUpFrames) {
     waitingForPause = true
     parentPort.postMessage('pause')
   }
@@ -90,6 +137,22 @@ parentPort.on('message', (message) => {
 })
 `
 
+export interface CheckpointerOptions {
+  /** How often a PASSIVE pass runs (ms). */
+  intervalMs?: number
+  /** A WAL longer than this (frames) is to start over: the writer is paused once a pass has caught up. */
+  pausePages?: number
+  /** A WAL longer than this (frames) gets a RESTART checkpoint, which waits for every writer. */
+  restartPages?: number
+  /** The pause is asked for only when a pass ends at most this many frames behind the writer. */
+  catchUpFrames?: number
+  /** How close back-to-back passes try to get to the writer before the pause (frames). */
+  chaseFrames?: number
+}
+
+/** The checkpointer thread's nice value (Linux): below the serving thread's priority. */
+export const CHECKPOINTER_NICE = 10
+
 // Longest the serving connection holds its commits for the checkpointer: past it (a thread that hangs
 // or died mid-pass), writes go on without the pass.
 const MAX_PAUSE_MS = 250
@@ -101,11 +164,7 @@ const MAX_PAUSE_MS = 250
  * latency spikes (docs/performance.md). Durability is unchanged: commits are in the WAL either way.
  * `writer` is paused now and then, for at most MAX_PAUSE_MS, so that the WAL can start over.
  */
-export function startCheckpointer(
-  path: string,
-  writer: WritePauser,
-  options: { intervalMs?: number; pausePages?: number; restartPages?: number; catchUpFrames?: number } = {},
-): Checkpointer {
+export function startCheckpointer(path: string, writer: WritePauser, options: CheckpointerOptions = {}): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: {
@@ -115,6 +174,8 @@ export function startCheckpointer(
       pausePages: options.pausePages ?? 16_384,
       restartPages: options.restartPages ?? 65_536,
       catchUpFrames: options.catchUpFrames ?? 1024,
+      chaseFrames: options.chaseFrames ?? 128,
+      nice: CHECKPOINTER_NICE,
     },
   })
   // The thread must not keep a process alive that has nothing else to do.
