@@ -25,8 +25,9 @@ export interface WritePauser {
 // over. The pause lasts one short pass (the frames written since the last), where the RESTART
 // checkpoint this replaces made the serving connection sleep in SQLite's busy handler, the event loop
 // with it, several times a second at full load. The pause lasts as long as the paused pass, so the
-// thread first writes out what earlier passes copied and chases the writer. A RESTART remains for a WAL past `restartPages`:
-// other processes (cluster workers) writing to the same file, which this process cannot hold back.
+// thread first writes out what earlier passes copied and chases the writer. A RESTART remains for a
+// WAL past `restartPages`: other processes (cluster workers) writing to the same file, which this
+// process cannot hold back.
 const WORKER_SOURCE = `
 const MAX_CHASE_PASSES = 16
 const { parentPort, workerData } = require('node:worker_threads')
