@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, openSync, readSync, closeSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CHECKPOINTER_NICE, startCheckpointer, type WritePauser } from './checkpointer.js'
+import { startCheckpointer, type WritePauser } from './checkpointer.js'
 
 // The WAL header's checkpoint sequence number (bytes 12–15, big-endian): a writer that starts the WAL
 // over from its beginning writes its connection's count plus one, so with two writing connections it
@@ -105,31 +105,6 @@ describe('WAL checkpointer', () => {
       await checkpointer.stop()
       db.close()
     }
-  })
-
-  it("startCheckpointer() runs its thread below the serving thread's priority", async () => {
-    const { path, db } = newDatabase()
-    // The nice value of each of this process's threads (field 19 of /proc/self/task/<tid>/stat).
-    const niceValues = (): number[] =>
-      readdirSync('/proc/self/task').flatMap((tid) => {
-        try {
-          const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
-          return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])]
-        } catch {
-          return []
-        }
-      })
-    expect(niceValues()).not.toContain(CHECKPOINTER_NICE)
-    const checkpointer = startCheckpointer(path, recordingWriter().writer)
-    try {
-      const until = Date.now() + 5000
-      while (!niceValues().includes(CHECKPOINTER_NICE) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20))
-      expect(niceValues()).toContain(CHECKPOINTER_NICE)
-    } finally {
-      await checkpointer.stop()
-      db.close()
-    }
-    expect(niceValues()).not.toContain(CHECKPOINTER_NICE)
   })
 
   it('startCheckpointer() pauses once per start of the WAL when another process writes too, and RESTART bounds the WAL', async () => {

@@ -32,16 +32,7 @@ const WORKER_SOURCE = `
 const MAX_CHASE_PASSES = 16
 const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.driver)
-const { closeSync, fdatasyncSync, openSync, readSync, readlinkSync } = require('node:fs')
-const { setPriority } = require('node:os')
-// Checkpointing is background work. On a core it shares with the serving thread, at the same priority,
-// its passes took the core for milliseconds at a time while requests waited; at a nice of 10 the thread
-// still gets about a tenth of a contended core, and keeps up.
-try {
-  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice)
-} catch {
-  // Not Linux, or not allowed: the thread runs at the process's priority.
-}
+const { closeSync, fdatasyncSync, openSync, readSync } = require('node:fs')
 const db = new Database(workerData.path)
 db.pragma('busy_timeout = 100')
 let waitingForPause = false
@@ -151,9 +142,6 @@ export interface CheckpointerOptions {
   chaseFrames?: number
 }
 
-/** The checkpointer thread's nice value (Linux): below the serving thread's priority. */
-export const CHECKPOINTER_NICE = 10
-
 // Longest the serving connection holds its commits for the checkpointer: past it (a thread that hangs
 // or died mid-pass), writes go on without the pass.
 const MAX_PAUSE_MS = 250
@@ -176,7 +164,6 @@ export function startCheckpointer(path: string, writer: WritePauser, options: Ch
       restartPages: options.restartPages ?? 65_536,
       catchUpFrames: options.catchUpFrames ?? 1024,
       chaseFrames: options.chaseFrames ?? 128,
-      nice: CHECKPOINTER_NICE,
     },
   })
   // The thread must not keep a process alive that has nothing else to do.
